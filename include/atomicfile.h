@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * atomicfile.h - atomic, crash-safe file operations for Linux.
+ *
+ * libatomicfile replaces, creates, copies, renames, patches and removes
+ * files so that a crash at any moment (an error, kill -9, a power cut)
+ * leaves every path with its complete old contents or its complete new
+ * contents, never a prefix, never zeros, never a mix.
+ *
+ * Overview
+ * ========
+ *
+ * Guarantees.  After any call, interrupted anywhere, a path holds either
+ * its whole old contents or its whole new contents, together with the
+ * metadata it is promised to keep (mode, owner and group, extended
+ * attributes, POSIX ACLs, SELinux label).  This assumes that rename(2) is
+ * atomic on the file system, which holds for every local Linux file system
+ * (ext4, xfs, btrfs, tmpfs, f2fs).  A reader that already has the file
+ * open keeps reading the version it opened.
+ *
+ * Calling sequence.  One-shot calls (afile_write(), afile_copy(), ...)
+ * do everything in one call.  Data of any size is streamed with a writer:
+ *
+ *	struct afile_writer *w = NULL;
+ *	int r;
+ *
+ *	r = afile_writer_open(AT_FDCWD, "config.json", 0, NULL, &w);
+ *	if (r < 0)
+ *		goto out;
+ *	r = afile_writer_write(w, buf, len);
+ *	if (r < 0)
+ *		goto out;
+ *	r = afile_writer_commit(w);	(sync, publish, sync the directory)
+ * out:
+ *	afile_writer_free(w);		(NULL is fine; discards if uncommitted)
+ *
+ * State diagram of a writer:
+ *
+ *	open ---> OPEN --write/fd--> OPEN --commit--> COMMITTED
+ *	            |                  |        \
+ *	            |             write error    commit error
+ *	            |                  v          v
+ *	            |               POISONED    FAILED
+ *	            |                  |          |
+ *	            +------------------+----------+--> free (temp removed)
+ *
+ * Only afile_writer_free() is valid after commit, whether it succeeded or
+ * not.  A writer whose write or sync failed is poisoned: every later call
+ * returns AFILE_EPOISONED, because after a failed write-back the kernel
+ * may have dropped the data and a retry could falsely succeed.
+ *
+ * Durability levels (struct afile_opts .sync):
+ *	AFILE_SYNC_FULL	(default) when a call returns 0 the new state
+ *			survives a power cut: the file is synced before it is
+ *			published and its directory after.
+ *	AFILE_SYNC_DATA	atomic across a power cut, but the publication
+ *			itself may be lost (the old contents come back): the
+ *			file is synced, the directory is not.
+ *	AFILE_SYNC_NONE	atomic against process crashes only (tmpfs, caches,
+ *			tests): nothing is synced.
+ * Where the file system refuses a step (a directory fsync returning EINVAL
+ * on some FUSE or network file systems), the call still succeeds and the
+ * level actually reached is stored in *opts->ret_sync when given.
+ *
+ * Error handling.  Every call that can fail returns 0 on success or a
+ * negative error code: -errno as the kernel reported it (-ENOSPC, -EACCES),
+ * or a library code AFILE_E* below -4095 that no errno can equal.  Each
+ * function documents the state on disk after a failure.  The rule is: on
+ * failure the target is unchanged and no temporary file remains.  The one
+ * exception is AFILE_EUNSYNCED: the new contents were published but the
+ * final directory sync failed, so they are visible but not known durable.
+ * When opts->err is given it receives the failing step and path, so that
+ * a message can name the operation, the path and the reason.
+ *
+ * Thread safety.  Every function is safe to call from several threads on
+ * distinct paths.  A handle must not be used by two threads at once.
+ * The library never prints, never exits, installs no signal handler and
+ * keeps no mutable global state other than the statistics counters, which
+ * are updated atomically.
+ */
+#ifndef ATOMICFILE_H
+#define ATOMICFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------ */
+
+#define AFILE_VERSION_MAJOR  0
+#define AFILE_VERSION_MINOR  1
+#define AFILE_VERSION_PATCH  0
+#define AFILE_VERSION_STRING "0.1.0"
+#define AFILE_VERSION_NUMBER \
+	(AFILE_VERSION_MAJOR * 10000 + AFILE_VERSION_MINOR * 100 + \
+	    AFILE_VERSION_PATCH)
+
+#ifndef AFILE_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define AFILE_API __attribute__((visibility("default")))
+#else
+#define AFILE_API
+#endif
+#endif
+
+/*
+ * afile_version - the version of the library actually linked
+ *
+ * Returns AFILE_VERSION_STRING of the library at run time, which may
+ * differ from the header a program was compiled with.  Since: 0.1.
+ */
+AFILE_API const char *afile_version(void);
+
+/* ------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------ */
+
+/*
+ * Library error codes, all below -4095 so that they never collide with a
+ * negative errno.  X(NAME, VALUE, DESCRIPTION) generates the AFILE_E*
+ * constants, afile_strerror() and afile_err_name().
+ */
+#define AFILE_ERROR_MAP(X) \
+	X(EPOISONED, -5000, \
+	    "a write or sync failed earlier; the handle can only be freed") \
+	X(EUNSYNCED, -5001, \
+	    "published, but the directory sync failed: visible, not known " \
+	    "durable") \
+	X(ENOTREG, -5002, "not a regular file") \
+	X(EHARDLINKS, -5003, \
+	    "the file has other hard links (replacing would detach them)") \
+	X(ESOURCEKEPT, -5004, \
+	    "copied to the destination, but the source could not be removed") \
+	X(ECORRUPT, -5005, "corrupt journal or checksum mismatch") \
+	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")
+
+enum afile_error {
+#define AFILE__ERR_ENUM(name, value, text) AFILE_##name = (value),
+	AFILE_ERROR_MAP(AFILE__ERR_ENUM)
+#undef AFILE__ERR_ENUM
+};
+
+/*
+ * afile_strerror - describe an error code
+ * @err: a return value of this library: 0, -errno or AFILE_E*
+ *
+ * Returns a static string that must not be freed: the description of a
+ * library code, the system's description of an errno, "success" for 0,
+ * or "unknown error" for a value that is neither.  Thread-safe.
+ * Since: 0.1.
+ */
+AFILE_API const char *afile_strerror(int err);
+
+/*
+ * afile_err_name - the symbolic name of an error code
+ * @err: a return value of this library
+ *
+ * Returns a static string such as "ENOSPC" or "AFILE_EUNSYNCED", "OK" for
+ * 0, or "UNKNOWN" for a value that is neither an errno nor a library code.
+ * Thread-safe.  Since: 0.1.
+ */
+AFILE_API const char *afile_err_name(int err);
+
+/*
+ * struct afile_errinfo - where an operation failed
+ * @code: the value the call returned
+ * @step: static string naming the failing step, such as "fsync" or
+ *        "check target"; never NULL after a failure
+ * @path: the path the step acted on, as resolved by the library (a
+ *        symlink's target, a temporary file's name); may be empty
+ *
+ * Filled by any call given opts->err, on failure only.
+ */
+struct afile_errinfo {
+	int code;
+	const char *step;
+	char path[4096];
+};
+
+/* ------------------------------------------------------------------
+ * Flags and options
+ * ------------------------------------------------------------------ */
+
+/* Fail with -EEXIST if the target exists (create; rename without clobber). */
+#define AFILE_NOREPLACE 0x0001u
+/* Act on a symlink at the target itself instead of the file it names. */
+#define AFILE_NOFOLLOW 0x0002u
+/* Replace a file that has other hard links, detaching them. */
+#define AFILE_BREAK_HARDLINKS 0x0004u
+/* Let the owner or group change when the caller cannot restore them. */
+#define AFILE_OWNER_BEST_EFFORT 0x0008u
+/* afile_rename(): swap the two paths atomically. */
+#define AFILE_EXCHANGE 0x0010u
+/* Give the file exactly opts->mode, unmasked, when new and on replace. */
+#define AFILE_SET_MODE 0x0020u
+
+/* Durability levels; see the overview. */
+enum afile_sync {
+	AFILE_SYNC_FULL = 0,
+	AFILE_SYNC_DATA = 1,
+	AFILE_SYNC_NONE = 2,
+};
+
+/*
+ * struct afile_opts - optional settings; pass NULL for the defaults
+ * @size:      must be sizeof(struct afile_opts); another value gives
+ *             -EINVAL, so that a newer caller fails loudly on an older
+ *             library
+ * @sync:      an enum afile_sync; 0 is AFILE_SYNC_FULL
+ * @mode:      with AFILE_SET_MODE, the exact permission bits (07777)
+ * @size_hint: expected final size for a writer, 0 if unknown; space is
+ *             reserved up front so that a full disk fails before any data
+ *             is written
+ * @ret_sync:  when not NULL, receives the durability level actually
+ *             reached on success
+ * @err:       when not NULL, receives the failing step and path on failure
+ * @progress:  when not NULL, afile_copy() calls it after each chunk with
+ *             the bytes copied so far and the total; a nonzero return
+ *             cancels the copy with -ECANCELED
+ * @progress_ctx: passed to @progress
+ *
+ * Initialize with AFILE_OPTS_INIT (C) or memset() and set .size (C++).
+ */
+struct afile_opts {
+	size_t size;
+	unsigned int sync;
+	mode_t mode;
+	uint64_t size_hint;
+	unsigned int *ret_sync;
+	struct afile_errinfo *err;
+	int (*progress)(uint64_t done, uint64_t total, void *ctx);
+	void *progress_ctx;
+};
+
+/* clang-format off */
+#define AFILE_OPTS_INIT {.size = sizeof(struct afile_opts)}
+/* clang-format on */
+
+/* ------------------------------------------------------------------
+ * One-shot operations
+ *
+ * Common errors of every mutating call:
+ *   -EINVAL       NULL where a pointer is required, unknown flag bits, a
+ *                 bad opts->size or opts->sync, an empty path or one
+ *                 ending in '/' or naming "." or ".."
+ *   -ENOENT       a directory on the way to the path does not exist
+ *   -ENOTDIR      a component of the path is not a directory
+ *   -EACCES       no write or search permission on the directory; checked
+ *                 before any data is written
+ *   -EPERM        the owner or group of the target cannot be restored by
+ *                 this caller (see AFILE_OWNER_BEST_EFFORT), or a sticky
+ *                 directory forbids replacing another user's file
+ *   -EROFS        the file system is read-only
+ *   -ENOSPC, -EDQUOT  out of space or quota
+ *   -EIO          an I/O error from the device
+ *   -ELOOP        too many symbolic links
+ *   -ENAMETOOLONG a name longer than NAME_MAX
+ *   -ENOMEM       out of memory
+ *   AFILE_EUNSYNCED  see the overview
+ * ------------------------------------------------------------------ */
+
+/*
+ * afile_write - create or atomically replace a file
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  target file; its directory must exist
+ * @buf:   new contents, @len bytes (may be NULL if @len is 0)
+ * @len:   length of @buf
+ * @flags: AFILE_NOREPLACE, AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS,
+ *         AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE
+ * @opts:  NULL for defaults
+ *
+ * Writes the data to a temporary file beside the target, applies the
+ * target's metadata, syncs it, and renames it over the target (or links
+ * it, with AFILE_NOREPLACE), then syncs the directory.  A symlink at
+ * @path is followed to the file it names unless AFILE_NOFOLLOW is given;
+ * a dangling symlink's target is created.  A new file gets
+ * 0666 & ~umask (or the directory's default ACL); a replaced one keeps its
+ * mode, owner, group, extended attributes, ACLs and SELinux label.
+ *
+ * Returns 0 or a negative error code; besides the common ones:
+ *   -EEXIST          AFILE_NOREPLACE and the target exists
+ *   -EISDIR          the target is a directory
+ *   AFILE_ENOTREG    the target is a FIFO, socket or device
+ *   AFILE_EHARDLINKS the target has other hard links and
+ *                    AFILE_BREAK_HARDLINKS was not given
+ * On failure the target is unchanged and no temporary file remains,
+ * except AFILE_EUNSYNCED.  Since: 0.1.
+ */
+AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
+    size_t len, unsigned int flags, const struct afile_opts *opts);
+
+/*
+ * afile_read - read a whole file
+ * @dirfd:   directory that @path is relative to, or AT_FDCWD
+ * @path:    file to read
+ * @ret_buf: receives a malloc()ed buffer of *@ret_len bytes, followed by
+ *           a NUL byte that is not counted; free it with free()
+ * @ret_len: receives the length
+ * @flags:   AFILE_NOFOLLOW (fail with -ELOOP on a symlink)
+ * @opts:    NULL for defaults; only .err is used
+ *
+ * Returns 0, or a negative error code: -ENOENT, -EACCES, -EISDIR,
+ * -ELOOP, -EIO, -ENOMEM, -EFBIG (larger than the address space).  On
+ * failure *@ret_buf is NULL and *@ret_len is 0.  Since: 0.1.
+ */
+AFILE_API int afile_read(int dirfd, const char *path, void **ret_buf,
+    size_t *ret_len, unsigned int flags, const struct afile_opts *opts);
+
+/*
+ * afile_remove - delete a file durably
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  the name to remove; a symlink is removed itself, never followed
+ * @flags: none defined yet; pass 0
+ * @opts:  NULL for defaults
+ *
+ * Unlinks @path and syncs its directory.  Returns 0 or a negative error
+ * code; besides the common ones: -ENOENT (nothing to remove), -EISDIR
+ * (a directory).  On failure the name still exists, except
+ * AFILE_EUNSYNCED (removed, removal not known durable).  Since: 0.1.
+ */
+AFILE_API int afile_remove(int dirfd, const char *path, unsigned int flags,
+    const struct afile_opts *opts);
+
+/*
+ * afile_copy - atomically copy a file
+ * @sdirfd: directory that @src is relative to, or AT_FDCWD
+ * @src:    regular file to copy (symlinks followed)
+ * @ddirfd: directory that @dst is relative to, or AT_FDCWD
+ * @dst:    destination, created or atomically replaced
+ * @flags:  AFILE_NOREPLACE, AFILE_NOFOLLOW (of @dst),
+ *          AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE
+ * @opts:   NULL for defaults; .progress reports progress
+ *
+ * Shares extents with @src where the file system can (FICLONE), else
+ * copies inside the kernel (copy_file_range), else reads and writes.  The
+ * copy takes the source's mode, extended attributes, ACLs and
+ * modification time, and its owner and group where the caller may set
+ * them (like cp -p: a failure to set the owner is not an error here).
+ *
+ * Returns 0 or a negative error code as afile_write(), plus errors reading
+ * @src and -ECANCELED when .progress asked to stop.  On failure @dst is
+ * unchanged and no temporary file remains, except AFILE_EUNSYNCED.
+ * Since: 0.1.
+ */
+AFILE_API int afile_copy(int sdirfd, const char *src, int ddirfd,
+    const char *dst, unsigned int flags, const struct afile_opts *opts);
+
+/*
+ * afile_rename - rename durably, even across file systems
+ * @sdirfd: directory that @src is relative to, or AT_FDCWD
+ * @src:    the name to move (not followed if a symlink)
+ * @ddirfd: directory that @dst is relative to, or AT_FDCWD
+ * @dst:    the new name
+ * @flags:  AFILE_NOREPLACE (fail with -EEXIST if @dst exists),
+ *          AFILE_EXCHANGE (swap @src and @dst; both must exist),
+ *          AFILE_OWNER_BEST_EFFORT (for a move across file systems)
+ * @opts:   NULL for defaults
+ *
+ * Renames and syncs both directories (once if they are the same).  When
+ * @src and @dst are on different file systems and @src is a regular file,
+ * copies it with its metadata, publishes the copy atomically, then removes
+ * @src.  Without renameat2(2), AFILE_NOREPLACE falls back to link and
+ * unlink, and AFILE_EXCHANGE fails with -ENOTSUP.
+ *
+ * Returns 0 or a negative error code; besides the common ones: -EEXIST,
+ * -ENOENT, -EXDEV (a directory or an exchange across file systems),
+ * -EINVAL (both AFILE_NOREPLACE and AFILE_EXCHANGE), -ENOTSUP, and
+ * AFILE_ESOURCEKEPT (across file systems: @dst holds the copy, but @src
+ * could not be removed).  On failure both names are as they were, except
+ * AFILE_EUNSYNCED (renamed, not known durable) and AFILE_ESOURCEKEPT.
+ * Since: 0.1.
+ */
+AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
+    const char *dst, unsigned int flags, const struct afile_opts *opts);
+
+/*
+ * afile_patch - atomically replace a byte range of a file
+ * @dirfd:  directory that @path is relative to, or AT_FDCWD
+ * @path:   existing regular file
+ * @offset: where the new bytes go; past the end leaves a hole, as pwrite
+ * @buf:    the new bytes, @len of them
+ * @len:    length of @buf
+ * @flags:  AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT
+ * @opts:   NULL for defaults
+ *
+ * Makes a copy of the file that shares its extents where the file system
+ * can (FICLONE on xfs and btrfs, so the cost follows the size of the
+ * change, not of the file), writes the range into the copy, and publishes
+ * it as afile_write() does.  Readers see the file before or after the
+ * whole change.
+ *
+ * Returns 0 or a negative error code as afile_write(), plus -ENOENT when
+ * @path does not exist and -EFBIG when @offset + @len overflows.  On
+ * failure the file is unchanged and no temporary file remains, except
+ * AFILE_EUNSYNCED.  Since: 0.1.
+ */
+AFILE_API int afile_patch(int dirfd, const char *path, uint64_t offset,
+    const void *buf, size_t len, unsigned int flags,
+    const struct afile_opts *opts);
+
+/* ------------------------------------------------------------------
+ * Streaming writer
+ * ------------------------------------------------------------------ */
+
+struct afile_writer;
+
+/*
+ * afile_writer_open - start writing a new version of a file
+ * @dirfd:      directory that @path is relative to, or AT_FDCWD
+ * @path:       target file, as for afile_write()
+ * @flags:      as for afile_write()
+ * @opts:       NULL for defaults; .size_hint reserves space up front
+ * @ret_writer: receives the writer
+ *
+ * Checks the target and the permissions, creates the temporary file and
+ * applies the owner and extended attributes to it, so that a write that
+ * cannot succeed fails here, before any data is written.
+ *
+ * Returns 0 or a negative error code as afile_write().  On failure
+ * *@ret_writer is NULL, nothing changed and no temporary file exists.
+ * Since: 0.1.
+ */
+AFILE_API int afile_writer_open(int dirfd, const char *path,
+    unsigned int flags, const struct afile_opts *opts,
+    struct afile_writer **ret_writer);
+
+/*
+ * afile_writer_write - append data to the new version
+ * @w:   an open writer
+ * @buf: data, @len bytes
+ * @len: length of @buf
+ *
+ * Writes all of @buf (short writes and EINTR are handled).  Returns 0, or
+ * -EINVAL when @w is NULL or not open, AFILE_EPOISONED after an earlier
+ * failure, or the write error (-ENOSPC, -EDQUOT, -EIO, -EFBIG), after
+ * which the writer is poisoned.  The target is never touched.
+ * Since: 0.1.
+ */
+AFILE_API int afile_writer_write(struct afile_writer *w, const void *buf,
+    size_t len);
+
+/*
+ * afile_writer_fd - the descriptor of the temporary file
+ * @w: an open writer
+ *
+ * For callers that write with their own I/O (sendfile, splice, a
+ * compression library).  The descriptor stays owned by the writer: do not
+ * close it.  Data written through it is published by afile_writer_commit()
+ * as it stands; its file offset is shared with afile_writer_write().
+ * Returns the descriptor (>= 0), -EINVAL, or AFILE_EPOISONED.
+ * Since: 0.1.
+ */
+AFILE_API int afile_writer_fd(struct afile_writer *w);
+
+/*
+ * afile_writer_commit - publish the new version atomically
+ * @w: an open writer
+ *
+ * Applies the final mode, syncs the temporary file (per the durability
+ * level), publishes it over the target and syncs the directory.  The
+ * writer is terminal afterwards, whatever the result: only
+ * afile_writer_free() may follow.
+ *
+ * Returns 0, or a negative error code: -EINVAL, AFILE_EPOISONED, a sync
+ * or rename error, -EEXIST (AFILE_NOREPLACE and the target appeared since
+ * open), AFILE_EUNSYNCED.  On failure the target is unchanged and the
+ * temporary file is removed, except AFILE_EUNSYNCED.  Since: 0.1.
+ */
+AFILE_API int afile_writer_commit(struct afile_writer *w);
+
+/*
+ * afile_writer_free - release a writer
+ * @w: a writer, or NULL (no-op)
+ *
+ * Discards the new version if it was not committed: the temporary file is
+ * removed and the target stays as it was.  Since: 0.1.
+ */
+AFILE_API void afile_writer_free(struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * Statistics
+ * ------------------------------------------------------------------ */
+
+/*
+ * struct afile_stats - process-wide counters since the library was loaded
+ * @size:          set to sizeof(struct afile_stats) before the call
+ * @ops:           operations that returned 0 (one-shot calls and commits)
+ * @failures:      operations that returned an error
+ * @bytes_written: bytes written to temporary files (clones not counted)
+ * @bytes_read:    bytes read by afile_read() and read/write copies
+ * @syncs:         file syncs (fsync or fdatasync)
+ * @dir_syncs:     directory syncs
+ * @retries:       system calls retried after EINTR or a short transfer
+ * @recoveries:    interrupted transactions finished or rolled back
+ * @sync_ns:       nanoseconds spent in file and directory syncs
+ */
+struct afile_stats {
+	size_t size;
+	uint64_t ops;
+	uint64_t failures;
+	uint64_t bytes_written;
+	uint64_t bytes_read;
+	uint64_t syncs;
+	uint64_t dir_syncs;
+	uint64_t retries;
+	uint64_t recoveries;
+	uint64_t sync_ns;
+};
+
+/*
+ * afile_stats_get - read the process-wide counters
+ * @ret_stats: receives the counters; set its .size first
+ *
+ * Returns 0, or -EINVAL when @ret_stats is NULL or its size is not
+ * sizeof(struct afile_stats).  Thread-safe.  Since: 0.1.
+ */
+AFILE_API int afile_stats_get(struct afile_stats *ret_stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATOMICFILE_H */

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sys.h - the syscall table: the only door from the library to the OS.
+ *
+ * Every OS call of the library goes through afile__sys, so that tests can
+ * fail any call (fault injection), record the call trace, switch kernel
+ * features off (O_TMPFILE, renameat2, FICLONE, copy_file_range) or run
+ * the library against a simulated file system.  The table entries have
+ * the raw libc convention (-1 and errno); the afile__* wrappers below
+ * turn that into -errno, retry EINTR where that is safe, and count
+ * statistics.  Nothing above sys.c reads errno.
+ *
+ * The table is hidden and mutable for tests only: swapping entries is not
+ * thread-safe, and production code never does it.
+ */
+#ifndef AFILE_SYS_H
+#define AFILE_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define AFILE_HIDDEN __attribute__((visibility("hidden")))
+
+struct afile__sys {
+	int (*openat)(int dfd, const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	ssize_t (*write)(int fd, const void *buf, size_t n);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*fsync)(int fd);
+	int (*fdatasync)(int fd);
+	int (*fstat)(int fd, struct stat *st);
+	int (*fstatat)(int dfd, const char *path, struct stat *st, int flags);
+	ssize_t (*readlinkat)(int dfd, const char *path, char *buf, size_t n);
+	int (*renameat)(int sdfd, const char *src, int ddfd, const char *dst);
+	int (*renameat2)(int sdfd, const char *src, int ddfd, const char *dst,
+	    unsigned int flags);
+	int (*linkat)(int sdfd, const char *src, int ddfd, const char *dst,
+	    int flags);
+	int (*unlinkat)(int dfd, const char *path, int flags);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*ficlone)(int dst_fd, int src_fd);
+	ssize_t (*copy_file_range)(int in_fd, off_t *in_off, int out_fd,
+	    off_t *out_off, size_t len, unsigned int flags);
+	int (*fchmod)(int fd, mode_t mode);
+	int (*fchown)(int fd, uid_t uid, gid_t gid);
+	int (*futimens)(int fd, const struct timespec times[2]);
+	ssize_t (*flistxattr)(int fd, char *list, size_t size);
+	ssize_t (*fgetxattr)(int fd, const char *name, void *value,
+	    size_t size);
+	int (*fsetxattr)(int fd, const char *name, const void *value,
+	    size_t size, int flags);
+	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
+	uid_t (*geteuid)(void);
+	int (*clock_gettime)(clockid_t clk, struct timespec *ts);
+	void *(*malloc)(size_t n);
+	void *(*realloc)(void *p, size_t n);
+	void (*free)(void *p);
+};
+
+extern AFILE_HIDDEN struct afile__sys afile__sys;
+extern AFILE_HIDDEN const struct afile__sys afile__sys_default;
+
+/* Restore the real system calls (tests). */
+AFILE_HIDDEN void afile__sys_reset(void);
+
+/*
+ * Wrappers: 0 or a result >= 0 on success, -errno on failure.  EINTR is
+ * retried (at most AFILE__EINTR_MAX times in a row, so that a storm of
+ * signals cannot hang a caller forever) except for close.
+ */
+#define AFILE__EINTR_MAX 1000
+
+AFILE_HIDDEN int afile__openat(int dfd, const char *path, int flags,
+    mode_t mode);
+AFILE_HIDDEN int afile__close(int fd);
+AFILE_HIDDEN void afile__close_quiet(int fd);
+AFILE_HIDDEN ssize_t afile__read(int fd, void *buf, size_t n);
+AFILE_HIDDEN int afile__write_all(int fd, const void *buf, size_t n);
+AFILE_HIDDEN int afile__pwrite_all(int fd, const void *buf, size_t n,
+    uint64_t off);
+AFILE_HIDDEN int afile__fsync(int fd, bool data_only);
+AFILE_HIDDEN int afile__fsync_dir(int dfd);
+AFILE_HIDDEN int afile__fstat(int fd, struct stat *st);
+AFILE_HIDDEN int afile__fstatat(int dfd, const char *path, struct stat *st,
+    int flags);
+AFILE_HIDDEN ssize_t afile__readlinkat(int dfd, const char *path, char *buf,
+    size_t n);
+AFILE_HIDDEN int afile__renameat2(int sdfd, const char *src, int ddfd,
+    const char *dst, unsigned int flags);
+AFILE_HIDDEN int afile__linkat(int sdfd, const char *src, int ddfd,
+    const char *dst, int flags);
+AFILE_HIDDEN int afile__unlinkat(int dfd, const char *path, int flags);
+AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
+AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
+AFILE_HIDDEN ssize_t afile__copy_file_range(int in_fd, uint64_t *in_off,
+    int out_fd, uint64_t *out_off, size_t len);
+AFILE_HIDDEN int afile__fchmod(int fd, mode_t mode);
+AFILE_HIDDEN int afile__fchown(int fd, uid_t uid, gid_t gid);
+AFILE_HIDDEN int afile__futimens(int fd, const struct timespec times[2]);
+AFILE_HIDDEN ssize_t afile__flistxattr(int fd, char *list, size_t size);
+AFILE_HIDDEN ssize_t afile__fgetxattr(int fd, const char *name, void *value,
+    size_t size);
+AFILE_HIDDEN int afile__fsetxattr(int fd, const char *name, const void *value,
+    size_t size);
+AFILE_HIDDEN int afile__random(void *buf, size_t n);
+AFILE_HIDDEN uid_t afile__geteuid(void);
+AFILE_HIDDEN uint64_t afile__now_ns(void);
+AFILE_HIDDEN void *afile__malloc(size_t n);
+AFILE_HIDDEN void *afile__realloc(void *p, size_t n);
+AFILE_HIDDEN void afile__free(void *p);
+
+#endif /* AFILE_SYS_H */
