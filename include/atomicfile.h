@@ -169,16 +169,20 @@ AFILE_API const char *afile_err_name(int err);
 
 /*
  * struct afile_errinfo - where an operation failed
- * @code: the value the call returned
- * @step: static string naming the failing step, such as "fsync" or
- *        "check target"; never NULL after a failure
+ * @code:  the value the call returned
+ * @cause: the errno (negative) behind a library code, such as the failed
+ *         directory sync behind AFILE_EUNSYNCED; otherwise equal to @code
+ * @step:  static string naming the failing step, such as "sync temporary
+ *         file" or "rename"; never NULL after a failure
  * @path: the path the step acted on, as resolved by the library (a
  *        symlink's target, a temporary file's name); may be empty
  *
- * Filled by any call given opts->err, on failure only.
+ * Filled by any call given opts->err, on failure only.  A writer keeps
+ * the pointer: it must stay valid until afile_writer_free().
  */
 struct afile_errinfo {
 	int code;
+	int cause;
 	const char *step;
 	char path[4096];
 };
@@ -218,7 +222,8 @@ enum afile_sync {
  *             reserved up front so that a full disk fails before any data
  *             is written
  * @ret_sync:  when not NULL, receives the durability level actually
- *             reached on success
+ *             reached on success (a writer keeps the pointer until
+ *             afile_writer_free())
  * @err:       when not NULL, receives the failing step and path on failure
  * @progress:  when not NULL, afile_copy() calls it after each chunk with
  *             the bytes copied so far and the total; a nonzero return

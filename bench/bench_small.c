@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_small.c - latency of a small durable replace: afile_write() with
+ * AFILE_SYNC_FULL against the minimal hand-written protocol.
+ *
+ * The minimal protocol is the least a program can do to replace a file
+ * durably: open a temporary name with O_CREAT|O_EXCL, write, fsync,
+ * close, rename over the target, open the directory, fsync it, close.
+ * DESIGN.md section 7 asks afile_write() to stay within 1.1x of its median
+ * latency and to use no more syncs.
+ *
+ * Both variants run in the same directory, each replacing its own target
+ * file, and are interleaved call by call (AB BA AB BA ...) so that noise
+ * from the machine (journal commits, other tenants, CPU frequency) falls
+ * on both alike and neither always runs right after the other.  The first
+ * calls of each variant create the targets and warm the caches; they are
+ * not measured, so every measured call is a replace.
+ *
+ * The measured loop is bracketed by two access(2) calls on marker names
+ * ("afile-bench-mark-begin", "afile-bench-mark-end") so that run.sh can
+ * count, in an strace log, only the system calls of the measured
+ * operations and not those of start-up and set-up.
+ *
+ * Nothing here asserts a time: the program reports, run.sh compares.
+ */
+#include <atomicfile.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
+
+#define BENCH_TMPFS_MAGIC 0x01021994L
+
+#define TARGET_AFILE   "target-afile"
+#define TARGET_MINIMAL "target-minimal"
+#define TEMP_MINIMAL   ".target-minimal.tmp"
+#define MARK_BEGIN     "afile-bench-mark-begin"
+#define MARK_END       "afile-bench-mark-end"
+
+enum variant {
+	VAR_AFILE = 1,
+	VAR_MINIMAL = 2,
+	VAR_BOTH = VAR_AFILE | VAR_MINIMAL,
+};
+
+struct config {
+	unsigned long iterations;
+	unsigned long warmup;
+	size_t size;
+	int only;
+	const char *dir;
+	const char *kv_path;
+	FILE *kv; /* opened before chdir(), so a relative name works */
+};
+
+struct summary {
+	double p50_us;
+	double p90_us;
+	double p99_us;
+	double mean_us;
+	double min_us;
+	double max_us;
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer on Linux. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+write_all(int fd, const unsigned char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The minimal durable replace, written as a careful program would without
+ * a library: every step checked, the temporary removed on failure.  The
+ * directory is opened per call, as afile_write() must do, so that both
+ * variants pay for the same work.
+ */
+static int
+replace_minimal(const unsigned char *buf, size_t len)
+{
+	int fd, dfd, r;
+
+	fd = open(TEMP_MINIMAL, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, buf, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(TEMP_MINIMAL, TARGET_MINIMAL) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(TEMP_MINIMAL);
+		return r;
+	}
+	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		r = -errno;
+	if (close(dfd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+static int
+replace_afile(const unsigned char *buf, size_t len)
+{
+	return afile_write(AT_FDCWD, TARGET_AFILE, buf, len, 0, NULL);
+}
+
+/*
+ * Runs one replace of variant @v and stores its latency.  The first bytes
+ * of the buffer carry a counter so that every version differs.
+ */
+static int
+run_one(enum variant v, unsigned char *buf, size_t len, unsigned long seq,
+    uint64_t *ret_ns)
+{
+	uint64_t t0, t1;
+	int r;
+
+	if (len >= sizeof(seq))
+		memcpy(buf, &seq, sizeof(seq));
+	t0 = now_ns();
+	r = v == VAR_AFILE ? replace_afile(buf, len)
+			   : replace_minimal(buf, len);
+	t1 = now_ns();
+	if (r < 0) {
+		fprintf(stderr, "bench_small: %s replace failed: %s (%s)\n",
+		    v == VAR_AFILE ? "afile" : "minimal", afile_strerror(r),
+		    afile_err_name(r));
+		return r;
+	}
+	if (ret_ns != NULL)
+		*ret_ns = t1 - t0;
+	return 0;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of a sorted array, in microseconds. */
+static double
+percentile_us(const uint64_t *sorted, size_t n, double p)
+{
+	size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
+
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return (double)sorted[rank - 1] / 1000.0;
+}
+
+static void
+summarize(uint64_t *ns, size_t n, struct summary *s)
+{
+	double sum = 0;
+	size_t i;
+
+	qsort(ns, n, sizeof(*ns), cmp_u64);
+	for (i = 0; i < n; i++)
+		sum += (double)ns[i];
+	s->p50_us = percentile_us(ns, n, 50);
+	s->p90_us = percentile_us(ns, n, 90);
+	s->p99_us = percentile_us(ns, n, 99);
+	s->mean_us = sum / (double)n / 1000.0;
+	s->min_us = (double)ns[0] / 1000.0;
+	s->max_us = (double)ns[n - 1] / 1000.0;
+}
+
+static void
+print_row(const char *name, const struct summary *s)
+{
+	printf("  %-8s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n", name,
+	    s->p50_us, s->p90_us, s->p99_us, s->mean_us, s->min_us, s->max_us);
+}
+
+static void
+kv_summary(FILE *f, const char *name, const struct summary *s)
+{
+	fprintf(f, "small.%s.p50_us %.3f\n", name, s->p50_us);
+	fprintf(f, "small.%s.p90_us %.3f\n", name, s->p90_us);
+	fprintf(f, "small.%s.p99_us %.3f\n", name, s->p99_us);
+	fprintf(f, "small.%s.mean_us %.3f\n", name, s->mean_us);
+}
+
+static void
+usage(FILE *f)
+{
+	fputs(
+	    "usage: bench_small [--iterations=N] [--warmup=N] [--size=BYTES]\n"
+	    "                   [--only=afile|minimal] [--dir=DIR] "
+	    "[--kv=FILE]\n"
+	    "\n"
+	    "Times N small durable replaces with afile_write() and N with\n"
+	    "the minimal hand-written protocol, interleaved, and prints\n"
+	    "p50/p90/p99 latencies and their ratios.  DIR defaults to a\n"
+	    "fresh directory under the current one, removed at the end.\n",
+	    f);
+}
+
+static int
+parse_ulong(const char *s, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct config *cfg)
+{
+	static const struct option longopts[] = {
+	    {"iterations", required_argument, NULL, 'n'},
+	    {"warmup", required_argument, NULL, 'w'},
+	    {"size", required_argument, NULL, 's'},
+	    {"only", required_argument, NULL, 'o'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"kv", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "n:w:s:o:d:k:h", longopts, NULL)) !=
+	    -1) {
+		switch (c) {
+		case 'n':
+			if (parse_ulong(optarg, &cfg->iterations) < 0 ||
+			    cfg->iterations == 0)
+				goto bad;
+			break;
+		case 'w':
+			if (parse_ulong(optarg, &cfg->warmup) < 0)
+				goto bad;
+			break;
+		case 's':
+			if (parse_ulong(optarg, &v) < 0 || v == 0)
+				goto bad;
+			cfg->size = (size_t)v;
+			break;
+		case 'o':
+			if (strcmp(optarg, "afile") == 0)
+				cfg->only = VAR_AFILE;
+			else if (strcmp(optarg, "minimal") == 0)
+				cfg->only = VAR_MINIMAL;
+			else
+				goto bad;
+			break;
+		case 'd':
+			cfg->dir = optarg;
+			break;
+		case 'k':
+			cfg->kv_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	return 0;
+bad:
+	usage(stderr);
+	return -EINVAL;
+}
+
+/* Warns when the directory is on tmpfs, where fsync costs nothing. */
+static void
+check_fs(void)
+{
+#ifdef __linux__
+	struct statfs sfs;
+
+	if (statfs(".", &sfs) == 0 && (long)sfs.f_type == BENCH_TMPFS_MAGIC)
+		fprintf(stderr,
+		    "bench_small: WARNING: the directory is on "
+		    "tmpfs; syncs are free there and the numbers "
+		    "say nothing about a disk\n");
+#endif
+}
+
+static int
+measure(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
+    uint64_t *ret_lib_syncs, uint64_t *ret_lib_dir_syncs)
+{
+	struct afile_stats st0 = {.size = sizeof(st0)};
+	struct afile_stats st1 = {.size = sizeof(st1)};
+	unsigned char *buf;
+	unsigned long i;
+	int r = 0;
+
+	buf = malloc(cfg->size);
+	if (buf == NULL)
+		return -ENOMEM;
+	memset(buf, 'x', cfg->size);
+
+	/* Warm-up: creates both targets, so every measured call replaces. */
+	for (i = 0; i < cfg->warmup + 1 && r == 0; i++) {
+		if (cfg->only & VAR_AFILE)
+			r = run_one(VAR_AFILE, buf, cfg->size, i, NULL);
+		if (r == 0 && (cfg->only & VAR_MINIMAL))
+			r = run_one(VAR_MINIMAL, buf, cfg->size, i, NULL);
+	}
+
+	if (r == 0)
+		r = afile_stats_get(&st0);
+	(void)access(MARK_BEGIN, F_OK);
+	for (i = 0; i < cfg->iterations && r == 0; i++) {
+		/* Alternate the order inside each pair: AB, BA, AB, ... */
+		int a_first = (i & 1) == 0;
+
+		if (a_first && (cfg->only & VAR_AFILE))
+			r = run_one(VAR_AFILE, buf, cfg->size, i, &lat_a[i]);
+		if (r == 0 && (cfg->only & VAR_MINIMAL))
+			r = run_one(VAR_MINIMAL, buf, cfg->size, i, &lat_m[i]);
+		if (r == 0 && !a_first && (cfg->only & VAR_AFILE))
+			r = run_one(VAR_AFILE, buf, cfg->size, i, &lat_a[i]);
+	}
+	(void)access(MARK_END, F_OK);
+	if (r == 0)
+		r = afile_stats_get(&st1);
+	if (r < 0)
+		fprintf(stderr, "bench_small: %s\n", afile_strerror(r));
+	*ret_lib_syncs = st1.syncs - st0.syncs;
+	*ret_lib_dir_syncs = st1.dir_syncs - st0.dir_syncs;
+	free(buf);
+	return r;
+}
+
+static void
+report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
+    uint64_t lib_syncs, uint64_t lib_dir_syncs)
+{
+	struct summary sa = {0}, sm = {0};
+	FILE *kv = cfg->kv;
+	double n = (double)cfg->iterations;
+
+	printf("small durable replace: %zu bytes, %lu measured calls per "
+	       "variant, %lu warm-up\n",
+	    cfg->size, cfg->iterations, cfg->warmup + 1);
+	printf("  latency in microseconds (CLOCK_MONOTONIC per call)\n");
+	printf("  %-8s %10s %10s %10s %10s %10s %10s\n", "variant", "p50",
+	    "p90", "p99", "mean", "min", "max");
+	if (cfg->only & VAR_AFILE) {
+		summarize(lat_a, cfg->iterations, &sa);
+		print_row("afile", &sa);
+	}
+	if (cfg->only & VAR_MINIMAL) {
+		summarize(lat_m, cfg->iterations, &sm);
+		print_row("minimal", &sm);
+	}
+	if (cfg->only == VAR_BOTH) {
+		printf("  ratio afile/minimal: p50 %.3f, p90 %.3f, p99 %.3f\n",
+		    sa.p50_us / sm.p50_us, sa.p90_us / sm.p90_us,
+		    sa.p99_us / sm.p99_us);
+	}
+	if (cfg->only & VAR_AFILE)
+		printf("  library counters per afile call: %.2f file syncs, "
+		       "%.2f directory syncs\n",
+		    (double)lib_syncs / n, (double)lib_dir_syncs / n);
+
+	if (kv == NULL)
+		return;
+	fprintf(kv, "small.size %zu\n", cfg->size);
+	fprintf(kv, "small.iterations %lu\n", cfg->iterations);
+	if (cfg->only & VAR_AFILE) {
+		kv_summary(kv, "afile", &sa);
+		fprintf(kv, "small.afile.lib_syncs_per_op %.3f\n",
+		    (double)lib_syncs / n);
+		fprintf(kv, "small.afile.lib_dir_syncs_per_op %.3f\n",
+		    (double)lib_dir_syncs / n);
+	}
+	if (cfg->only & VAR_MINIMAL)
+		kv_summary(kv, "minimal", &sm);
+}
+
+/* Removes what the benchmark created in the current directory. */
+static void
+clean_dir(void)
+{
+	(void)unlink(TARGET_AFILE);
+	(void)unlink(TARGET_MINIMAL);
+	(void)unlink(TEMP_MINIMAL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg = {
+	    .iterations = 2000,
+	    .warmup = 10,
+	    .size = 4096,
+	    .only = VAR_BOTH,
+	};
+	char made[PATH_MAX] = "";
+	char oldcwd[PATH_MAX];
+	int entered = 0;
+	uint64_t *lat_a = NULL, *lat_m = NULL;
+	uint64_t lib_syncs = 0, lib_dir_syncs = 0;
+	int r, status = 1;
+
+	if (parse_args(argc, argv, &cfg) < 0)
+		return 2;
+	if (cfg.kv_path != NULL) {
+		cfg.kv = fopen(cfg.kv_path, "we");
+		if (cfg.kv == NULL) {
+			fprintf(stderr, "bench_small: %s: %s\n", cfg.kv_path,
+			    strerror(errno));
+			return 1;
+		}
+	}
+	if (getcwd(oldcwd, sizeof(oldcwd)) == NULL) {
+		perror("bench_small: getcwd");
+		return 1;
+	}
+	if (cfg.dir == NULL) {
+		/* Under the current directory: /tmp may be tmpfs. */
+		int n = snprintf(
+		    made, sizeof(made), "%s/bench-small.XXXXXX", oldcwd);
+
+		if (n < 0 || (size_t)n >= sizeof(made)) {
+			fputs("bench_small: current directory name too long\n",
+			    stderr);
+			return 1;
+		}
+		if (mkdtemp(made) == NULL) {
+			perror("bench_small: mkdtemp");
+			return 1;
+		}
+		cfg.dir = made;
+	}
+	if (chdir(cfg.dir) < 0) {
+		fprintf(
+		    stderr, "bench_small: %s: %s\n", cfg.dir, strerror(errno));
+		goto out;
+	}
+	entered = 1;
+	check_fs();
+	lat_a = calloc(cfg.iterations, sizeof(*lat_a));
+	lat_m = calloc(cfg.iterations, sizeof(*lat_m));
+	if (lat_a == NULL || lat_m == NULL) {
+		fputs("bench_small: out of memory\n", stderr);
+		goto out;
+	}
+	r = measure(&cfg, lat_a, lat_m, &lib_syncs, &lib_dir_syncs);
+	if (r == 0) {
+		report(&cfg, lat_a, lat_m, lib_syncs, lib_dir_syncs);
+		status = 0;
+	}
+out:
+	if (entered) {
+		clean_dir();
+		if (chdir(oldcwd) < 0)
+			perror("bench_small: chdir back");
+	}
+	if (made[0] != '\0' && rmdir(made) < 0)
+		fprintf(stderr, "bench_small: rmdir %s: %s\n", made,
+		    strerror(errno));
+	if (cfg.kv != NULL && fclose(cfg.kv) != 0) {
+		fprintf(stderr, "bench_small: %s: %s\n", cfg.kv_path,
+		    strerror(errno));
+		status = 1;
+	}
+	free(lat_a);
+	free(lat_m);
+	return status;
+}

@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench/run.sh - build the benchmarks and run them side by side with their
+# peers, then print one table: metric, atomicfile, peer, ratio, target, met.
+#
+#   1. small durable replace (4 KiB): afile_write() against the minimal
+#      hand-written protocol, interleaved call by call (bench_small);
+#   2. system calls and syncs per small replace, counted with strace;
+#   3. streamed replace of BENCH_STREAM_MB MiB: the CLI (`atomicfile write
+#      FILE < SOURCE`) and the library writer (bench_stream, without and
+#      with a size hint) against `dd bs=1M conv=fsync`, runs interleaved,
+#      median reported; peak memory from /usr/bin/time -v.
+#
+# The build is our own (BENCH_BUILD_DIR, Release, no sanitizers, tests off)
+# so that it never disturbs a developer's build.  The work directory is
+# created under the build directory, on the same disk as the sources (never
+# tmpfs, where syncs are free), and removed on exit whatever happens.
+#
+# Environment (defaults in parentheses):
+#   BENCH_SMALL_N       measured calls per variant in bench_small (2000)
+#   BENCH_STRACE_N      calls per variant traced for syscall counts (100)
+#   BENCH_STREAM_MB     size of the streamed replace, in MiB (1024)
+#   BENCH_STREAM_RUNS   measured runs per streaming variant (9)
+#   BENCH_BUILD_DIR     build directory (SOURCE/build-bench)
+#   BENCH_WORK_PARENT   where the work directory goes (the build directory)
+#   BENCH_SKIP_BUILD=1  use the binaries already in BENCH_BUILD_DIR
+#   AFILE_CLI           the atomicfile executable (default: the one built)
+#
+# A quick smoke run:  BENCH_SMALL_N=50 BENCH_STREAM_MB=64 bench/run.sh
+#
+# No result is asserted: the script exits 0 whether the targets are met or
+# not, and non-zero only when a benchmark could not run.  Times depend on
+# the machine; only the ratios, measured in the same run, mean anything.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(dirname "$here")
+build=${BENCH_BUILD_DIR:-$src/build-bench}
+small_n=${BENCH_SMALL_N:-2000}
+strace_n=${BENCH_STRACE_N:-100}
+stream_mb=${BENCH_STREAM_MB:-1024}
+stream_runs=${BENCH_STREAM_RUNS:-9}
+cli=${AFILE_CLI:-}
+
+die() {
+  echo "run.sh: $*" >&2
+  exit 1
+}
+
+note() {
+  echo "run.sh: $*" >&2
+}
+
+section() {
+  printf '\n== %s ==\n' "$*"
+}
+
+for v in small_n strace_n stream_mb stream_runs; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
+done
+
+# ------------------------------------------------------------------ build
+
+build_bench() {
+  local tools=ON
+  if [[ ! -f $src/tools/atomicfile/CMakeLists.txt ]]; then
+    note "the CLI sources are not there yet: building without the CLI"
+    tools=OFF
+  fi
+  mkdir -p "$build"
+  rm -f "$build/bench/cli-path.txt"
+  local log=$build/bench-build.log
+  configure() {
+    cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+      -DAFILE_BUILD_BENCH=ON -DAFILE_BUILD_TOOLS="$1" -DBUILD_TESTING=OFF \
+      -DAFILE_BUILD_TESTS=OFF -DAFILE_SANITIZE= -DAFILE_WERROR=OFF \
+      >>"$log" 2>&1 && cmake --build "$build" -j"$(nproc)" \
+      --target bench_all >>"$log" 2>&1
+  }
+  : >"$log"
+  if ! configure "$tools"; then
+    [[ $tools == ON ]] || { tail -n 30 "$log" >&2; die "build failed (log: $log)"; }
+    # A CLI that does not build yet must not stop the library benchmarks.
+    note "the build with the CLI failed; retrying without it (log: $log)"
+    rm -f "$build/bench/cli-path.txt"
+    configure OFF || { tail -n 30 "$log" >&2; die "build failed (log: $log)"; }
+  fi
+}
+
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  build_bench
+fi
+bin=$build/bench
+[[ -x $bin/bench_small && -x $bin/bench_stream ]] ||
+  die "no benchmarks in $bin (build first, or unset BENCH_SKIP_BUILD)"
+if [[ -z $cli && -f $bin/cli-path.txt ]]; then
+  cli=$(<"$bin/cli-path.txt")
+fi
+if [[ -n $cli && ! -x $cli ]]; then
+  note "CLI '$cli' is not executable: the CLI rows will be n/a"
+  cli=
+fi
+
+# ------------------------------------------------------------ work dir
+
+parent=${BENCH_WORK_PARENT:-$build}
+mkdir -p "$parent"
+fstype=$(df --output=fstype "$parent" | tail -n 1)
+case $fstype in
+tmpfs | ramfs) die "$parent is on $fstype, where syncs cost nothing; set BENCH_WORK_PARENT to a directory on a disk" ;;
+esac
+work=$(mktemp -d "$parent/bench-work.XXXXXX")
+cleanup() {
+  rm -rf -- "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+have_strace=0
+command -v strace >/dev/null && have_strace=1
+timev=/usr/bin/time
+if [[ ! -x $timev ]]; then
+  note "/usr/bin/time is missing (apt-get install time): peak memory will be n/a"
+  timev=
+fi
+
+# ------------------------------------------------------------ helpers
+
+# median: the median of the numbers on stdin, "n/a" if none.
+median() {
+  sort -g | awk '{ v[NR] = $1 }
+    END {
+      if (NR == 0) { print "n/a"; exit }
+      if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
+      else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+# kv FILE KEY: the value of KEY in a "key value" file, "n/a" if absent.
+kv() {
+  awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print "n/a" }' "$1" 2>/dev/null || echo n/a
+}
+
+# calc EXPR A B: an awk expression on a and b, "n/a" when either is.
+calc() {
+  awk -v a="$2" -v b="$3" "BEGIN {
+    if (a == \"n/a\" || b == \"n/a\" || a == \"\" || b == \"\") { print \"n/a\"; exit }
+    a += 0; b += 0; if (b == 0) { print \"n/a\"; exit }; $1 }"
+}
+
+# met COND A B: "yes", "no" or "n/a" for an awk condition on a and b.
+met() {
+  calc "print (($1) ? \"yes\" : \"no\")" "$2" "$3"
+}
+
+# count_syscalls TRACE: "name count" for each system call made between
+# the begin and end markers of bench_small, then "__total count".
+count_syscalls() {
+  awk '
+    /afile-bench-mark-begin/ { on = 1; next }
+    /afile-bench-mark-end/ { on = 0; next }
+    on {
+      line = $0
+      sub(/^[0-9]+ +/, "", line)
+      if (match(line, /^[a-z_0-9]+\(/)) {
+        n[substr(line, 1, RLENGTH - 1)]++
+        total++
+      }
+    }
+    END {
+      for (s in n) print s, n[s]
+      print "__total", total + 0
+    }' "$1"
+}
+
+rss_kib() {
+  awk -F': *' '/Maximum resident set size/ { print $2 }' "$1" 2>/dev/null
+}
+
+# ------------------------------------------------------------ header
+
+section "atomicfile benchmarks"
+echo "date:       $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "commit:     $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
+  [[ -n $(git -C "$src" status --porcelain 2>/dev/null) ]] && echo ' (working tree modified)')"
+echo "kernel:     $(uname -srm)"
+echo "cpu:        $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo) x $(nproc)"
+echo "work dir:   $work ($fstype on $(df --output=source "$work" | tail -n 1))"
+echo "build:      $build (Release, no sanitizers)"
+echo "cli:        ${cli:-not built}"
+echo "parameters: BENCH_SMALL_N=$small_n BENCH_STRACE_N=$strace_n BENCH_STREAM_MB=$stream_mb BENCH_STREAM_RUNS=$stream_runs"
+
+# ------------------------------------------------------------ 1. small
+
+section "1. small durable replace, 4 KiB (afile_write vs minimal protocol)"
+mkdir "$work/small"
+"$bin/bench_small" --iterations="$small_n" --dir="$work/small" \
+  --kv="$work/small.kv"
+
+# ------------------------------------------------------------ 2. counts
+
+section "2. system calls per small replace (strace, $strace_n calls each)"
+for v in afile minimal; do
+  : >"$work/counts.$v"
+done
+if [[ $have_strace == 1 ]]; then
+  for v in afile minimal; do
+    mkdir "$work/st-$v"
+    strace -f -qq -o "$work/strace.$v" "$bin/bench_small" --only="$v" \
+      --iterations="$strace_n" --warmup=2 --dir="$work/st-$v" >/dev/null
+    count_syscalls "$work/strace.$v" >"$work/counts.$v"
+  done
+  # Side by side, per operation; a name absent from one side counts 0.
+  awk -v n="$strace_n" '
+    FNR == 1 { f++ }
+    { c[f, $1] = $2; names[$1] = 1 }
+    END {
+      printf "  %-22s %10s %10s\n", "syscall", "afile/op", "minimal/op"
+      for (s in names) if (s != "__total")
+        printf "  %-22s %10.2f %10.2f\n", s, c[1, s] / n, c[2, s] / n | "sort"
+      close("sort")
+      printf "  %-22s %10.2f %10.2f\n", "TOTAL", c[1, "__total"] / n, c[2, "__total"] / n
+      sa = c[1, "fsync"] + c[1, "fdatasync"]
+      sm = c[2, "fsync"] + c[2, "fdatasync"]
+      printf "  %-22s %10.2f %10.2f\n", "fsync+fdatasync", sa / n, sm / n
+    }' "$work/counts.afile" "$work/counts.minimal"
+  echo "  (the minimal protocol is: openat, write, fsync, close, rename,"
+  echo "   openat of the directory, fsync, close = 8 calls)"
+else
+  echo "  strace not installed: skipped"
+fi
+per_op() {
+  local f=$work/counts.$1
+  [[ -s $f ]] || { echo n/a; return; }
+  awk -v n="$strace_n" -v want="$2" '
+    want == "syncs" && ($1 == "fsync" || $1 == "fdatasync") { s += $2 }
+    want == "total" && $1 == "__total" { s += $2 }
+    END { printf "%.2f\n", s / n }' "$f"
+}
+sys_a=$(per_op afile total)
+sys_m=$(per_op minimal total)
+sync_a=$(per_op afile syncs)
+sync_m=$(per_op minimal syncs)
+
+# ------------------------------------------------------------ 3. stream
+
+section "3. streamed replace of $stream_mb MiB"
+bytes=$((stream_mb * 1048576))
+srcf=$work/stream-source.bin
+# Random data, so that no layer can compress or deduplicate it; a file on
+# the same file system, so that every variant reads exactly the same bytes
+# the same way.  It is synced and then read once, so that it sits in the
+# page cache and no variant pays for reading it from the disk.
+head -c "$bytes" /dev/urandom >"$srcf"
+sync "$srcf"
+cat "$srcf" >/dev/null
+cached() {
+  if command -v fincore >/dev/null; then
+    local res
+    res=$(fincore --bytes --noheadings --output RES "$srcf" 2>/dev/null) || {
+      echo unknown
+      return
+    }
+    awk -v r="$res" -v b="$bytes" 'BEGIN { printf "%.0f%% of the source in the page cache\n", 100 * r / b }'
+  else
+    echo "unknown (fincore missing)"
+  fi
+}
+echo "source: $srcf, random data, $bytes bytes; before the runs: $(cached)"
+
+variants=(dd lib hint)
+[[ -n $cli ]] && variants=(cli dd lib hint)
+echo "variants: ${variants[*]}; each starts with its target existing"
+echo "  cli: $cli write OUT < SOURCE"
+echo "  dd:  dd if=SOURCE of=OUT bs=1M conv=fsync   (rewrites OUT in place)"
+echo "  lib: bench_stream --input=SOURCE --output=OUT --buffer=1048576"
+echo "  hint: the same with --size-hint (opts.size_hint = the size: fallocate)"
+
+# run_variant VARIANT RUN: one timed run; appends "variant run ns rss_kib".
+run_variant() {
+  local v=$1 r=$2 out=$work/out.$1 tf=$work/time.$1.$2 t0 t1 rc=0
+  local -a wrap=()
+  [[ -n $timev ]] && wrap=("$timev" -v -o "$tf")
+  # Start every run from a quiet file system: no write-back left over from
+  # the previous run may land in this one.
+  sync -f "$work"
+  t0=$(date +%s%N)
+  case $v in
+  cli) "${wrap[@]}" "$cli" write "$out" <"$srcf" ;;
+  dd) "${wrap[@]}" dd if="$srcf" of="$out" bs=1M conv=fsync status=none ;;
+  lib)
+    "${wrap[@]}" "$bin/bench_stream" --input="$srcf" --output="$out" \
+      --buffer=1048576 >/dev/null
+    ;;
+  hint)
+    "${wrap[@]}" "$bin/bench_stream" --input="$srcf" --output="$out" \
+      --buffer=1048576 --size-hint >/dev/null
+    ;;
+  esac || rc=$?
+  t1=$(date +%s%N)
+  if ((rc != 0)); then
+    note "$v failed with status $rc"
+    return "$rc"
+  fi
+  echo "$v $r $((t1 - t0)) $([[ -n $timev ]] && rss_kib "$tf" || echo n/a)" \
+    >>"$work/stream.results"
+}
+
+# Unmeasured round: creates every target, so each measured run replaces a
+# full-size file, as a real replace does.
+# A CLI that fails (not finished yet) is dropped with a note; the library
+# and dd rows still mean something without it.
+for v in "${variants[@]}"; do
+  if ! run_variant "$v" 0; then
+    [[ $v == cli ]] || die "$v could not run"
+    note "dropping the CLI from the streaming benchmark"
+    cli=
+    variants=(dd lib hint)
+  fi
+done
+: >"$work/stream.results"
+nv=${#variants[@]}
+for ((r = 1; r <= stream_runs; r++)); do
+  # Rotate the order (cli dd lib hint, dd lib hint cli, ...) so that no variant
+  # always runs first or always follows the same one.
+  for ((i = 0; i < nv; i++)); do
+    run_variant "${variants[(r + i) % nv]}" "$r" ||
+      die "${variants[(r + i) % nv]} failed in run $r"
+  done
+done
+echo "after the runs: $(cached)"
+
+printf '  %-4s %-4s %10s %10s %12s\n' run var seconds MB/s "max RSS MiB"
+sort -k1,1 -k2,2n "$work/stream.results" | awk -v b="$bytes" '{
+  s = $3 / 1e9
+  rss = ($4 == "n/a") ? "n/a" : sprintf("%.1f", $4 / 1024)
+  printf "  %-4s %-4s %10.3f %10.1f %12s\n", $2, $1, s, b / s / 1e6, rss
+}'
+for v in "${variants[@]}"; do
+  if cmp -s "$srcf" "$work/out.$v"; then
+    echo "  $v: output identical to the source"
+  else
+    note "$v: output DIFFERS from the source"
+    echo "  $v: output DIFFERS from the source"
+  fi
+done
+
+# stream_stat VARIANT mbps|rss [best]: the median over the measured runs,
+# or with "best" the highest throughput.
+stream_stat() {
+  awk -v v="$1" -v what="$2" -v b="$bytes" '$1 == v {
+    if (what == "mbps") print b / ($3 / 1e9) / 1e6
+    else if ($4 != "n/a") print $4 / 1024
+  }' "$work/stream.results" | if [[ ${3:-} == best ]]; then
+    sort -g | tail -n 1
+  else
+    median
+  fi
+}
+mbps_dd=$(stream_stat dd mbps)
+mbps_lib=$(stream_stat lib mbps)
+mbps_hint=$(stream_stat hint mbps)
+rss_dd=$(stream_stat dd rss)
+rss_lib=$(stream_stat lib rss)
+rss_hint=$(stream_stat hint rss)
+mbps_cli=n/a
+rss_cli=n/a
+if [[ -n $cli ]]; then
+  mbps_cli=$(stream_stat cli mbps)
+  rss_cli=$(stream_stat cli rss)
+fi
+# The median is the reported figure; the best run shows what each variant
+# does with the least interference, which helps when the device is noisy.
+echo "  MB/s, median and best of $stream_runs runs (ratio to dd):"
+for v in "${variants[@]}"; do
+  awk -v v="$v" -v m="$(stream_stat "$v" mbps)" -v b="$(stream_stat "$v" mbps best)" \
+    -v md="$mbps_dd" -v bd="$(stream_stat dd mbps best)" 'BEGIN {
+      printf "  %-4s median %7.1f (%.3f)   best %7.1f (%.3f)\n", v, m, m / md, b, b / bd
+    }'
+done
+
+# ------------------------------------------------------------ report
+
+section "summary (ratio = atomicfile / peer; medians)"
+p50_a=$(kv "$work/small.kv" small.afile.p50_us)
+p50_m=$(kv "$work/small.kv" small.minimal.p50_us)
+p99_a=$(kv "$work/small.kv" small.afile.p99_us)
+p99_m=$(kv "$work/small.kv" small.minimal.p99_us)
+ratio='printf "%.3f\n", a / b'
+
+row() {
+  printf '%-38s %11s %11s %7s %-12s %s\n' "$@"
+}
+# fmt1 X: X with one decimal, or as it is when not a number.
+fmt1() {
+  awk -v x="$1" 'BEGIN { if (x ~ /^[0-9.eE+-]+$/) printf "%.1f\n", x; else print x }'
+}
+for v in p50_a p50_m p99_a p99_m mbps_cli mbps_dd mbps_lib mbps_hint \
+  rss_cli rss_dd rss_lib rss_hint; do
+  printf -v "$v" '%s' "$(fmt1 "${!v}")"
+done
+row metric atomicfile peer ratio target met
+row "small replace p50 (us) vs minimal" "$p50_a" "$p50_m" \
+  "$(calc "$ratio" "$p50_a" "$p50_m")" "ratio<=1.10" \
+  "$(met "a / b <= 1.10" "$p50_a" "$p50_m")"
+row "small replace p99 (us) vs minimal" "$p99_a" "$p99_m" \
+  "$(calc "$ratio" "$p99_a" "$p99_m")" "(none)" "-"
+row "small replace syncs/op vs minimal" "$sync_a" "$sync_m" \
+  "$(calc "$ratio" "$sync_a" "$sync_m")" "<=peer" \
+  "$(met "a <= b" "$sync_a" "$sync_m")"
+row "small replace syscalls/op vs minimal" "$sys_a" "$sys_m" \
+  "$(calc "$ratio" "$sys_a" "$sys_m")" "<=peer" \
+  "$(met "a <= b" "$sys_a" "$sys_m")"
+row "stream ${stream_mb}MiB CLI MB/s vs dd" "$mbps_cli" "$mbps_dd" \
+  "$(calc "$ratio" "$mbps_cli" "$mbps_dd")" "ratio>=0.90" \
+  "$(met "a / b >= 0.90" "$mbps_cli" "$mbps_dd")"
+row "stream ${stream_mb}MiB writer MB/s vs dd" "$mbps_lib" "$mbps_dd" \
+  "$(calc "$ratio" "$mbps_lib" "$mbps_dd")" "ratio>=0.90" \
+  "$(met "a / b >= 0.90" "$mbps_lib" "$mbps_dd")"
+row "  the same with size_hint MB/s vs dd" "$mbps_hint" "$mbps_dd" \
+  "$(calc "$ratio" "$mbps_hint" "$mbps_dd")" "ratio>=0.90" \
+  "$(met "a / b >= 0.90" "$mbps_hint" "$mbps_dd")"
+row "stream CLI peak RSS (MiB) vs dd" "$rss_cli" "$rss_dd" \
+  "$(calc "$ratio" "$rss_cli" "$rss_dd")" "<16MiB" \
+  "$(met "a < 16" "$rss_cli" "$rss_dd")"
+row "stream writer peak RSS (MiB) vs dd" "$rss_lib" "$rss_dd" \
+  "$(calc "$ratio" "$rss_lib" "$rss_dd")" "<16MiB" \
+  "$(met "a < 16" "$rss_lib" "$rss_dd")"
+row "  the same with size_hint (MiB) vs dd" "$rss_hint" "$rss_dd" \
+  "$(calc "$ratio" "$rss_hint" "$rss_dd")" "<16MiB" \
+  "$(met "a < 16" "$rss_hint" "$rss_dd")"
+echo
+echo "Times are machine-dependent; compare ratios, measured side by side in"
+echo "this run.  'n/a' means the variant could not run (see the notes above)."

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - declarations shared between the library's modules.
+ *
+ * Data flows one way: public function (ops.c, writer.c) -> path
+ * resolution (path.c) -> temp files (tmp.c) and metadata (meta.c) ->
+ * durability (sync.c) -> the syscall table (sys.c).
+ */
+#ifndef AFILE_INTERNAL_H
+#define AFILE_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "atomicfile.h"
+#include "stats.h"
+#include "sys.h"
+
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+
+#define AFILE__TMP_SUFFIX ".afile-tmp"
+
+/* ------------------------------------------------------------------
+ * Per-call context: options, durability reached and error detail
+ * ------------------------------------------------------------------ */
+
+/*
+ * The options are copied out of struct afile_opts, which a writer's caller
+ * may free after afile_writer_open(); only the caller's result pointers
+ * (@err, @ret_sync) are kept.
+ */
+struct afile__op {
+	unsigned int sync;	   /* requested enum afile_sync */
+	unsigned int achieved;	   /* level reached so far */
+	mode_t mode;		   /* with AFILE_SET_MODE */
+	uint64_t size_hint;
+	struct afile_errinfo *err; /* caller's, or NULL */
+	unsigned int *ret_sync;	   /* caller's, or NULL */
+	int (*progress)(uint64_t done, uint64_t total, void *ctx);
+	void *progress_ctx;
+};
+
+/* Internal flag bits, never accepted from callers. */
+#define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
+#define AFILE__PUBLIC_FLAGS \
+	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
+	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE)
+
+/*
+ * Check flags against @allowed and the options struct, and fill @op.
+ * Returns 0 or -EINVAL.
+ */
+AFILE_HIDDEN int afile__op_init(struct afile__op *op, unsigned int flags,
+    unsigned int allowed, const struct afile_opts *opts);
+
+/*
+ * Record where an operation failed (the first failure wins) and return
+ * @code, so that error paths read "return afile__fail(op, r, ...)".
+ */
+AFILE_HIDDEN int afile__fail(struct afile__op *op, int code, const char *step,
+    const char *path);
+/* As afile__fail(), for a library code with an errno behind it. */
+AFILE_HIDDEN int afile__fail_cause(struct afile__op *op, int code, int cause,
+    const char *step, const char *path);
+
+/* Count a finished public call and report the durability reached. */
+AFILE_HIDDEN int afile__op_done(struct afile__op *op, int r);
+
+/* ------------------------------------------------------------------
+ * Path resolution (path.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * struct afile__target - a name inside an open directory
+ * @dfd:    the directory, opened O_RDONLY|O_DIRECTORY (it can be synced)
+ * @name:   the last component
+ * @exists: whether @name existed when resolved; then @st is its lstat
+ * @shown:  the path as resolved, for error messages
+ */
+struct afile__target {
+	int dfd;
+	bool exists;
+	struct stat st;
+	char name[NAME_MAX + 1];
+	char shown[4096];
+};
+
+/*
+ * Resolve @path relative to @dirfd.  With @follow, symlinks at the last
+ * component are followed (at most 40), so that the result names the final
+ * file (which need not exist).  Returns 0 or -errno; on failure nothing is
+ * open.
+ */
+AFILE_HIDDEN int afile__target_open(struct afile__op *op, int dirfd,
+    const char *path, bool follow, struct afile__target *t);
+AFILE_HIDDEN void afile__target_close(struct afile__target *t);
+
+/* ------------------------------------------------------------------
+ * Metadata (meta.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * struct afile__meta - what a replaced or copied file must keep
+ * @st:     mode, owner, group, times
+ * @xattrs: packed "name\0" u32-length value records, @xattrs_len bytes
+ */
+struct afile__meta {
+	struct stat st;
+	char *xattrs;
+	size_t xattrs_len;
+};
+
+/*
+ * Capture from an open file descriptor (any mode but O_PATH); @st, when
+ * not NULL, is the file's stat already taken.
+ */
+AFILE_HIDDEN int afile__meta_capture(struct afile__op *op,
+    struct afile__meta *m, int fd, const struct stat *st, const char *shown);
+/* Capture the metadata of @t's existing name (opened for the purpose). */
+AFILE_HIDDEN int afile__meta_capture_target(struct afile__op *op,
+    struct afile__meta *m, const struct afile__target *t);
+/* Give @fd the owner and group of @m; see the policy in meta.c. */
+AFILE_HIDDEN int afile__meta_apply_owner(struct afile__op *op,
+    const struct afile__meta *m, int fd, bool best_effort,
+    const char *shown);
+/* Give @fd the extended attributes (and so ACLs and label) of @m. */
+AFILE_HIDDEN int afile__meta_apply_xattrs(struct afile__op *op,
+    const struct afile__meta *m, int fd, const char *shown);
+AFILE_HIDDEN void afile__meta_done(struct afile__meta *m);
+
+/* ------------------------------------------------------------------
+ * Temporary files (tmp.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * struct afile__tmp - the new version being written
+ * @fd:    open O_RDWR
+ * @named: whether @name exists in the directory (false for an O_TMPFILE
+ *         that has not been linked yet)
+ * @name:  the hidden temp name, once it has one
+ */
+struct afile__tmp {
+	int fd;
+	bool named;
+	char name[NAME_MAX + 1];
+};
+
+/*
+ * Create a temp file in @dfd for target @target with @mode: O_TMPFILE
+ * where the file system has it, else a random hidden name.
+ */
+AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
+    const char *target, mode_t mode, struct afile__tmp *tmp);
+/* Make a fresh random temp name for @target. */
+AFILE_HIDDEN int afile__tmp_name(const char *target,
+    char name[NAME_MAX + 1]);
+/* Give an unnamed temp the name @name in @dfd (-EEXIST if taken). */
+AFILE_HIDDEN int afile__tmp_link(int dfd, struct afile__tmp *tmp,
+    const char *name);
+/* Remove the temp's name, if any, and close it.  Never fails. */
+AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
+
+/* ------------------------------------------------------------------
+ * Durability (sync.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * Sync a file before it is published, per @op->sync; @meta says whether
+ * inode metadata (mode, owner, xattrs) was changed and must be synced too.
+ */
+AFILE_HIDDEN int afile__sync_file(struct afile__op *op, int fd, bool meta);
+/* Sync a directory after a name in it changed, per @op->sync. */
+AFILE_HIDDEN int afile__sync_dir(struct afile__op *op, int dfd);
+
+/* ------------------------------------------------------------------
+ * Writer internals (writer.c), for copy and patch
+ * ------------------------------------------------------------------ */
+
+/*
+ * Open a writer.  When @meta_from is not NULL, the new file takes that
+ * metadata (with its times) instead of the target's, and an owner that
+ * cannot be set is ignored, as cp -p does.
+ */
+AFILE_HIDDEN int afile__writer_open(struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, const struct afile__meta *meta_from,
+    struct afile_writer **ret_writer);
+/* Fill the temp with the contents of @src_fd (@size bytes). */
+AFILE_HIDDEN int afile__writer_fill(struct afile_writer *w, int src_fd,
+    uint64_t size);
+AFILE_HIDDEN int afile__writer_pwrite(struct afile_writer *w, const void *buf,
+    size_t len, uint64_t off);
+AFILE_HIDDEN int afile__writer_commit(struct afile_writer *w);
+/* The writer's own context (error detail, durability reached). */
+AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);
+/* The target the writer resolved. */
+AFILE_HIDDEN const struct afile__target *afile__writer_target(
+    const struct afile_writer *w);
+
+#endif /* AFILE_INTERNAL_H */

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.c - one-shot operations: write, read, remove, copy, rename, patch.
+ *
+ * Every operation that produces new contents runs the writer (writer.c),
+ * so that the temp-sync-publish-sync protocol and its error handling exist
+ * once.  The operations here only decide where the contents come from:
+ * a buffer (write), another file (copy, a move across file systems), or
+ * the file itself plus a change (patch).  Remove and rename change names
+ * only, and sync the directories that hold them.
+ *
+ * Each public function: check the arguments (afile__op_init), do the
+ * work, and end in afile__op_done(), which counts the call and reports
+ * the durability reached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+#define WRITE_FLAGS \
+	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
+	    AFILE_OWNER_BEST_EFFORT | AFILE_SET_MODE)
+
+/* Commit an open writer, hand its result back to @op, free it. */
+static int
+finish(struct afile__op *op, struct afile_writer *w, int r)
+{
+	if (r == 0)
+		r = afile__writer_commit(w);
+	*op = *afile__writer_op(w);
+	afile_writer_free(w);
+	return r;
+}
+
+int
+afile_write(int dirfd, const char *path, const void *buf, size_t len,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile_writer *w;
+	struct afile__op op;
+	int r;
+
+	r = afile__op_init(&op, flags, WRITE_FLAGS, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if (!buf && len)
+		return afile__op_done(&op,
+		    afile__fail(&op, -EINVAL, "check arguments", path));
+	if (!op.size_hint)
+		op.size_hint = len;
+	r = afile__writer_open(&op, dirfd, path, flags, NULL, &w);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	r = afile_writer_write(w, buf, len);
+	return afile__op_done(&op, finish(&op, w, r));
+}
+
+int
+afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile__op op;
+	struct stat st;
+	size_t cap, len = 0;
+	char *buf = NULL, *p;
+	ssize_t n;
+	int fd, r;
+
+	if (ret_buf)
+		*ret_buf = NULL;
+	if (ret_len)
+		*ret_len = 0;
+	r = afile__op_init(&op, flags, AFILE_NOFOLLOW, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if (!ret_buf || !ret_len || !path || !*path)
+		return afile__op_done(&op,
+		    afile__fail(&op, -EINVAL, "check arguments", path));
+	fd = afile__openat(dirfd, path,
+	    O_RDONLY | O_NOCTTY | ((flags & AFILE_NOFOLLOW) ? O_NOFOLLOW : 0),
+	    0);
+	if (fd < 0)
+		return afile__op_done(&op, afile__fail(&op, fd, "open", path));
+	r = afile__fstat(fd, &st);
+	if (r < 0) {
+		r = afile__fail(&op, r, "read metadata", path);
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = afile__fail(&op, -EISDIR, "open", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size >= SIZE_MAX) {
+		r = afile__fail(&op, -EFBIG, "read", path);
+		goto out;
+	}
+	/* One byte more than the size: EOF is seen without a regrowth. */
+	cap = (size_t)st.st_size + 1;
+	for (;;) {
+		if (len + 1 >= cap || !buf) {
+			if (buf)
+				cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+			p = afile__realloc(buf, cap);
+			if (!p) {
+				r = afile__fail(&op, -ENOMEM, "read", path);
+				goto out;
+			}
+			buf = p;
+		}
+		n = afile__read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			r = afile__fail(&op, (int)n, "read", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		afile__stat_add(AFILE__STAT_BYTES_READ, (uint64_t)n);
+	}
+	buf[len] = '\0';
+	*ret_buf = buf;
+	*ret_len = len;
+	buf = NULL;
+	r = 0;
+out:
+	afile__free(buf);
+	afile__close_quiet(fd);
+	return afile__op_done(&op, r);
+}
+
+int
+afile_remove(int dirfd, const char *path, unsigned int flags,
+    const struct afile_opts *opts)
+{
+	struct afile__target t;
+	struct afile__op op;
+	int r;
+
+	r = afile__op_init(&op, flags, 0, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	r = afile__target_open(&op, dirfd, path, false, &t);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if (!t.exists)
+		r = afile__fail(&op, -ENOENT, "remove", t.shown);
+	else if (S_ISDIR(t.st.st_mode))
+		r = afile__fail(&op, -EISDIR, "remove", t.shown);
+	else if ((r = afile__unlinkat(t.dfd, t.name, 0)) < 0)
+		r = afile__fail(&op, r, "remove", t.shown);
+	else if ((r = afile__sync_dir(&op, t.dfd)) < 0)
+		r = afile__fail_cause(&op, AFILE_EUNSYNCED, r,
+		    "sync directory", t.shown);
+	afile__target_close(&t);
+	return afile__op_done(&op, r);
+}
+
+/*
+ * Open a copy source: follow symlinks, insist on a regular file, and
+ * capture its metadata.
+ */
+static int
+open_source(struct afile__op *op, int dirfd, const char *path, bool follow,
+    struct afile__meta *m)
+{
+	int fd, r;
+
+	fd = afile__openat(dirfd, path,
+	    O_RDONLY | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW), 0);
+	if (fd < 0)
+		return afile__fail(op, fd, "open source", path);
+	r = afile__meta_capture(op, m, fd, NULL, path);
+	if (r == 0 && S_ISDIR(m->st.st_mode))
+		r = afile__fail(op, -EISDIR, "open source", path);
+	else if (r == 0 && !S_ISREG(m->st.st_mode))
+		r = afile__fail(op, AFILE_ENOTREG, "open source", path);
+	if (r < 0) {
+		afile__meta_done(m);
+		afile__close_quiet(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Copy an open source with its metadata to (dirfd, dst), atomically. */
+static int
+copy_fd(struct afile__op *op, int src_fd, const struct afile__meta *m,
+    int dirfd, const char *dst, unsigned int flags)
+{
+	struct afile_writer *w;
+	int r;
+
+	r = afile__writer_open(op, dirfd, dst, flags, m, &w);
+	if (r < 0)
+		return r;
+	r = afile__writer_fill(w, src_fd, (uint64_t)m->st.st_size);
+	return finish(op, w, r);
+}
+
+int
+afile_copy(int sdirfd, const char *src, int ddirfd, const char *dst,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile__meta m;
+	struct afile__op op;
+	int fd, r;
+
+	r = afile__op_init(&op, flags, WRITE_FLAGS, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	fd = open_source(&op, sdirfd, src, true, &m);
+	if (fd < 0)
+		return afile__op_done(&op, fd);
+	/* Like cp -p, an owner that cannot be kept is not an error. */
+	r = copy_fd(&op, fd, &m, ddirfd, dst, flags | AFILE_OWNER_BEST_EFFORT);
+	afile__meta_done(&m);
+	afile__close_quiet(fd);
+	return afile__op_done(&op, r);
+}
+
+/* Same directory?  Then one sync covers both names. */
+static bool
+same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	if (afile__fstat(a, &sa) < 0 || afile__fstat(b, &sb) < 0)
+		return false;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * Move a regular file to another file system: copy it with its metadata,
+ * publish the copy atomically (the writer syncs it and its directory),
+ * then remove the source and sync its directory.  A crash in between
+ * leaves both names, never neither.
+ */
+static int
+move_across(struct afile__op *op, struct afile__target *s,
+    struct afile__target *d, unsigned int flags)
+{
+	struct afile__meta m;
+	int fd, r;
+
+	fd = open_source(op, s->dfd, s->name, false, &m);
+	if (fd < 0)
+		return fd;
+	/*
+	 * A rename replaces the destination's name, not its contents:
+	 * other hard links to it and a symlink at it are not followed.
+	 */
+	r = copy_fd(op, fd, &m, d->dfd, d->name,
+	    (flags & (AFILE_NOREPLACE | AFILE_OWNER_BEST_EFFORT)) |
+		AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS);
+	afile__meta_done(&m);
+	afile__close_quiet(fd);
+	if (r < 0 && r != AFILE_EUNSYNCED)
+		return r;
+	r = afile__unlinkat(s->dfd, s->name, 0);
+	if (r < 0)
+		return afile__fail_cause(op, AFILE_ESOURCEKEPT, r,
+		    "remove source", s->shown);
+	r = afile__sync_dir(op, s->dfd);
+	if (r < 0)
+		return afile__fail_cause(op, AFILE_EUNSYNCED, r,
+		    "sync directory", s->shown);
+	return 0;
+}
+
+static int
+rename_names(struct afile__op *op, struct afile__target *s,
+    struct afile__target *d, unsigned int flags)
+{
+	unsigned int rflags = 0;
+	int r;
+
+	if (flags & AFILE_NOREPLACE)
+		rflags = RENAME_NOREPLACE;
+	else if (flags & AFILE_EXCHANGE)
+		rflags = RENAME_EXCHANGE;
+	r = afile__renameat2(s->dfd, s->name, d->dfd, d->name, rflags);
+	if (rflags && (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP ||
+			  r == -EOPNOTSUPP)) {
+		/*
+		 * No renameat2 here (old kernel, some FUSE and network file
+		 * systems).  An exchange cannot be emulated atomically.  A
+		 * no-replace rename can, for files: link fails on an
+		 * existing name, then the old name goes.
+		 */
+		if (flags & AFILE_EXCHANGE || S_ISDIR(s->st.st_mode))
+			return afile__fail(op, r == -EINVAL ? r : -ENOTSUP,
+			    "rename", s->shown);
+		r = afile__linkat(s->dfd, s->name, d->dfd, d->name, 0);
+		if (r == 0) {
+			r = afile__unlinkat(s->dfd, s->name, 0);
+			if (r < 0) {
+				/* Undo, so both names are as they were. */
+				if (afile__unlinkat(d->dfd, d->name, 0) < 0)
+					return afile__fail_cause(op,
+					    AFILE_ESOURCEKEPT, r,
+					    "remove source", s->shown);
+				return afile__fail(op, r, "rename", s->shown);
+			}
+		}
+	}
+	if (r == -EXDEV && !(flags & AFILE_EXCHANGE) &&
+	    S_ISREG(s->st.st_mode))
+		return move_across(op, s, d, flags);
+	if (r < 0)
+		return afile__fail(op, r, "rename", s->shown);
+	/*
+	 * The destination's directory first: after a crash between the two
+	 * syncs the file then has both names rather than neither.
+	 */
+	r = afile__sync_dir(op, d->dfd);
+	if (r == 0 && !same_dir(s->dfd, d->dfd))
+		r = afile__sync_dir(op, s->dfd);
+	if (r < 0)
+		return afile__fail_cause(op, AFILE_EUNSYNCED, r,
+		    "sync directory", d->shown);
+	return 0;
+}
+
+int
+afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile__target s, d;
+	struct afile__op op;
+	int r;
+
+	r = afile__op_init(&op, flags,
+	    AFILE_NOREPLACE | AFILE_EXCHANGE | AFILE_OWNER_BEST_EFFORT, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if ((flags & AFILE_NOREPLACE) && (flags & AFILE_EXCHANGE))
+		return afile__op_done(&op,
+		    afile__fail(&op, -EINVAL, "check flags", src));
+	r = afile__target_open(&op, sdirfd, src, false, &s);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	r = afile__target_open(&op, ddirfd, dst, false, &d);
+	if (r < 0) {
+		afile__target_close(&s);
+		return afile__op_done(&op, r);
+	}
+	if (!s.exists)
+		r = afile__fail(&op, -ENOENT, "rename", s.shown);
+	else
+		r = rename_names(&op, &s, &d, flags);
+	afile__target_close(&d);
+	afile__target_close(&s);
+	return afile__op_done(&op, r);
+}
+
+/* Fill the writer with the file it replaces, then apply the change. */
+static int
+patch_fill(struct afile_writer *w, uint64_t offset, const void *buf,
+    size_t len)
+{
+	struct afile__op *op = afile__writer_op(w);
+	const struct afile__target *t = afile__writer_target(w);
+	struct stat st;
+	int fd, r;
+
+	/* The very name the writer resolved and checked. */
+	fd = afile__openat(t->dfd, t->name,
+	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return afile__fail(op, fd, "open", t->shown);
+	r = afile__fstat(fd, &st);
+	if (r < 0)
+		r = afile__fail(op, r, "read metadata", t->shown);
+	if (r == 0)
+		r = afile__writer_fill(w, fd, (uint64_t)st.st_size);
+	if (r == 0)
+		r = afile__writer_pwrite(w, buf, len, offset);
+	afile__close_quiet(fd);
+	return r;
+}
+
+int
+afile_patch(int dirfd, const char *path, uint64_t offset, const void *buf,
+    size_t len, unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile_writer *w;
+	struct afile__op op;
+	int r;
+
+	r = afile__op_init(&op, flags,
+	    AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT,
+	    opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if (!buf && len)
+		return afile__op_done(&op,
+		    afile__fail(&op, -EINVAL, "check arguments", path));
+	if (offset > (uint64_t)INT64_MAX - len)
+		return afile__op_done(&op,
+		    afile__fail(&op, -EFBIG, "check arguments", path));
+	r = afile__writer_open(&op, dirfd, path, flags | AFILE__MUST_EXIST,
+	    NULL, &w);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	r = patch_fill(w, offset, buf, len);
+	return afile__op_done(&op, finish(&op, w, r));
+}
