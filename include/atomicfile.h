@@ -97,7 +97,7 @@ extern "C" {
 #define AFILE_VERSION_MINOR  1
 #define AFILE_VERSION_PATCH  0
 #define AFILE_VERSION_STRING "0.1.0"
-#define AFILE_VERSION_NUMBER \
+#define AFILE_VERSION_NUMBER                                       \
 	(AFILE_VERSION_MAJOR * 10000 + AFILE_VERSION_MINOR * 100 + \
 	    AFILE_VERSION_PATCH)
 
@@ -126,18 +126,18 @@ AFILE_API const char *afile_version(void);
  * negative errno.  X(NAME, VALUE, DESCRIPTION) generates the AFILE_E*
  * constants, afile_strerror() and afile_err_name().
  */
-#define AFILE_ERROR_MAP(X) \
-	X(EPOISONED, -5000, \
-	    "a write or sync failed earlier; the handle can only be freed") \
-	X(EUNSYNCED, -5001, \
-	    "published, but the directory sync failed: visible, not known " \
-	    "durable") \
-	X(ENOTREG, -5002, "not a regular file") \
-	X(EHARDLINKS, -5003, \
-	    "the file has other hard links (replacing would detach them)") \
-	X(ESOURCEKEPT, -5004, \
+#define AFILE_ERROR_MAP(X)                                                    \
+	X(EPOISONED, -5000,                                                   \
+	    "a write or sync failed earlier; the handle can only be freed")   \
+	X(EUNSYNCED, -5001,                                                   \
+	    "published, but the directory sync failed: visible, not known "   \
+	    "durable")                                                        \
+	X(ENOTREG, -5002, "not a regular file")                               \
+	X(EHARDLINKS, -5003,                                                  \
+	    "the file has other hard links (replacing would detach them)")    \
+	X(ESOURCEKEPT, -5004,                                                 \
 	    "copied to the destination, but the source could not be removed") \
-	X(ECORRUPT, -5005, "corrupt journal or checksum mismatch") \
+	X(ECORRUPT, -5005, "corrupt journal or checksum mismatch")            \
 	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")
 
 enum afile_error {
@@ -192,17 +192,17 @@ struct afile_errinfo {
  * ------------------------------------------------------------------ */
 
 /* Fail with -EEXIST if the target exists (create; rename without clobber). */
-#define AFILE_NOREPLACE 0x0001u
+#define AFILE_NOREPLACE         0x0001u
 /* Act on a symlink at the target itself instead of the file it names. */
-#define AFILE_NOFOLLOW 0x0002u
+#define AFILE_NOFOLLOW          0x0002u
 /* Replace a file that has other hard links, detaching them. */
-#define AFILE_BREAK_HARDLINKS 0x0004u
+#define AFILE_BREAK_HARDLINKS   0x0004u
 /* Let the owner or group change when the caller cannot restore them. */
 #define AFILE_OWNER_BEST_EFFORT 0x0008u
 /* afile_rename(): swap the two paths atomically. */
-#define AFILE_EXCHANGE 0x0010u
+#define AFILE_EXCHANGE          0x0010u
 /* Give the file exactly opts->mode, unmasked, when new and on replace. */
-#define AFILE_SET_MODE 0x0020u
+#define AFILE_SET_MODE          0x0020u
 
 /* Durability levels; see the overview. */
 enum afile_sync {
@@ -431,9 +431,8 @@ struct afile_writer;
  * *@ret_writer is NULL, nothing changed and no temporary file exists.
  * Since: 0.1.
  */
-AFILE_API int afile_writer_open(int dirfd, const char *path,
-    unsigned int flags, const struct afile_opts *opts,
-    struct afile_writer **ret_writer);
+AFILE_API int afile_writer_open(int dirfd, const char *path, unsigned int flags,
+    const struct afile_opts *opts, struct afile_writer **ret_writer);
 
 /*
  * afile_writer_write - append data to the new version
@@ -447,8 +446,8 @@ AFILE_API int afile_writer_open(int dirfd, const char *path,
  * which the writer is poisoned.  The target is never touched.
  * Since: 0.1.
  */
-AFILE_API int afile_writer_write(struct afile_writer *w, const void *buf,
-    size_t len);
+AFILE_API int afile_writer_write(
+    struct afile_writer *w, const void *buf, size_t len);
 
 /*
  * afile_writer_fd - the descriptor of the temporary file

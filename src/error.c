@@ -28,7 +28,7 @@ lib_text(enum afile_error e)
 {
 	switch (e) {
 #define AFILE__ERR_TEXT(name, value, text) \
-	case AFILE_##name: \
+	case AFILE_##name:                 \
 		return text;
 		AFILE_ERROR_MAP(AFILE__ERR_TEXT)
 #undef AFILE__ERR_TEXT
@@ -41,7 +41,7 @@ lib_name(enum afile_error e)
 {
 	switch (e) {
 #define AFILE__ERR_NAME(name, value, text) \
-	case AFILE_##name: \
+	case AFILE_##name:                 \
 		return "AFILE_" #name;
 		AFILE_ERROR_MAP(AFILE__ERR_NAME)
 #undef AFILE__ERR_NAME
@@ -64,38 +64,38 @@ is_lib_code(int err)
 
 #ifndef HAVE_STRERRORDESC_NP
 /* The errnos this library can return, for C libraries without the _np API. */
-#define SYS_ERRNO_MAP(X) \
-	X(EPERM, "Operation not permitted") \
-	X(ENOENT, "No such file or directory") \
-	X(EINTR, "Interrupted system call") \
-	X(EIO, "Input/output error") \
-	X(EBADF, "Bad file descriptor") \
-	X(EAGAIN, "Resource temporarily unavailable") \
-	X(ENOMEM, "Cannot allocate memory") \
-	X(EACCES, "Permission denied") \
-	X(EBUSY, "Device or resource busy") \
-	X(EEXIST, "File exists") \
-	X(EXDEV, "Invalid cross-device link") \
-	X(ENOTDIR, "Not a directory") \
-	X(EISDIR, "Is a directory") \
-	X(EINVAL, "Invalid argument") \
-	X(ENFILE, "Too many open files in system") \
-	X(EMFILE, "Too many open files") \
-	X(ETXTBSY, "Text file busy") \
-	X(EFBIG, "File too large") \
-	X(ENOSPC, "No space left on device") \
-	X(EROFS, "Read-only file system") \
-	X(EMLINK, "Too many links") \
-	X(ENAMETOOLONG, "File name too long") \
-	X(ENOSYS, "Function not implemented") \
-	X(ENOTEMPTY, "Directory not empty") \
-	X(ELOOP, "Too many levels of symbolic links") \
-	X(ENODATA, "No data available") \
+#define SYS_ERRNO_MAP(X)                                      \
+	X(EPERM, "Operation not permitted")                   \
+	X(ENOENT, "No such file or directory")                \
+	X(EINTR, "Interrupted system call")                   \
+	X(EIO, "Input/output error")                          \
+	X(EBADF, "Bad file descriptor")                       \
+	X(EAGAIN, "Resource temporarily unavailable")         \
+	X(ENOMEM, "Cannot allocate memory")                   \
+	X(EACCES, "Permission denied")                        \
+	X(EBUSY, "Device or resource busy")                   \
+	X(EEXIST, "File exists")                              \
+	X(EXDEV, "Invalid cross-device link")                 \
+	X(ENOTDIR, "Not a directory")                         \
+	X(EISDIR, "Is a directory")                           \
+	X(EINVAL, "Invalid argument")                         \
+	X(ENFILE, "Too many open files in system")            \
+	X(EMFILE, "Too many open files")                      \
+	X(ETXTBSY, "Text file busy")                          \
+	X(EFBIG, "File too large")                            \
+	X(ENOSPC, "No space left on device")                  \
+	X(EROFS, "Read-only file system")                     \
+	X(EMLINK, "Too many links")                           \
+	X(ENAMETOOLONG, "File name too long")                 \
+	X(ENOSYS, "Function not implemented")                 \
+	X(ENOTEMPTY, "Directory not empty")                   \
+	X(ELOOP, "Too many levels of symbolic links")         \
+	X(ENODATA, "No data available")                       \
 	X(EOVERFLOW, "Value too large for defined data type") \
-	X(ENOTSUP, "Operation not supported") \
-	X(ETIMEDOUT, "Connection timed out") \
-	X(ESTALE, "Stale file handle") \
-	X(EDQUOT, "Disk quota exceeded") \
+	X(ENOTSUP, "Operation not supported")                 \
+	X(ETIMEDOUT, "Connection timed out")                  \
+	X(ESTALE, "Stale file handle")                        \
+	X(EDQUOT, "Disk quota exceeded")                      \
 	X(ECANCELED, "Operation canceled")
 
 static const char *
@@ -103,7 +103,7 @@ sys_text(int e)
 {
 	switch (e) {
 #define SYS_TEXT(name, text) \
-	case name: \
+	case name:           \
 		return text;
 		SYS_ERRNO_MAP(SYS_TEXT)
 #undef SYS_TEXT
@@ -116,7 +116,7 @@ sys_name(int e)
 {
 	switch (e) {
 #define SYS_NAME(name, text) \
-	case name: \
+	case name:           \
 		return #name;
 		SYS_ERRNO_MAP(SYS_NAME)
 #undef SYS_NAME

@@ -35,19 +35,19 @@
  * (@err, @ret_sync) are kept.
  */
 struct afile__op {
-	unsigned int sync;	   /* requested enum afile_sync */
-	unsigned int achieved;	   /* level reached so far */
-	mode_t mode;		   /* with AFILE_SET_MODE */
+	unsigned int sync;     /* requested enum afile_sync */
+	unsigned int achieved; /* level reached so far */
+	mode_t mode;           /* with AFILE_SET_MODE */
 	uint64_t size_hint;
 	struct afile_errinfo *err; /* caller's, or NULL */
-	unsigned int *ret_sync;	   /* caller's, or NULL */
+	unsigned int *ret_sync;    /* caller's, or NULL */
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;
 };
 
 /* Internal flag bits, never accepted from callers. */
 #define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
-#define AFILE__PUBLIC_FLAGS \
+#define AFILE__PUBLIC_FLAGS                                         \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE)
 
@@ -62,8 +62,8 @@ AFILE_HIDDEN int afile__op_init(struct afile__op *op, unsigned int flags,
  * Record where an operation failed (the first failure wins) and return
  * @code, so that error paths read "return afile__fail(op, r, ...)".
  */
-AFILE_HIDDEN int afile__fail(struct afile__op *op, int code, const char *step,
-    const char *path);
+AFILE_HIDDEN int afile__fail(
+    struct afile__op *op, int code, const char *step, const char *path);
 /* As afile__fail(), for a library code with an errno behind it. */
 AFILE_HIDDEN int afile__fail_cause(struct afile__op *op, int code, int cause,
     const char *step, const char *path);
@@ -122,12 +122,11 @@ struct afile__meta {
 AFILE_HIDDEN int afile__meta_capture(struct afile__op *op,
     struct afile__meta *m, int fd, const struct stat *st, const char *shown);
 /* Capture the metadata of @t's existing name (opened for the purpose). */
-AFILE_HIDDEN int afile__meta_capture_target(struct afile__op *op,
-    struct afile__meta *m, const struct afile__target *t);
+AFILE_HIDDEN int afile__meta_capture_target(
+    struct afile__op *op, struct afile__meta *m, const struct afile__target *t);
 /* Give @fd the owner and group of @m; see the policy in meta.c. */
 AFILE_HIDDEN int afile__meta_apply_owner(struct afile__op *op,
-    const struct afile__meta *m, int fd, bool best_effort,
-    const char *shown);
+    const struct afile__meta *m, int fd, bool best_effort, const char *shown);
 /* Give @fd the extended attributes (and so ACLs and label) of @m. */
 AFILE_HIDDEN int afile__meta_apply_xattrs(struct afile__op *op,
     const struct afile__meta *m, int fd, const char *shown);
@@ -157,11 +156,10 @@ struct afile__tmp {
 AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
     const char *target, mode_t mode, struct afile__tmp *tmp);
 /* Make a fresh random temp name for @target. */
-AFILE_HIDDEN int afile__tmp_name(const char *target,
-    char name[NAME_MAX + 1]);
+AFILE_HIDDEN int afile__tmp_name(const char *target, char name[NAME_MAX + 1]);
 /* Give an unnamed temp the name @name in @dfd (-EEXIST if taken). */
-AFILE_HIDDEN int afile__tmp_link(int dfd, struct afile__tmp *tmp,
-    const char *name);
+AFILE_HIDDEN int afile__tmp_link(
+    int dfd, struct afile__tmp *tmp, const char *name);
 /* Remove the temp's name, if any, and close it.  Never fails. */
 AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
 
@@ -190,10 +188,10 @@ AFILE_HIDDEN int afile__writer_open(struct afile__op *op, int dirfd,
     const char *path, unsigned int flags, const struct afile__meta *meta_from,
     struct afile_writer **ret_writer);
 /* Fill the temp with the contents of @src_fd (@size bytes). */
-AFILE_HIDDEN int afile__writer_fill(struct afile_writer *w, int src_fd,
-    uint64_t size);
-AFILE_HIDDEN int afile__writer_pwrite(struct afile_writer *w, const void *buf,
-    size_t len, uint64_t off);
+AFILE_HIDDEN int afile__writer_fill(
+    struct afile_writer *w, int src_fd, uint64_t size);
+AFILE_HIDDEN int afile__writer_pwrite(
+    struct afile_writer *w, const void *buf, size_t len, uint64_t off);
 AFILE_HIDDEN int afile__writer_commit(struct afile_writer *w);
 /* The writer's own context (error detail, durability reached). */
 AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);

@@ -46,8 +46,7 @@ skipped(const char *name)
 }
 
 static int
-append(struct afile__meta *m, const char *name, const void *val,
-    uint32_t vlen)
+append(struct afile__meta *m, const char *name, const void *val, uint32_t vlen)
 {
 	size_t nlen = strlen(name) + 1, need = nlen + 4 + vlen;
 	char *p = afile__realloc(m->xattrs, m->xattrs_len + need);
@@ -158,15 +157,15 @@ afile__meta_capture(struct afile__op *op, struct afile__meta *m, int fd,
 		    (r == -EPERM || r == -EACCES))
 			continue;
 		if (r < 0) {
-			r = afile__fail(op, r, "read extended attribute",
-			    shown);
+			r = afile__fail(
+			    op, r, "read extended attribute", shown);
 			goto fail;
 		}
 		r = append(m, name, val, vlen);
 		afile__free(val);
 		if (r < 0) {
-			r = afile__fail(op, r, "read extended attribute",
-			    shown);
+			r = afile__fail(
+			    op, r, "read extended attribute", shown);
 			goto fail;
 		}
 	}
@@ -179,8 +178,8 @@ fail:
 }
 
 int
-afile__meta_capture_target(struct afile__op *op, struct afile__meta *m,
-    const struct afile__target *t)
+afile__meta_capture_target(
+    struct afile__op *op, struct afile__meta *m, const struct afile__target *t)
 {
 	int fd, r;
 
@@ -188,8 +187,8 @@ afile__meta_capture_target(struct afile__op *op, struct afile__meta *m,
 	 * O_NONBLOCK and O_NOCTTY are belt and braces: the target was
 	 * checked to be a regular file, but it may have been swapped since.
 	 */
-	fd = afile__openat(t->dfd, t->name,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+	fd = afile__openat(
+	    t->dfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
 		return afile__fail(op, fd, "read metadata", t->shown);
 	/* t->st was taken a moment ago; no need to stat again. */
@@ -229,11 +228,12 @@ afile__meta_apply_xattrs(struct afile__op *op, const struct afile__meta *m,
 
 		memcpy(&vlen, m->xattrs + i + nlen, 4);
 		r = afile__fsetxattr(fd, name, m->xattrs + i + nlen + 4, vlen);
-		if (r < 0 && !(privileged_namespace(name) &&
-				 (r == -EPERM || r == -EACCES ||
-				     r == -ENOTSUP || r == -EOPNOTSUPP)))
-			return afile__fail(op, r, "copy extended attribute",
-			    shown);
+		if (r < 0 &&
+		    !(privileged_namespace(name) &&
+			(r == -EPERM || r == -EACCES || r == -ENOTSUP ||
+			    r == -EOPNOTSUPP)))
+			return afile__fail(
+			    op, r, "copy extended attribute", shown);
 		i += nlen + 4 + vlen;
 	}
 	return 0;

@@ -27,7 +27,7 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-#define WRITE_FLAGS \
+#define WRITE_FLAGS                                                 \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_SET_MODE)
 
@@ -54,8 +54,8 @@ afile_write(int dirfd, const char *path, const void *buf, size_t len,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if (!buf && len)
-		return afile__op_done(&op,
-		    afile__fail(&op, -EINVAL, "check arguments", path));
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
 	if (!op.size_hint)
 		op.size_hint = len;
 	r = afile__writer_open(&op, dirfd, path, flags, NULL, &w);
@@ -84,8 +84,8 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if (!ret_buf || !ret_len || !path || !*path)
-		return afile__op_done(&op,
-		    afile__fail(&op, -EINVAL, "check arguments", path));
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
 	fd = afile__openat(dirfd, path,
 	    O_RDONLY | O_NOCTTY | ((flags & AFILE_NOFOLLOW) ? O_NOFOLLOW : 0),
 	    0);
@@ -159,8 +159,8 @@ afile_remove(int dirfd, const char *path, unsigned int flags,
 	else if ((r = afile__unlinkat(t.dfd, t.name, 0)) < 0)
 		r = afile__fail(&op, r, "remove", t.shown);
 	else if ((r = afile__sync_dir(&op, t.dfd)) < 0)
-		r = afile__fail_cause(&op, AFILE_EUNSYNCED, r,
-		    "sync directory", t.shown);
+		r = afile__fail_cause(
+		    &op, AFILE_EUNSYNCED, r, "sync directory", t.shown);
 	afile__target_close(&t);
 	return afile__op_done(&op, r);
 }
@@ -268,12 +268,12 @@ move_across(struct afile__op *op, struct afile__target *s,
 		return r;
 	r = afile__unlinkat(s->dfd, s->name, 0);
 	if (r < 0)
-		return afile__fail_cause(op, AFILE_ESOURCEKEPT, r,
-		    "remove source", s->shown);
+		return afile__fail_cause(
+		    op, AFILE_ESOURCEKEPT, r, "remove source", s->shown);
 	r = afile__sync_dir(op, s->dfd);
 	if (r < 0)
-		return afile__fail_cause(op, AFILE_EUNSYNCED, r,
-		    "sync directory", s->shown);
+		return afile__fail_cause(
+		    op, AFILE_EUNSYNCED, r, "sync directory", s->shown);
 	return 0;
 }
 
@@ -289,8 +289,9 @@ rename_names(struct afile__op *op, struct afile__target *s,
 	else if (flags & AFILE_EXCHANGE)
 		rflags = RENAME_EXCHANGE;
 	r = afile__renameat2(s->dfd, s->name, d->dfd, d->name, rflags);
-	if (rflags && (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP ||
-			  r == -EOPNOTSUPP)) {
+	if (rflags &&
+	    (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP ||
+		r == -EOPNOTSUPP)) {
 		/*
 		 * No renameat2 here (old kernel, some FUSE and network file
 		 * systems).  An exchange cannot be emulated atomically.  A
@@ -313,8 +314,7 @@ rename_names(struct afile__op *op, struct afile__target *s,
 			}
 		}
 	}
-	if (r == -EXDEV && !(flags & AFILE_EXCHANGE) &&
-	    S_ISREG(s->st.st_mode))
+	if (r == -EXDEV && !(flags & AFILE_EXCHANGE) && S_ISREG(s->st.st_mode))
 		return move_across(op, s, d, flags);
 	if (r < 0)
 		return afile__fail(op, r, "rename", s->shown);
@@ -326,8 +326,8 @@ rename_names(struct afile__op *op, struct afile__target *s,
 	if (r == 0 && !same_dir(s->dfd, d->dfd))
 		r = afile__sync_dir(op, s->dfd);
 	if (r < 0)
-		return afile__fail_cause(op, AFILE_EUNSYNCED, r,
-		    "sync directory", d->shown);
+		return afile__fail_cause(
+		    op, AFILE_EUNSYNCED, r, "sync directory", d->shown);
 	return 0;
 }
 
@@ -344,8 +344,8 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if ((flags & AFILE_NOREPLACE) && (flags & AFILE_EXCHANGE))
-		return afile__op_done(&op,
-		    afile__fail(&op, -EINVAL, "check flags", src));
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check flags", src));
 	r = afile__target_open(&op, sdirfd, src, false, &s);
 	if (r < 0)
 		return afile__op_done(&op, r);
@@ -365,8 +365,7 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 
 /* Fill the writer with the file it replaces, then apply the change. */
 static int
-patch_fill(struct afile_writer *w, uint64_t offset, const void *buf,
-    size_t len)
+patch_fill(struct afile_writer *w, uint64_t offset, const void *buf, size_t len)
 {
 	struct afile__op *op = afile__writer_op(w);
 	const struct afile__target *t = afile__writer_target(w);
@@ -374,8 +373,8 @@ patch_fill(struct afile_writer *w, uint64_t offset, const void *buf,
 	int fd, r;
 
 	/* The very name the writer resolved and checked. */
-	fd = afile__openat(t->dfd, t->name,
-	    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+	fd = afile__openat(
+	    t->dfd, t->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd < 0)
 		return afile__fail(op, fd, "open", t->shown);
 	r = afile__fstat(fd, &st);
@@ -403,13 +402,13 @@ afile_patch(int dirfd, const char *path, uint64_t offset, const void *buf,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if (!buf && len)
-		return afile__op_done(&op,
-		    afile__fail(&op, -EINVAL, "check arguments", path));
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
 	if (offset > (uint64_t)INT64_MAX - len)
-		return afile__op_done(&op,
-		    afile__fail(&op, -EFBIG, "check arguments", path));
-	r = afile__writer_open(&op, dirfd, path, flags | AFILE__MUST_EXIST,
-	    NULL, &w);
+		return afile__op_done(
+		    &op, afile__fail(&op, -EFBIG, "check arguments", path));
+	r = afile__writer_open(
+	    &op, dirfd, path, flags | AFILE__MUST_EXIST, NULL, &w);
 	if (r < 0)
 		return afile__op_done(&op, r);
 	r = patch_fill(w, offset, buf, len);

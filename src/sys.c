@@ -62,8 +62,8 @@ sys_openat(int dfd, const char *path, int flags, mode_t mode)
 }
 
 static int
-sys_renameat2(int sdfd, const char *src, int ddfd, const char *dst,
-    unsigned int flags)
+sys_renameat2(
+    int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 #ifdef HAVE_RENAMEAT2
 	return renameat2(sdfd, src, ddfd, dst, flags);
@@ -128,8 +128,8 @@ sys_fgetxattr(int fd, const char *name, void *value, size_t size)
 }
 
 static int
-sys_fsetxattr(int fd, const char *name, const void *value, size_t size,
-    int flags)
+sys_fsetxattr(
+    int fd, const char *name, const void *value, size_t size, int flags)
 {
 	return fsetxattr(fd, name, value, size, flags);
 }
@@ -151,8 +151,8 @@ sys_fgetxattr(int fd, const char *name, void *value, size_t size)
 }
 
 static int
-sys_fsetxattr(int fd, const char *name, const void *value, size_t size,
-    int flags)
+sys_fsetxattr(
+    int fd, const char *name, const void *value, size_t size, int flags)
 {
 	(void)fd, (void)name, (void)value, (void)size, (void)flags;
 	errno = ENOTSUP;
@@ -173,67 +173,67 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 }
 
 const struct afile__sys afile__sys_default = {
-	.openat = sys_openat,
-	.close = close,
-	.read = read,
-	.write = write,
-	.pwrite = pwrite,
-	.fsync = fsync,
-	.fdatasync = fdatasync,
-	.fstat = fstat,
-	.fstatat = fstatat,
-	.readlinkat = readlinkat,
-	.renameat = renameat,
-	.renameat2 = sys_renameat2,
-	.linkat = linkat,
-	.unlinkat = unlinkat,
-	.fallocate = sys_fallocate,
-	.ficlone = sys_ficlone,
-	.copy_file_range = sys_copy_file_range,
-	.fchmod = fchmod,
-	.fchown = fchown,
-	.futimens = futimens,
-	.flistxattr = sys_flistxattr,
-	.fgetxattr = sys_fgetxattr,
-	.fsetxattr = sys_fsetxattr,
-	.getrandom = sys_getrandom,
-	.geteuid = geteuid,
-	.clock_gettime = clock_gettime,
-	.malloc = malloc,
-	.realloc = realloc,
-	.free = free,
+    .openat = sys_openat,
+    .close = close,
+    .read = read,
+    .write = write,
+    .pwrite = pwrite,
+    .fsync = fsync,
+    .fdatasync = fdatasync,
+    .fstat = fstat,
+    .fstatat = fstatat,
+    .readlinkat = readlinkat,
+    .renameat = renameat,
+    .renameat2 = sys_renameat2,
+    .linkat = linkat,
+    .unlinkat = unlinkat,
+    .fallocate = sys_fallocate,
+    .ficlone = sys_ficlone,
+    .copy_file_range = sys_copy_file_range,
+    .fchmod = fchmod,
+    .fchown = fchown,
+    .futimens = futimens,
+    .flistxattr = sys_flistxattr,
+    .fgetxattr = sys_fgetxattr,
+    .fsetxattr = sys_fsetxattr,
+    .getrandom = sys_getrandom,
+    .geteuid = geteuid,
+    .clock_gettime = clock_gettime,
+    .malloc = malloc,
+    .realloc = realloc,
+    .free = free,
 };
 
 struct afile__sys afile__sys = {
-	.openat = sys_openat,
-	.close = close,
-	.read = read,
-	.write = write,
-	.pwrite = pwrite,
-	.fsync = fsync,
-	.fdatasync = fdatasync,
-	.fstat = fstat,
-	.fstatat = fstatat,
-	.readlinkat = readlinkat,
-	.renameat = renameat,
-	.renameat2 = sys_renameat2,
-	.linkat = linkat,
-	.unlinkat = unlinkat,
-	.fallocate = sys_fallocate,
-	.ficlone = sys_ficlone,
-	.copy_file_range = sys_copy_file_range,
-	.fchmod = fchmod,
-	.fchown = fchown,
-	.futimens = futimens,
-	.flistxattr = sys_flistxattr,
-	.fgetxattr = sys_fgetxattr,
-	.fsetxattr = sys_fsetxattr,
-	.getrandom = sys_getrandom,
-	.geteuid = geteuid,
-	.clock_gettime = clock_gettime,
-	.malloc = malloc,
-	.realloc = realloc,
-	.free = free,
+    .openat = sys_openat,
+    .close = close,
+    .read = read,
+    .write = write,
+    .pwrite = pwrite,
+    .fsync = fsync,
+    .fdatasync = fdatasync,
+    .fstat = fstat,
+    .fstatat = fstatat,
+    .readlinkat = readlinkat,
+    .renameat = renameat,
+    .renameat2 = sys_renameat2,
+    .linkat = linkat,
+    .unlinkat = unlinkat,
+    .fallocate = sys_fallocate,
+    .ficlone = sys_ficlone,
+    .copy_file_range = sys_copy_file_range,
+    .fchmod = fchmod,
+    .fchown = fchown,
+    .futimens = futimens,
+    .flistxattr = sys_flistxattr,
+    .fgetxattr = sys_fgetxattr,
+    .fsetxattr = sys_fsetxattr,
+    .getrandom = sys_getrandom,
+    .geteuid = geteuid,
+    .clock_gettime = clock_gettime,
+    .malloc = malloc,
+    .realloc = realloc,
+    .free = free,
 };
 
 void
@@ -250,16 +250,16 @@ afile__sys_reset(void)
  * Retry an expression while it fails with EINTR, a bounded number of
  * times (invariant 2).  RES must be a variable of the call's type.
  */
-#define RETRY_EINTR(res, call) \
-	do { \
-		unsigned int tries_ = 0; \
-		for (;;) { \
-			(res) = (call); \
-			if ((res) != -1 || errno != EINTR || \
-			    ++tries_ >= AFILE__EINTR_MAX) \
-				break; \
+#define RETRY_EINTR(res, call)                                   \
+	do {                                                     \
+		unsigned int tries_ = 0;                         \
+		for (;;) {                                       \
+			(res) = (call);                          \
+			if ((res) != -1 || errno != EINTR ||     \
+			    ++tries_ >= AFILE__EINTR_MAX)        \
+				break;                           \
 			afile__stat_add(AFILE__STAT_RETRIES, 1); \
-		} \
+		}                                                \
 	} while (0)
 
 int
@@ -404,22 +404,21 @@ afile__readlinkat(int dfd, const char *path, char *buf, size_t n)
 }
 
 int
-afile__renameat2(int sdfd, const char *src, int ddfd, const char *dst,
-    unsigned int flags)
+afile__renameat2(
+    int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 	int r;
 
 	if (flags == 0)
 		RETRY_EINTR(r, afile__sys.renameat(sdfd, src, ddfd, dst));
 	else
-		RETRY_EINTR(r,
-		    afile__sys.renameat2(sdfd, src, ddfd, dst, flags));
+		RETRY_EINTR(
+		    r, afile__sys.renameat2(sdfd, src, ddfd, dst, flags));
 	return r < 0 ? -errno : 0;
 }
 
 int
-afile__linkat(int sdfd, const char *src, int ddfd, const char *dst,
-    int flags)
+afile__linkat(int sdfd, const char *src, int ddfd, const char *dst, int flags)
 {
 	int r;
 
@@ -447,8 +446,8 @@ afile__fallocate(int fd, uint64_t len)
 	 * KEEP_SIZE: reserve blocks without changing the size, so that a
 	 * writer that ends up shorter than announced has no trailing zeros.
 	 */
-	RETRY_EINTR(r,
-	    afile__sys.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)len));
+	RETRY_EINTR(
+	    r, afile__sys.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)len));
 	return r < 0 ? -errno : 0;
 }
 
@@ -462,14 +461,14 @@ afile__ficlone(int dst_fd, int src_fd)
 }
 
 ssize_t
-afile__copy_file_range(int in_fd, uint64_t *in_off, int out_fd,
-    uint64_t *out_off, size_t len)
+afile__copy_file_range(
+    int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len)
 {
 	off_t io = (off_t)*in_off, oo = (off_t)*out_off;
 	ssize_t r;
 
-	RETRY_EINTR(r, afile__sys.copy_file_range(in_fd, &io, out_fd, &oo,
-			   len, 0));
+	RETRY_EINTR(
+	    r, afile__sys.copy_file_range(in_fd, &io, out_fd, &oo, len, 0));
 	if (r < 0)
 		return -errno;
 	*in_off = (uint64_t)io;

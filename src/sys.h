@@ -39,8 +39,8 @@ struct afile__sys {
 	int (*renameat)(int sdfd, const char *src, int ddfd, const char *dst);
 	int (*renameat2)(int sdfd, const char *src, int ddfd, const char *dst,
 	    unsigned int flags);
-	int (*linkat)(int sdfd, const char *src, int ddfd, const char *dst,
-	    int flags);
+	int (*linkat)(
+	    int sdfd, const char *src, int ddfd, const char *dst, int flags);
 	int (*unlinkat)(int dfd, const char *path, int flags);
 	int (*fallocate)(int fd, int mode, off_t off, off_t len);
 	int (*ficlone)(int dst_fd, int src_fd);
@@ -50,8 +50,8 @@ struct afile__sys {
 	int (*fchown)(int fd, uid_t uid, gid_t gid);
 	int (*futimens)(int fd, const struct timespec times[2]);
 	ssize_t (*flistxattr)(int fd, char *list, size_t size);
-	ssize_t (*fgetxattr)(int fd, const char *name, void *value,
-	    size_t size);
+	ssize_t (*fgetxattr)(
+	    int fd, const char *name, void *value, size_t size);
 	int (*fsetxattr)(int fd, const char *name, const void *value,
 	    size_t size, int flags);
 	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
@@ -75,38 +75,38 @@ AFILE_HIDDEN void afile__sys_reset(void);
  */
 #define AFILE__EINTR_MAX 1000
 
-AFILE_HIDDEN int afile__openat(int dfd, const char *path, int flags,
-    mode_t mode);
+AFILE_HIDDEN int afile__openat(
+    int dfd, const char *path, int flags, mode_t mode);
 AFILE_HIDDEN int afile__close(int fd);
 AFILE_HIDDEN void afile__close_quiet(int fd);
 AFILE_HIDDEN ssize_t afile__read(int fd, void *buf, size_t n);
 AFILE_HIDDEN int afile__write_all(int fd, const void *buf, size_t n);
-AFILE_HIDDEN int afile__pwrite_all(int fd, const void *buf, size_t n,
-    uint64_t off);
+AFILE_HIDDEN int afile__pwrite_all(
+    int fd, const void *buf, size_t n, uint64_t off);
 AFILE_HIDDEN int afile__fsync(int fd, bool data_only);
 AFILE_HIDDEN int afile__fsync_dir(int dfd);
 AFILE_HIDDEN int afile__fstat(int fd, struct stat *st);
-AFILE_HIDDEN int afile__fstatat(int dfd, const char *path, struct stat *st,
-    int flags);
-AFILE_HIDDEN ssize_t afile__readlinkat(int dfd, const char *path, char *buf,
-    size_t n);
-AFILE_HIDDEN int afile__renameat2(int sdfd, const char *src, int ddfd,
-    const char *dst, unsigned int flags);
-AFILE_HIDDEN int afile__linkat(int sdfd, const char *src, int ddfd,
-    const char *dst, int flags);
+AFILE_HIDDEN int afile__fstatat(
+    int dfd, const char *path, struct stat *st, int flags);
+AFILE_HIDDEN ssize_t afile__readlinkat(
+    int dfd, const char *path, char *buf, size_t n);
+AFILE_HIDDEN int afile__renameat2(
+    int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags);
+AFILE_HIDDEN int afile__linkat(
+    int sdfd, const char *src, int ddfd, const char *dst, int flags);
 AFILE_HIDDEN int afile__unlinkat(int dfd, const char *path, int flags);
 AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
 AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
-AFILE_HIDDEN ssize_t afile__copy_file_range(int in_fd, uint64_t *in_off,
-    int out_fd, uint64_t *out_off, size_t len);
+AFILE_HIDDEN ssize_t afile__copy_file_range(
+    int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len);
 AFILE_HIDDEN int afile__fchmod(int fd, mode_t mode);
 AFILE_HIDDEN int afile__fchown(int fd, uid_t uid, gid_t gid);
 AFILE_HIDDEN int afile__futimens(int fd, const struct timespec times[2]);
 AFILE_HIDDEN ssize_t afile__flistxattr(int fd, char *list, size_t size);
-AFILE_HIDDEN ssize_t afile__fgetxattr(int fd, const char *name, void *value,
-    size_t size);
-AFILE_HIDDEN int afile__fsetxattr(int fd, const char *name, const void *value,
-    size_t size);
+AFILE_HIDDEN ssize_t afile__fgetxattr(
+    int fd, const char *name, void *value, size_t size);
+AFILE_HIDDEN int afile__fsetxattr(
+    int fd, const char *name, const void *value, size_t size);
 AFILE_HIDDEN int afile__random(void *buf, size_t n);
 AFILE_HIDDEN uid_t afile__geteuid(void);
 AFILE_HIDDEN uint64_t afile__now_ns(void);

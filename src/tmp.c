@@ -33,10 +33,10 @@
 
 #include "internal.h"
 
-#define RANDOM_CHARS	  12
-#define NAMED_TRIES	  100
-#define TMP_OVERHEAD	  (1 + 1 + RANDOM_CHARS + sizeof(AFILE__TMP_SUFFIX) - 1)
-#define HASH_MARK_LEN	  (1 + 16)
+#define RANDOM_CHARS  12
+#define NAMED_TRIES   100
+#define TMP_OVERHEAD  (1 + 1 + RANDOM_CHARS + sizeof(AFILE__TMP_SUFFIX) - 1)
+#define HASH_MARK_LEN (1 + 16)
 
 static const char alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
@@ -115,8 +115,8 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 	for (int i = 0; i < NAMED_TRIES; i++) {
 		r = afile__tmp_name(target, tmp->name);
 		if (r < 0)
-			return afile__fail(op, r, "create temporary file",
-			    target);
+			return afile__fail(
+			    op, r, "create temporary file", target);
 		fd = afile__openat(dfd, tmp->name,
 		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
 		if (fd >= 0) {

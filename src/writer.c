@@ -44,11 +44,11 @@
 #include "internal.h"
 
 /* Below this, reserving space costs more than it saves. */
-#define PREALLOC_MIN (64u * 1024)
+#define PREALLOC_MIN  (64u * 1024)
 /* Chunk of in-kernel copies, so that progress can be reported. */
-#define COPY_CHUNK (8u * 1024 * 1024)
+#define COPY_CHUNK    (8u * 1024 * 1024)
 /* Buffer of the read/write fallback copy. */
-#define RW_CHUNK (1024u * 1024)
+#define RW_CHUNK      (1024u * 1024)
 #define PUBLISH_TRIES 100
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -62,10 +62,10 @@ struct afile_writer {
 	struct afile__op op;
 	struct afile__target t;
 	struct afile__tmp tmp;
-	struct afile__meta own_meta;	/* captured from the target */
+	struct afile__meta own_meta;    /* captured from the target */
 	const struct afile__meta *meta; /* what to apply, or NULL */
-	bool set_times;			/* copy: keep the source's times */
-	bool chmod;			/* apply final_mode at commit */
+	bool set_times;                 /* copy: keep the source's times */
+	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
 };
 
@@ -92,25 +92,25 @@ check_target(struct afile_writer *w)
 
 	if (!t->exists) {
 		if (w->flags & AFILE__MUST_EXIST)
-			return afile__fail(&w->op, -ENOENT, "check target",
-			    t->shown);
+			return afile__fail(
+			    &w->op, -ENOENT, "check target", t->shown);
 		return 0;
 	}
 	if (w->flags & AFILE_NOREPLACE)
 		return afile__fail(&w->op, -EEXIST, "check target", t->shown);
 	if (S_ISLNK(t->st.st_mode)) /* AFILE_NOFOLLOW: replace the link */
-		return (w->flags & AFILE__MUST_EXIST) ?
-		    afile__fail(&w->op, AFILE_ENOTREG, "check target",
-			t->shown) :
-		    0;
+		return (w->flags & AFILE__MUST_EXIST)
+		    ? afile__fail(
+			  &w->op, AFILE_ENOTREG, "check target", t->shown)
+		    : 0;
 	if (S_ISDIR(t->st.st_mode))
 		return afile__fail(&w->op, -EISDIR, "check target", t->shown);
 	if (!S_ISREG(t->st.st_mode))
-		return afile__fail(&w->op, AFILE_ENOTREG, "check target",
-		    t->shown);
+		return afile__fail(
+		    &w->op, AFILE_ENOTREG, "check target", t->shown);
 	if (t->st.st_nlink > 1 && !(w->flags & AFILE_BREAK_HARDLINKS))
-		return afile__fail(&w->op, AFILE_EHARDLINKS, "check target",
-		    t->shown);
+		return afile__fail(
+		    &w->op, AFILE_EHARDLINKS, "check target", t->shown);
 	/*
 	 * In a sticky directory (/tmp) only the owner of a file or of the
 	 * directory may rename over it.  The rename would fail only after
@@ -120,11 +120,11 @@ check_target(struct afile_writer *w)
 	if (euid != 0 && t->st.st_uid != euid) {
 		r = afile__fstat(t->dfd, &dst);
 		if (r < 0)
-			return afile__fail(&w->op, r, "check directory",
-			    t->shown);
+			return afile__fail(
+			    &w->op, r, "check directory", t->shown);
 		if ((dst.st_mode & S_ISVTX) && dst.st_uid != euid)
-			return afile__fail(&w->op, -EPERM,
-			    "check sticky directory", t->shown);
+			return afile__fail(
+			    &w->op, -EPERM, "check sticky directory", t->shown);
 	}
 	return 0;
 }
@@ -135,12 +135,11 @@ apply_meta(struct afile_writer *w, bool best_effort)
 {
 	int r;
 
-	r = afile__meta_apply_owner(&w->op, w->meta, w->tmp.fd, best_effort,
-	    w->t.shown);
+	r = afile__meta_apply_owner(
+	    &w->op, w->meta, w->tmp.fd, best_effort, w->t.shown);
 	if (r < 0)
 		return r;
-	return afile__meta_apply_xattrs(&w->op, w->meta, w->tmp.fd,
-	    w->t.shown);
+	return afile__meta_apply_xattrs(&w->op, w->meta, w->tmp.fd, w->t.shown);
 }
 
 static int
@@ -176,8 +175,8 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	w->tmp.fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
-	r = afile__target_open(&w->op, dirfd, path,
-	    !(flags & AFILE_NOFOLLOW), &w->t);
+	r = afile__target_open(
+	    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
 	if (r < 0)
 		goto fail;
 	r = check_target(w);
@@ -237,8 +236,8 @@ afile_writer_open(int dirfd, const char *path, unsigned int flags,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if (!ret_writer)
-		return afile__op_done(&op,
-		    afile__fail(&op, -EINVAL, "check arguments", path));
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
 	r = afile__writer_open(&op, dirfd, path, flags, NULL, ret_writer);
 	if (r < 0)
 		return afile__op_done(&op, r);
@@ -279,8 +278,8 @@ afile_writer_write(struct afile_writer *w, const void *buf, size_t len)
 }
 
 int
-afile__writer_pwrite(struct afile_writer *w, const void *buf, size_t len,
-    uint64_t off)
+afile__writer_pwrite(
+    struct afile_writer *w, const void *buf, size_t len, uint64_t off)
 {
 	int r = check_open(w);
 
@@ -315,8 +314,8 @@ fill_rw(struct afile_writer *w, int src_fd, uint64_t size)
 	for (;;) {
 		n = afile__read(src_fd, buf, RW_CHUNK);
 		if (n < 0) {
-			r = afile__fail(&w->op, (int)n, "read source",
-			    w->t.shown);
+			r = afile__fail(
+			    &w->op, (int)n, "read source", w->t.shown);
 			break;
 		}
 		if (n == 0)
@@ -330,8 +329,7 @@ fill_rw(struct afile_writer *w, int src_fd, uint64_t size)
 		done += (uint64_t)n;
 		if (w->op.progress &&
 		    w->op.progress(done, size, w->op.progress_ctx)) {
-			r = afile__fail(&w->op, -ECANCELED, "copy",
-			    w->t.shown);
+			r = afile__fail(&w->op, -ECANCELED, "copy", w->t.shown);
 			break;
 		}
 	}
@@ -353,8 +351,8 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 	if (r == 0) {
 		if (w->op.progress &&
 		    w->op.progress(size, size, w->op.progress_ctx))
-			return afile__fail(&w->op, -ECANCELED, "copy",
-			    w->t.shown);
+			return afile__fail(
+			    &w->op, -ECANCELED, "copy", w->t.shown);
 		return 0;
 	}
 	r = reserve(w, size);
@@ -362,8 +360,8 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 		return r;
 	/* In-kernel copy; on EXDEV or no support, read and write. */
 	for (;;) {
-		n = afile__copy_file_range(src_fd, &in, w->tmp.fd, &out,
-		    COPY_CHUNK);
+		n = afile__copy_file_range(
+		    src_fd, &in, w->tmp.fd, &out, COPY_CHUNK);
 		if (n < 0 && in == 0 &&
 		    (n == -EXDEV || n == -ENOSYS || n == -EOPNOTSUPP ||
 			n == -EINVAL || n == -EBADF))
@@ -374,8 +372,8 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 			return 0;
 		if (w->op.progress &&
 		    w->op.progress(out, size, w->op.progress_ctx))
-			return afile__fail(&w->op, -ECANCELED, "copy",
-			    w->t.shown);
+			return afile__fail(
+			    &w->op, -ECANCELED, "copy", w->t.shown);
 	}
 }
 
@@ -392,8 +390,8 @@ name_temp(struct afile_writer *w)
 		r = afile__tmp_link(w->t.dfd, &w->tmp, w->tmp.name);
 	}
 	if (r < 0)
-		return afile__fail(&w->op, r, "name temporary file",
-		    w->t.shown);
+		return afile__fail(
+		    &w->op, r, "name temporary file", w->t.shown);
 	w->tmp.named = true;
 	return 0;
 }
@@ -406,8 +404,8 @@ close_temp(struct afile_writer *w)
 
 	w->tmp.fd = -1;
 	if (r < 0)
-		return afile__fail(&w->op, r, "close temporary file",
-		    w->t.shown);
+		return afile__fail(
+		    &w->op, r, "close temporary file", w->t.shown);
 	return 0;
 }
 
@@ -430,10 +428,9 @@ publish_new(struct afile_writer *w)
 	r = close_temp(w);
 	if (r < 0)
 		return r;
-	r = afile__renameat2(dfd, w->tmp.name, dfd, w->t.name,
-	    RENAME_NOREPLACE);
-	if (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP ||
-	    r == -EOPNOTSUPP) {
+	r = afile__renameat2(
+	    dfd, w->tmp.name, dfd, w->t.name, RENAME_NOREPLACE);
+	if (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP || r == -EOPNOTSUPP) {
 		/* No renameat2: link, which fails on an existing name. */
 		r = afile__linkat(dfd, w->tmp.name, dfd, w->t.name, 0);
 		if (r == 0) {
@@ -489,8 +486,8 @@ afile__writer_commit(struct afile_writer *w)
 		}
 	}
 	if (w->set_times) {
-		struct timespec ts[2] = {w->meta->st.st_atim,
-		    w->meta->st.st_mtim};
+		struct timespec ts[2] = {
+		    w->meta->st.st_atim, w->meta->st.st_mtim};
 
 		r = afile__futimens(w->tmp.fd, ts);
 		if (r < 0) {
@@ -512,8 +509,8 @@ afile__writer_commit(struct afile_writer *w)
 	w->state = DONE; /* invariant 2: the temp is now the target */
 	r = afile__sync_dir(&w->op, w->t.dfd);
 	if (r < 0)
-		return afile__fail_cause(&w->op, AFILE_EUNSYNCED, r,
-		    "sync directory", w->t.shown);
+		return afile__fail_cause(
+		    &w->op, AFILE_EUNSYNCED, r, "sync directory", w->t.shown);
 	return 0;
 fail:
 	afile__tmp_discard(w->t.dfd, &w->tmp);

@@ -90,12 +90,12 @@ hit(enum id id, bool transfer)
 }
 
 /* Fail a call: -1 and the armed errno. */
-#define FAIL_IF(id) \
-	do { \
-		if (hit(id, false)) { \
+#define FAIL_IF(id)                    \
+	do {                           \
+		if (hit(id, false)) {  \
 			errno = F.err; \
-			return -1; \
-		} \
+			return -1;     \
+		}                      \
 	} while (0)
 
 /* ---- base layer: hide features ---- */
@@ -111,8 +111,8 @@ base_openat(int dfd, const char *path, int flags, mode_t mode)
 }
 
 static int
-base_renameat2(int sdfd, const char *src, int ddfd, const char *dst,
-    unsigned int flags)
+base_renameat2(
+    int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 	if (hidden & FEAT_NO_RENAMEAT2) {
 		errno = ENOSYS;
@@ -139,8 +139,8 @@ base_cfr(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len,
 		errno = ENOSYS;
 		return -1;
 	}
-	return afile__sys_default.copy_file_range(in_fd, in_off, out_fd,
-	    out_off, len, flags);
+	return afile__sys_default.copy_file_range(
+	    in_fd, in_off, out_fd, out_off, len, flags);
 }
 
 /* ---- shims ---- */
@@ -215,8 +215,7 @@ s_cfr(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len,
 		errno = F.err;
 		return -1;
 	}
-	return base.copy_file_range(in_fd, in_off, out_fd, out_off, len,
-	    flags);
+	return base.copy_file_range(in_fd, in_off, out_fd, out_off, len, flags);
 }
 
 static int
@@ -262,8 +261,8 @@ s_renameat(int sdfd, const char *src, int ddfd, const char *dst)
 }
 
 static int
-s_renameat2(int sdfd, const char *src, int ddfd, const char *dst,
-    unsigned int flags)
+s_renameat2(
+    int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 	FAIL_IF(ID_RENAMEAT2);
 	return base.renameat2(sdfd, src, ddfd, dst, flags);
@@ -333,8 +332,7 @@ s_fgetxattr(int fd, const char *name, void *value, size_t size)
 }
 
 static int
-s_fsetxattr(int fd, const char *name, const void *value, size_t size,
-    int flags)
+s_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
 {
 	FAIL_IF(ID_FSETXATTR);
 	return base.fsetxattr(fd, name, value, size, flags);

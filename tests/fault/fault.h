@@ -27,10 +27,10 @@ enum fault_mode {
 };
 
 /* Kernel features the base layer can hide. */
-#define FEAT_NO_TMPFILE	  0x1u /* O_TMPFILE fails with EOPNOTSUPP */
+#define FEAT_NO_TMPFILE   0x1u /* O_TMPFILE fails with EOPNOTSUPP */
 #define FEAT_NO_RENAMEAT2 0x2u /* renameat2 fails with ENOSYS */
-#define FEAT_NO_FICLONE	  0x4u /* FICLONE fails with EOPNOTSUPP */
-#define FEAT_NO_CFR	  0x8u /* copy_file_range fails with ENOSYS */
+#define FEAT_NO_FICLONE   0x4u /* FICLONE fails with EOPNOTSUPP */
+#define FEAT_NO_CFR       0x8u /* copy_file_range fails with ENOSYS */
 
 void fault_install(unsigned int hide_features);
 void fault_uninstall(void);

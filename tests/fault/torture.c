@@ -34,9 +34,9 @@
 #include "atomicfile.h"
 #include "fault.h"
 
-#define OLD_LEN	  3000
-#define NEW_LEN	  7000
-#define SRC_LEN	  5000
+#define OLD_LEN   3000
+#define NEW_LEN   7000
+#define SRC_LEN   5000
 #define PATCH_OFF 1000
 #define PATCH_LEN 500
 
@@ -282,8 +282,8 @@ run_create(void)
 	struct afile_opts o = AFILE_OPTS_INIT;
 
 	o.mode = 0604;
-	return afile_write(dfd, "target", NEW, NEW_LEN,
-	    AFILE_NOREPLACE | AFILE_SET_MODE, &o);
+	return afile_write(
+	    dfd, "target", NEW, NEW_LEN, AFILE_NOREPLACE | AFILE_SET_MODE, &o);
 }
 
 static void
@@ -302,8 +302,7 @@ check_create(int r)
 static int
 run_create_exists(void)
 {
-	return afile_write(dfd, "target", NEW, NEW_LEN, AFILE_NOREPLACE,
-	    NULL);
+	return afile_write(dfd, "target", NEW, NEW_LEN, AFILE_NOREPLACE, NULL);
 }
 
 static void
@@ -332,8 +331,7 @@ check_copy(int r)
 static int
 run_patch(void)
 {
-	return afile_patch(dfd, "target", PATCH_OFF, PATCH, PATCH_LEN, 0,
-	    NULL);
+	return afile_patch(dfd, "target", PATCH_OFF, PATCH, PATCH_LEN, 0, NULL);
 }
 
 static void
@@ -355,11 +353,9 @@ check_remove(int r)
 	int h = holds(dfd, "target", OLD, OLD_LEN);
 
 	if (published(r) && h != -1)
-		fail("returned %s but target still exists",
-		    afile_err_name(r));
+		fail("returned %s but target still exists", afile_err_name(r));
 	if (!published(r) && h != 1)
-		fail("returned %s but target is not intact",
-		    afile_err_name(r));
+		fail("returned %s but target is not intact", afile_err_name(r));
 	only(dfd, only_target);
 }
 
@@ -494,19 +490,60 @@ struct workload {
 };
 
 static const struct workload workloads[] = {
-    {.name = "replace", .setup = setup_target, .run = run_replace, .check = check_replace},
-    {.name = "stream", .setup = setup_target, .run = run_stream, .check = check_replace},
-    {.name = "abort", .setup = setup_target, .run = run_abort, .check = check_replace},
-    {.name = "create", .setup = setup_empty, .run = run_create, .check = check_create},
-    {.name = "create-exists", .setup = setup_target, .run = run_create_exists, .check = check_create_exists},
-    {.name = "copy", .setup = setup_target_src, .run = run_copy, .check = check_copy},
-    {.name = "patch", .setup = setup_target, .run = run_patch, .check = check_patch},
-    {.name = "remove", .setup = setup_target, .run = run_remove, .check = check_remove},
-    {.name = "rename", .setup = setup_target_src, .run = run_rename, .check = check_rename},
-    {.name = "rename-noreplace", .setup = setup_target_src, .run = run_rename_noreplace, .check = check_rename_noreplace},
-    {.name = "exchange", .setup = setup_target_src, .run = run_exchange, .check = check_exchange, .unsupported_if = FEAT_NO_RENAMEAT2},
-    {.name = "rename-xdev", .setup = setup_xdev, .run = run_xdev, .check = check_xdev, .needs_xdev = true},
-    {.name = "read", .setup = setup_target, .run = run_read, .check = check_read},
+    {.name = "replace",
+	.setup = setup_target,
+	.run = run_replace,
+	.check = check_replace},
+    {.name = "stream",
+	.setup = setup_target,
+	.run = run_stream,
+	.check = check_replace},
+    {.name = "abort",
+	.setup = setup_target,
+	.run = run_abort,
+	.check = check_replace},
+    {.name = "create",
+	.setup = setup_empty,
+	.run = run_create,
+	.check = check_create},
+    {.name = "create-exists",
+	.setup = setup_target,
+	.run = run_create_exists,
+	.check = check_create_exists},
+    {.name = "copy",
+	.setup = setup_target_src,
+	.run = run_copy,
+	.check = check_copy},
+    {.name = "patch",
+	.setup = setup_target,
+	.run = run_patch,
+	.check = check_patch},
+    {.name = "remove",
+	.setup = setup_target,
+	.run = run_remove,
+	.check = check_remove},
+    {.name = "rename",
+	.setup = setup_target_src,
+	.run = run_rename,
+	.check = check_rename},
+    {.name = "rename-noreplace",
+	.setup = setup_target_src,
+	.run = run_rename_noreplace,
+	.check = check_rename_noreplace},
+    {.name = "exchange",
+	.setup = setup_target_src,
+	.run = run_exchange,
+	.check = check_exchange,
+	.unsupported_if = FEAT_NO_RENAMEAT2},
+    {.name = "rename-xdev",
+	.setup = setup_xdev,
+	.run = run_xdev,
+	.check = check_xdev,
+	.needs_xdev = true},
+    {.name = "read",
+	.setup = setup_target,
+	.run = run_read,
+	.check = check_read},
 };
 
 struct variant {
@@ -533,13 +570,13 @@ static const struct errspec errnos[] = {
     {"EINTR", EINTR},
 };
 
-static const char *const mode_names[] = {"once", "persist", "short-once",
-    "short-persist"};
+static const char *const mode_names[] = {
+    "once", "persist", "short-once", "short-persist"};
 
 /* One run with the n-th call failed; returns whether the fault fired. */
 static bool
-run_one(const struct workload *w, int err, enum fault_mode mode,
-    unsigned long n)
+run_one(
+    const struct workload *w, int err, enum fault_mode mode, unsigned long n)
 {
 	int fds, r;
 	bool fired;
@@ -594,8 +631,8 @@ make_dirs(void)
 		xfd = open(xdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	} else {
 		xdir[0] = '\0';
-		printf("# SKIP rename-xdev: %s is not another file system\n",
-		    shm);
+		printf(
+		    "# SKIP rename-xdev: %s is not another file system\n", shm);
 	}
 }
 
@@ -656,7 +693,8 @@ main(int argc, char **argv)
 	make_dirs();
 
 	if (argc == 6) { /* replay one case */
-		const struct workload *w = &workloads[LOOKUP(argv[1], workloads)];
+		const struct workload *w =
+		    &workloads[LOOKUP(argv[1], workloads)];
 		const struct variant *v = &variants[LOOKUP(argv[2], variants)];
 		const struct errspec *e = &errnos[LOOKUP(argv[3], errnos)];
 		size_t m = LOOKUP(argv[4], mode_names);
@@ -684,8 +722,8 @@ main(int argc, char **argv)
 			    (w->unsupported_if & variants[v].hide))
 				continue;
 			cur_workload = w->name;
-			for (size_t e = 0; e < sizeof(errnos) / sizeof(errnos[0]);
-			     e++) {
+			for (size_t e = 0;
+			     e < sizeof(errnos) / sizeof(errnos[0]); e++) {
 				cur_errno = errnos[e].name;
 				for (int m = 0; m < 4; m++) {
 					/* Short transfers have no errno. */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# scripts/test.sh - install what the tests need, build with -Werror and
+# ASan+UBSan, and run the whole CTest suite.  This is the README's test
+# command, and exactly what CI (.ci/run) runs.
+#
+# Environment: BUILD_DIR (default build-test), JOBS (default: nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(cmake gcc g++ make pkg-config libcmocka-dev e2fsprogs xfsprogs
+  btrfs-progs acl attr mandoc util-linux strace)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "== missing packages (run as root to install): ${missing[*]}" >&2
+  fi
+fi
+
+build=${BUILD_DIR:-build-test}
+jobs=${JOBS:-$(nproc)}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DAFILE_WERROR=ON \
+  -DAFILE_SANITIZE="address;undefined"
+cmake --build "$build" -j "$jobs"
+# Root bypasses permission checks; the tests drop privileges themselves
+# where they need an unprivileged caller.
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  ctest --test-dir "$build" --output-on-failure -j "$jobs"
