@@ -69,6 +69,9 @@
  * failure the target is unchanged and no temporary file remains.  The one
  * exception is AFILE_EUNSYNCED: the new contents were published but the
  * final directory sync failed, so they are visible but not known durable.
+ * (Where a temp file had a name and removing it failed as well, for
+ * instance on a file system that turned read-only, that hidden
+ * .NAME.XXXXXXXXXXXX.afile-tmp file stays for a later cleanup.)
  * When opts->err is given it receives the failing step and path, so that
  * a message can name the operation, the path and the reason.
  *
@@ -310,8 +313,9 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * @flags:   AFILE_NOFOLLOW (fail with -ELOOP on a symlink)
  * @opts:    NULL for defaults; only .err is used
  *
- * Returns 0, or a negative error code: -ENOENT, -EACCES, -EISDIR,
- * -ELOOP, -EIO, -ENOMEM, -EFBIG (larger than the address space).  On
+ * Returns 0, or a negative error code: -EINVAL (a NULL pointer, an empty
+ * path or unknown flags), -ENOENT, -EACCES, -EISDIR, -ELOOP, -EIO,
+ * -ENOMEM, -EFBIG (larger than the address space).  On
  * failure *@ret_buf is NULL and *@ret_len is 0.  Since: 0.1.
  */
 AFILE_API int afile_read(int dirfd, const char *path, void **ret_buf,

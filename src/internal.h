@@ -40,6 +40,7 @@ struct afile__op {
 	mode_t mode;           /* with AFILE_SET_MODE */
 	uint64_t size_hint;
 	struct afile_errinfo *err; /* caller's, or NULL */
+	bool failed;               /* err was filled: the first failure wins */
 	unsigned int *ret_sync;    /* caller's, or NULL */
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;

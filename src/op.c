@@ -22,12 +22,6 @@ afile__op_init(struct afile__op *op, unsigned int flags, unsigned int allowed,
 		if (opts->size != sizeof(*opts))
 			return -EINVAL;
 		op->err = opts->err;
-		if (op->err) {
-			op->err->code = 0;
-			op->err->cause = 0;
-			op->err->step = NULL;
-			op->err->path[0] = '\0';
-		}
 		if (opts->sync > AFILE_SYNC_NONE)
 			return afile__fail(op, -EINVAL, "check options", "");
 		op->sync = opts->sync;
@@ -53,7 +47,8 @@ afile__fail_cause(struct afile__op *op, int code, int cause, const char *step,
 {
 	struct afile_errinfo *e = op->err;
 
-	if (e && !e->step) {
+	if (e && !op->failed) {
+		op->failed = true;
 		e->code = code;
 		e->cause = cause;
 		e->step = step;

@@ -104,8 +104,14 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 		r = afile__fail(&op, -EFBIG, "read", path);
 		goto out;
 	}
-	/* One byte more than the size: EOF is seen without a regrowth. */
-	cap = (size_t)st.st_size + 1;
+	/*
+	 * Room for the size, the NUL and one more byte, so that the read
+	 * that sees EOF needs no regrowth.  Files whose size says nothing
+	 * (/proc, pipes) start at 4 KiB and double.
+	 */
+	cap = (size_t)st.st_size + 2;
+	if (cap < 4096)
+		cap = 4096;
 	for (;;) {
 		if (len + 1 >= cap || !buf) {
 			if (buf)
@@ -218,6 +224,9 @@ afile_copy(int sdirfd, const char *src, int ddirfd, const char *dst,
 	r = afile__op_init(&op, flags, WRITE_FLAGS, opts);
 	if (r < 0)
 		return afile__op_done(&op, r);
+	if (!src || !*src || src[strlen(src) - 1] == '/')
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", src));
 	fd = open_source(&op, sdirfd, src, true, &m);
 	if (fd < 0)
 		return afile__op_done(&op, fd);
@@ -356,6 +365,8 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 	}
 	if (!s.exists)
 		r = afile__fail(&op, -ENOENT, "rename", s.shown);
+	else if ((flags & AFILE_NOREPLACE) && d.exists)
+		r = afile__fail(&op, -EEXIST, "rename", d.shown);
 	else
 		r = rename_names(&op, &s, &d, flags);
 	afile__target_close(&d);

@@ -133,6 +133,18 @@ sys_fsetxattr(
 {
 	return fsetxattr(fd, name, value, size, flags);
 }
+
+static ssize_t
+sys_llistxattr(const char *path, char *list, size_t size)
+{
+	return llistxattr(path, list, size);
+}
+
+static ssize_t
+sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
+{
+	return lgetxattr(path, name, value, size);
+}
 #else
 static ssize_t
 sys_flistxattr(int fd, char *list, size_t size)
@@ -155,6 +167,22 @@ sys_fsetxattr(
     int fd, const char *name, const void *value, size_t size, int flags)
 {
 	(void)fd, (void)name, (void)value, (void)size, (void)flags;
+	errno = ENOTSUP;
+	return -1;
+}
+
+static ssize_t
+sys_llistxattr(const char *path, char *list, size_t size)
+{
+	(void)path, (void)list, (void)size;
+	errno = ENOTSUP;
+	return -1;
+}
+
+static ssize_t
+sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
+{
+	(void)path, (void)name, (void)value, (void)size;
 	errno = ENOTSUP;
 	return -1;
 }
@@ -196,6 +224,8 @@ const struct afile__sys afile__sys_default = {
     .flistxattr = sys_flistxattr,
     .fgetxattr = sys_fgetxattr,
     .fsetxattr = sys_fsetxattr,
+    .llistxattr = sys_llistxattr,
+    .lgetxattr = sys_lgetxattr,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -228,6 +258,8 @@ struct afile__sys afile__sys = {
     .flistxattr = sys_flistxattr,
     .fgetxattr = sys_fgetxattr,
     .fsetxattr = sys_fsetxattr,
+    .llistxattr = sys_llistxattr,
+    .lgetxattr = sys_lgetxattr,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -519,6 +551,24 @@ afile__fgetxattr(int fd, const char *name, void *value, size_t size)
 	ssize_t r;
 
 	RETRY_EINTR(r, afile__sys.fgetxattr(fd, name, value, size));
+	return r < 0 ? -errno : r;
+}
+
+ssize_t
+afile__llistxattr(const char *path, char *list, size_t size)
+{
+	ssize_t r;
+
+	RETRY_EINTR(r, afile__sys.llistxattr(path, list, size));
+	return r < 0 ? -errno : r;
+}
+
+ssize_t
+afile__lgetxattr(const char *path, const char *name, void *value, size_t size)
+{
+	ssize_t r;
+
+	RETRY_EINTR(r, afile__sys.lgetxattr(path, name, value, size));
 	return r < 0 ? -errno : r;
 }
 

@@ -52,6 +52,9 @@ struct afile__sys {
 	ssize_t (*flistxattr)(int fd, char *list, size_t size);
 	ssize_t (*fgetxattr)(
 	    int fd, const char *name, void *value, size_t size);
+	ssize_t (*llistxattr)(const char *path, char *list, size_t size);
+	ssize_t (*lgetxattr)(
+	    const char *path, const char *name, void *value, size_t size);
 	int (*fsetxattr)(int fd, const char *name, const void *value,
 	    size_t size, int flags);
 	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
@@ -105,6 +108,10 @@ AFILE_HIDDEN int afile__futimens(int fd, const struct timespec times[2]);
 AFILE_HIDDEN ssize_t afile__flistxattr(int fd, char *list, size_t size);
 AFILE_HIDDEN ssize_t afile__fgetxattr(
     int fd, const char *name, void *value, size_t size);
+AFILE_HIDDEN ssize_t afile__llistxattr(
+    const char *path, char *list, size_t size);
+AFILE_HIDDEN ssize_t afile__lgetxattr(
+    const char *path, const char *name, void *value, size_t size);
 AFILE_HIDDEN int afile__fsetxattr(
     int fd, const char *name, const void *value, size_t size);
 AFILE_HIDDEN int afile__random(void *buf, size_t n);

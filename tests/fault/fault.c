@@ -39,6 +39,8 @@ enum id {
 	ID_FLISTXATTR,
 	ID_FGETXATTR,
 	ID_FSETXATTR,
+	ID_LLISTXATTR,
+	ID_LGETXATTR,
 	ID_GETRANDOM,
 	ID_MALLOC,
 	ID_REALLOC,
@@ -48,7 +50,8 @@ static const char *const names[] = {"openat", "close", "read", "write",
     "pwrite", "fsync", "fdatasync", "fstat", "fstatat", "readlinkat",
     "renameat", "renameat2", "linkat", "unlinkat", "fallocate", "ficlone",
     "copy_file_range", "fchmod", "fchown", "futimens", "flistxattr",
-    "fgetxattr", "fsetxattr", "getrandom", "malloc", "realloc"};
+    "fgetxattr", "fsetxattr", "llistxattr", "lgetxattr", "getrandom", "malloc",
+    "realloc"};
 
 static struct afile__sys base;
 static unsigned int hidden;
@@ -339,6 +342,20 @@ s_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
 }
 
 static ssize_t
+s_llistxattr(const char *path, char *list, size_t size)
+{
+	FAIL_IF(ID_LLISTXATTR);
+	return base.llistxattr(path, list, size);
+}
+
+static ssize_t
+s_lgetxattr(const char *path, const char *name, void *value, size_t size)
+{
+	FAIL_IF(ID_LGETXATTR);
+	return base.lgetxattr(path, name, value, size);
+}
+
+static ssize_t
 s_getrandom(void *buf, size_t n, unsigned int flags)
 {
 	FAIL_IF(ID_GETRANDOM);
@@ -399,6 +416,8 @@ fault_install(unsigned int hide_features)
 	afile__sys.flistxattr = s_flistxattr;
 	afile__sys.fgetxattr = s_fgetxattr;
 	afile__sys.fsetxattr = s_fsetxattr;
+	afile__sys.llistxattr = s_llistxattr;
+	afile__sys.lgetxattr = s_lgetxattr;
 	afile__sys.getrandom = s_getrandom;
 	afile__sys.malloc = s_malloc;
 	afile__sys.realloc = s_realloc;
