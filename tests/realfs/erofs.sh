@@ -34,7 +34,7 @@ check_ro() {
 	assert_same "$WORK/old" "$D/file" "$D/file after $what"
 	assert_same "$WORK/old" "$D/other" "$D/other after $what"
 	[ "$(listing "$D")" = "$LISTING" ] ||
-		fail "expected the entries of $D to stay '$(echo $LISTING)' after $what, got '$(echo $(listing "$D"))'"
+		fail "expected the entries of $D to stay '$(flat "$LISTING")' after $what, got '$(flat "$(listing "$D")")'"
 	assert_no_tmp "$FS" "$what"
 }
 

@@ -56,35 +56,44 @@ require_priv() {
 	[ -x "$AFILE" ] || fail "the CLI '$AFILE' is not an executable file"
 }
 
+# detach_img IMG - detach every loop device still backed by IMG (a lazy
+# unmount lets go of it only when its last user does, so wait a little)
+# and set LEAKED when one stays.
+detach_img() {
+	local img=$1 dev i
+	[ -e "$img" ] || return 0
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		for dev in $(losetup -j "$img" | cut -d: -f1); do
+			losetup -d "$dev" 2>/dev/null
+		done
+		[ -z "$(losetup -j "$img")" ] && return 0
+		sleep 0.2
+	done
+	echo "FAIL: $TEST_NAME: loop device left behind: $(losetup -j "$img")" >&2
+	LEAKED=1
+}
+
 cleanup() {
-	local rc=$? i m img dev leaked=0
+	local rc=$? i m img
+	LEAKED=0
 	set +e
 	trap - EXIT INT TERM HUP
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
 		m=${MOUNTS[i]}
+		# Images kept inside this mount (a thin tmpfs) must let go of
+		# their loop devices before it can be unmounted.
+		for img in "${IMAGES[@]}"; do
+			case $img in "$m"/*) detach_img "$img" ;; esac
+		done
 		mountpoint -q "$m" || continue
 		umount "$m" 2>/dev/null || umount -l "$m" ||
 			echo "WARNING: could not unmount $m" >&2
 	done
 	for img in "${IMAGES[@]}"; do
-		for dev in $(losetup -j "$img" | cut -d: -f1); do
-			losetup -d "$dev" 2>/dev/null
-		done
-	done
-	# A lazy unmount detaches its loop device only when the last user
-	# lets go; give it a moment before calling it a leak.
-	for img in "${IMAGES[@]}"; do
-		for i in 1 2 3 4 5 6 7 8 9 10; do
-			[ -z "$(losetup -j "$img")" ] && break
-			sleep 0.2
-		done
-		if [ -n "$(losetup -j "$img")" ]; then
-			echo "FAIL: $TEST_NAME: loop device left behind: $(losetup -j "$img")" >&2
-			leaked=1
-		fi
+		detach_img "$img"
 	done
 	[ -n "$WORK" ] && rm -rf "$WORK"
-	if [ "$leaked" = 1 ] && [ "$rc" = 0 ]; then
+	if [ "$LEAKED" = 1 ] && [ "$rc" = 0 ]; then
 		rc=1
 	fi
 	exit "$rc"
@@ -100,10 +109,12 @@ setup() {
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/afile-realfs.XXXXXX")
 }
 
-# make_fs FS SIZE_MIB NAME [MOUNT_OPTIONS] - format a sparse image and
-# mount it at $WORK/NAME; the mount point is left in $MNT.
+# make_fs FS SIZE_MIB NAME [MOUNT_OPTIONS] - format a sparse image (in
+# $IMG_DIR, by default $WORK) and mount it at $WORK/NAME; the mount point
+# is left in $MNT.
 make_fs() {
-	local fs=$1 size=$2 name=$3 mopts=${4:-} img=$WORK/$1-$3.img
+	local fs=$1 size=$2 name=$3 mopts=${4:-}
+	local img=${IMG_DIR:-$WORK}/$1-$3.img
 	truncate -s "${size}M" "$img"
 	IMAGES+=("$img")
 	case $fs in
@@ -131,17 +142,29 @@ make_fs() {
 		fail "mount of the $fs image failed"
 }
 
+# flush_fs MNT - write everything back and give back the space that xfs
+# holds in speculative (and copy-on-write) preallocations, which its
+# background worker would otherwise free at some later moment: without
+# this, df on xfs drifts between two measurements.
+flush_fs() {
+	sync -f "$1"
+	sync
+	if [ "$(stat -f -c %T "$1")" = xfs ] &&
+		command -v xfs_spaceman >/dev/null 2>&1; then
+		xfs_spaceman -c 'prealloc -s' "$1" >/dev/null
+		sync -f "$1"
+	fi
+}
+
 # avail_kib MNT - available space in KiB, after flushing so that blocks
 # freed by an unlinked temporary file are counted.
 avail_kib() {
-	sync -f "$1"
-	sync
+	flush_fs "$1"
 	df --output=avail "$1" | tail -n 1 | tr -d ' '
 }
 
 used_kib() {
-	sync -f "$1"
-	sync
+	flush_fs "$1"
 	df --output=used "$1" | tail -n 1 | tr -d ' '
 }
 
@@ -180,10 +203,17 @@ expect_fail() {
 	atomicfile:*) ;;
 	*) fail "expected the message of $3 to start with 'atomicfile:', got: $ERR" ;;
 	esac
+	echo "ok: $3: exit $RC: $ERR"
 }
 
 expect_ok() {
 	[ "$RC" = 0 ] || fail "expected $1 to succeed, got exit $RC (stderr: $ERR)"
+}
+
+# flat TEXT - TEXT on one line, for messages.
+flat() {
+	local s=$1
+	printf '%s' "${s//$'\n'/ }"
 }
 
 # listing DIR - every entry of DIR, one a line, hidden ones included.

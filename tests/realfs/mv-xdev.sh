@@ -39,7 +39,7 @@ assert_same "$WORK/a" "$X/dst" "$X/dst after mv"
 [ ! -e "$E/src" ] || fail "expected the source $E/src to be gone after mv, got it still there"
 meta "$X/dst" >"$WORK/meta.after"
 cmp -s "$WORK/meta.before" "$WORK/meta.after" ||
-	fail "expected mv across file systems to keep the metadata: $(echo $(cat "$WORK/meta.before")) got: $(echo $(cat "$WORK/meta.after"))"
+	fail "expected mv across file systems to keep the metadata: $(flat "$(cat "$WORK/meta.before")") got: $(flat "$(cat "$WORK/meta.after")")"
 assert_no_tmp "$E" "mv across file systems"
 assert_no_tmp "$X" "mv across file systems"
 
@@ -58,7 +58,7 @@ run_cli mv --no-clobber "$E/src3" "$X/dst"
 assert_same "$WORK/a" "$E/src3" "the source of the refused mv"
 assert_same "$WORK/b" "$X/dst" "the target of the refused mv"
 [ "$(listing "$X")" = dst ] ||
-	fail "expected only 'dst' in $X after the refused mv, got '$(echo $(listing "$X"))'"
+	fail "expected only 'dst' in $X after the refused mv, got '$(flat "$(listing "$X")")'"
 assert_no_tmp "$E" "the refused mv"
 assert_no_tmp "$X" "the refused mv"
 

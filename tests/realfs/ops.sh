@@ -70,7 +70,7 @@ assert_same "$WORK/a" "$D/g" "$D/g after write"
 
 run_cli write "$D/empty" </dev/null
 expect_ok "write of empty contents"
-[ -f "$D/empty" ] && [ ! -s "$D/empty" ] ||
+{ [ -f "$D/empty" ] && [ ! -s "$D/empty" ]; } ||
 	fail "expected $D/empty to be an empty file, got $(stat -c %s "$D/empty" 2>&1)"
 
 "$AFILE" cat "$D/f" >"$WORK/out" || fail "expected cat of $D/f to succeed"
@@ -141,7 +141,7 @@ grep -q 'user.test=' "$WORK/meta.before" ||
 check_meta() {
 	meta "$2" >"$WORK/meta.after"
 	cmp -s "$WORK/meta.before" "$WORK/meta.after" ||
-		fail "expected $1 to keep the metadata: $(echo $(cat "$WORK/meta.before")) got: $(echo $(cat "$WORK/meta.after"))"
+		fail "expected $1 to keep the metadata: $(flat "$(cat "$WORK/meta.before")") got: $(flat "$(cat "$WORK/meta.after")")"
 }
 
 run_cli cp "$D/m" "$D/mcopy"

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,90 @@
 
 static int h_skipped;
 
+static int h_unlock_dir(
+    const char *path, const struct stat *st, int type, struct FTW *ftw);
+static int h_rm(
+    const char *path, const struct stat *st, int type, struct FTW *ftw);
+
+/* Unmount everything mounted under dir (a crashed run's tmpfs). */
+static void
+h_umount_under(const char *dir)
+{
+	size_t n = strlen(dir);
+	char line[2 * PATH_MAX], mnt[PATH_MAX];
+	int again = 1;
+
+	while (again) {
+		FILE *f = fopen("/proc/self/mounts", "re");
+
+		again = 0;
+		if (f == NULL)
+			return;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (sscanf(line, "%*s %4095s", mnt) != 1)
+				continue;
+			if (strncmp(mnt, dir, n) == 0 && mnt[n] == '/' &&
+			    umount2(mnt, MNT_DETACH) == 0)
+				again = 1;
+		}
+		fclose(f);
+	}
+}
+
+/*
+ * A test process that crashed (a sanitizer abort, a signal) could not run
+ * its teardown: remove the directories of test processes that are gone.
+ */
+static void
+h_sweep_stale(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *de;
+	char p[PATH_MAX];
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+
+		if (strncmp(de->d_name, "afile-unit.", 11) != 0)
+			continue;
+		pid = strtol(de->d_name + 11, &end, 10);
+		if (end == de->d_name + 11 || *end != '.' || pid <= 0 ||
+		    pid > INT_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(p, sizeof(p), "/tmp/%s", de->d_name) >=
+		    (int)sizeof(p))
+			continue;
+		h_umount_under(p);
+		nftw(p, h_unlock_dir, 16, FTW_PHYS);
+		nftw(p, h_rm, 16, FTW_PHYS | FTW_DEPTH | FTW_MOUNT);
+	}
+	closedir(d);
+}
+
+void
+h_init(void)
+{
+	const char *f = getenv("AFILE_TEST_FILTER");
+
+	h_sweep_stale();
+	if (f != NULL && *f != '\0')
+		cmocka_set_test_filter(f);
+	f = getenv("AFILE_TEST_SKIP");
+	if (f != NULL && *f != '\0')
+		cmocka_set_skip_filter(f);
+}
+
 int
 h_main_result(int failed)
 {
 	if (failed != 0)
 		return failed;
 	if (h_skipped > 0) {
-		fprintf(stderr, "SKIP: %d test(s) skipped; see above\n",
-		    h_skipped);
+		fprintf(
+		    stderr, "SKIP: %d test(s) skipped; see above\n", h_skipped);
 		return 77;
 	}
 	return 0;
@@ -44,8 +121,8 @@ h_skip_or_fail(const char *reason, const char *file, int line)
 	const char *req = getenv("AFILE_REQUIRE_PRIV_TESTS");
 
 	if (req != NULL && strcmp(req, "1") == 0) {
-		print_error("cannot run (AFILE_REQUIRE_PRIV_TESTS=1): %s\n",
-		    reason);
+		print_error(
+		    "cannot run (AFILE_REQUIRE_PRIV_TESTS=1): %s\n", reason);
 		_fail(file, line);
 	}
 	fprintf(stderr, "SKIP: %s (%s:%d)\n", reason, file, line);
@@ -107,7 +184,8 @@ h_setup(void **state)
 	if (c == NULL)
 		return -1;
 	c->nfd = h_count_fds();
-	strcpy(c->dir, "/tmp/afile-unit.XXXXXX");
+	snprintf(c->dir, sizeof(c->dir), "/tmp/afile-unit.%ld.XXXXXX",
+	    (long)getpid());
 	if (mkdtemp(c->dir) == NULL) {
 		print_error("mkdtemp: %s\n", strerror(errno));
 		free(c);
@@ -126,8 +204,7 @@ h_setup(void **state)
 static int h_temps_found;
 
 static int
-h_find_temp(const char *path, const struct stat *st, int type,
-    struct FTW *ftw)
+h_find_temp(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	size_t n = strlen(path), s = strlen(H_TMP_SUFFIX);
 
@@ -151,8 +228,7 @@ h_assert_no_temps(const char *dir, const char *file, int line)
 }
 
 static int
-h_unlock_dir(const char *path, const struct stat *st, int type,
-    struct FTW *ftw)
+h_unlock_dir(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)ftw;
 	/* Let a non-root run delete what a test made read-only. */
@@ -220,16 +296,15 @@ h_path(const struct h_ctx *c, const char *name)
 }
 
 static void
-h_die(const char *what, const char *name, int err, const char *file,
-    int line)
+h_die(const char *what, const char *name, int err, const char *file, int line)
 {
 	print_error("%s %s: %s\n", what, name, strerror(err));
 	_fail(file, line);
 }
 
 void
-h_put_at(const struct h_ctx *c, const char *name, const void *data,
-    size_t len, mode_t mode, const char *file, int line)
+h_put_at(const struct h_ctx *c, const char *name, const void *data, size_t len,
+    mode_t mode, const char *file, int line)
 {
 	const char *p = data;
 	int fd;
@@ -381,7 +456,8 @@ h_assert_file(const struct h_ctx *c, const char *name, const void *data,
 	if (got_len != len || memcmp(got, data, len) != 0) {
 		size_t i = 0;
 
-		while (i < len && i < got_len && got[i] == ((const char *)data)[i])
+		while (
+		    i < len && i < got_len && got[i] == ((const char *)data)[i])
 			i++;
 		if (got_len < 200 && len < 200)
 			print_error("%s holds \"%.*s\" (%zu bytes), expected "
@@ -405,8 +481,8 @@ h_strcmp_p(const void *a, const void *b)
 }
 
 void
-h_assert_entries(const struct h_ctx *c, const char *dir, const char *file,
-    int line, ...)
+h_assert_entries(
+    const struct h_ctx *c, const char *dir, const char *file, int line, ...)
 {
 	const char *want[64];
 	char *got[256];
@@ -471,12 +547,18 @@ h_assert_err(int got, int want, const char *expr, const char *file, int line)
 }
 
 void
-h_assert_errinfo(const struct afile_errinfo *e, int r, const char *file,
-    int line)
+h_assert_errinfo(
+    const struct afile_errinfo *e, int r, const char *file, int line)
 {
 	if (e->code != r) {
-		print_error("errinfo.code is %d, the call returned %d\n",
-		    e->code, r);
+		print_error(
+		    "errinfo.code is %d, the call returned %d\n", e->code, r);
+		_fail(file, line);
+	}
+	/* The cause differs from the code only behind a library code. */
+	if (r > -4096 && e->cause != r) {
+		print_error(
+		    "errinfo.cause is %d, errinfo.code %d\n", e->cause, r);
 		_fail(file, line);
 	}
 	if (e->step == NULL || e->step[0] == '\0') {
@@ -504,8 +586,8 @@ h_assert_mode(const struct h_ctx *c, const char *name, mode_t mode,
 }
 
 static int
-h_fork_run(struct h_ctx *c, int drop, uid_t uid, gid_t gid, h_child_fn *fn,
-    void *arg)
+h_fork_run(
+    struct h_ctx *c, int drop, uid_t uid, gid_t gid, h_child_fn *fn, void *arg)
 {
 	int p[2], status, r = H_CHILD_FAILED;
 	pid_t pid;
@@ -523,8 +605,9 @@ h_fork_run(struct h_ctx *c, int drop, uid_t uid, gid_t gid, h_child_fn *fn,
 		int res;
 
 		close(p[0]);
-		if (drop && (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
-				setuid(uid) < 0))
+		if (drop &&
+		    (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+			setuid(uid) < 0))
 			_exit(2);
 		res = fn(c, arg);
 		if (write(p[1], &res, sizeof(res)) != sizeof(res))
@@ -537,7 +620,8 @@ h_fork_run(struct h_ctx *c, int drop, uid_t uid, gid_t gid, h_child_fn *fn,
 	close(p[0]);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
-		print_error("child failed (status 0x%x)\n", (unsigned int)status);
+		print_error(
+		    "child failed (status 0x%x)\n", (unsigned int)status);
 		r = H_CHILD_FAILED;
 	}
 	return r;
@@ -557,8 +641,7 @@ h_run_as(struct h_ctx *c, uid_t uid, gid_t gid, h_child_fn *fn, void *arg)
 }
 
 void
-h_mount_tmpfs_at(struct h_ctx *c, const char *name, const char *file,
-    int line)
+h_mount_tmpfs_at(struct h_ctx *c, const char *name, const char *file, int line)
 {
 	const char *p = h_path(c, name);
 	char reason[PATH_MAX + 64];
@@ -570,16 +653,15 @@ h_mount_tmpfs_at(struct h_ctx *c, const char *name, const char *file,
 	if (mkdirat(c->dfd, name, 0755) < 0 && errno != EEXIST)
 		h_die("mkdir", name, errno, file, line);
 	if (mount("afile-unit", p, "tmpfs", 0, "size=16m,mode=0755") < 0) {
-		snprintf(reason, sizeof(reason), "cannot mount a tmpfs at %s: %s",
-		    p, strerror(errno));
+		snprintf(reason, sizeof(reason),
+		    "cannot mount a tmpfs at %s: %s", p, strerror(errno));
 		h_skip_or_fail(reason, file, line);
 	}
 	strcpy(c->mounts[c->nmounts++], p);
 }
 
 void
-h_remount_ro_at(struct h_ctx *c, const char *name, const char *file,
-    int line)
+h_remount_ro_at(struct h_ctx *c, const char *name, const char *file, int line)
 {
 	char reason[PATH_MAX + 64];
 	const char *p = h_path(c, name);
@@ -609,8 +691,8 @@ h_setxattr_at(const struct h_ctx *c, const char *name, const char *key,
 }
 
 void *
-h_getxattr(const struct h_ctx *c, const char *name, const char *key,
-    size_t *ret_len)
+h_getxattr(
+    const struct h_ctx *c, const char *name, const char *key, size_t *ret_len)
 {
 	const char *p = h_path(c, name);
 	ssize_t n = lgetxattr(p, key, NULL, 0);
@@ -638,8 +720,8 @@ h_assert_xattr(const struct h_ctx *c, const char *name, const char *key,
 	char *v = h_getxattr(c, name, key, &n);
 
 	if (v == NULL) {
-		print_error("%s has no xattr %s (%s)\n", name, key,
-		    strerror(errno));
+		print_error(
+		    "%s has no xattr %s (%s)\n", name, key, strerror(errno));
 		_fail(file, line);
 	}
 	if (n != len || memcmp(v, value, len) != 0) {

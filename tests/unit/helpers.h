@@ -42,19 +42,19 @@
 
 #include "atomicfile.h"
 
-#define H_TMP_SUFFIX ".afile-tmp"
+#define H_TMP_SUFFIX   ".afile-tmp"
 /* The unprivileged user and group that the tests switch to. */
-#define H_NOBODY 65534
+#define H_NOBODY       65534
 /* Another owner that the unprivileged user is not and cannot become. */
-#define H_OTHER 1234
-#define H_MAX_MOUNTS 4
+#define H_OTHER        1234
+#define H_MAX_MOUNTS   4
 /* h_run_as()/h_run_child() result when the child died or lied. */
 #define H_CHILD_FAILED INT_MIN
 
 struct h_ctx {
 	char dir[PATH_MAX]; /* absolute path of the test directory */
-	int dfd;	    /* O_DIRECTORY descriptor of dir */
-	int nfd;	    /* descriptors open before the test */
+	int dfd;            /* O_DIRECTORY descriptor of dir */
+	int nfd;            /* descriptors open before the test */
 	int nmounts;
 	char mounts[H_MAX_MOUNTS][PATH_MAX];
 };
@@ -62,6 +62,13 @@ struct h_ctx {
 /* Fixtures: *state becomes a struct h_ctx *. */
 int h_setup(void **state);
 int h_teardown(void **state);
+
+/*
+ * Call first in main(): AFILE_TEST_FILTER=PATTERN runs only the matching
+ * tests (cmocka_set_test_filter(), "*" and "?" wildcards), and
+ * AFILE_TEST_SKIP=PATTERN skips the matching ones.
+ */
+void h_init(void);
 
 /* The exit code of main(): failures, else 77 if anything skipped, else 0. */
 int h_main_result(int failed);
@@ -83,7 +90,8 @@ void h_put_at(const struct h_ctx *c, const char *name, const void *data,
 #define h_puts(c, name, str) h_put((c), (name), (str), strlen(str), 0644)
 void h_mkdir_at(const struct h_ctx *c, const char *name, mode_t mode,
     const char *file, int line);
-#define h_mkdir(c, name, mode) h_mkdir_at((c), (name), (mode), __FILE__, __LINE__)
+#define h_mkdir(c, name, mode) \
+	h_mkdir_at((c), (name), (mode), __FILE__, __LINE__)
 void h_symlink_at(const struct h_ctx *c, const char *target, const char *name,
     const char *file, int line);
 #define h_symlink(c, target, name) \
@@ -97,7 +105,8 @@ void h_chown_at(const struct h_ctx *c, const char *name, uid_t uid, gid_t gid,
 	h_chown_at((c), (name), (uid), (gid), __FILE__, __LINE__)
 void h_chmod_at(const struct h_ctx *c, const char *name, mode_t mode,
     const char *file, int line);
-#define h_chmod(c, name, mode) h_chmod_at((c), (name), (mode), __FILE__, __LINE__)
+#define h_chmod(c, name, mode) \
+	h_chmod_at((c), (name), (mode), __FILE__, __LINE__)
 /* Whether name exists (lstat succeeds). */
 int h_exists(const struct h_ctx *c, const char *name);
 
@@ -119,8 +128,8 @@ void h_assert_file(const struct h_ctx *c, const char *name, const void *data,
  * Assert that directory dir (relative to c->dfd, "." for the test
  * directory) holds exactly the listed names, in any order.
  */
-void h_assert_entries(const struct h_ctx *c, const char *dir,
-    const char *file, int line, ...);
+void h_assert_entries(
+    const struct h_ctx *c, const char *dir, const char *file, int line, ...);
 #define assert_entries(c, dir, ...) \
 	h_assert_entries((c), (dir), __FILE__, __LINE__, __VA_ARGS__, NULL)
 #define assert_empty_dir(c, dir) \
@@ -131,15 +140,15 @@ void h_assert_no_temps(const char *dir, const char *file, int line);
 #define assert_no_temps(c) h_assert_no_temps((c)->dir, __FILE__, __LINE__)
 
 /* Assert a library return value, naming both codes on failure. */
-void h_assert_err(int got, int want, const char *expr, const char *file,
-    int line);
+void h_assert_err(
+    int got, int want, const char *expr, const char *file, int line);
 #define assert_err(expr, want) \
 	h_assert_err((expr), (want), #expr, __FILE__, __LINE__)
 #define assert_ok(expr) h_assert_err((expr), 0, #expr, __FILE__, __LINE__)
 
 /* Assert that an errinfo was filled for the failure r. */
-void h_assert_errinfo(const struct afile_errinfo *e, int r, const char *file,
-    int line);
+void h_assert_errinfo(
+    const struct afile_errinfo *e, int r, const char *file, int line);
 #define assert_errinfo(e, r) h_assert_errinfo((e), (r), __FILE__, __LINE__)
 
 /* Assert the permission bits (07777) of name (lstat). */
@@ -159,19 +168,18 @@ int h_count_fds(void);
  */
 typedef int h_child_fn(struct h_ctx *c, void *arg);
 int h_run_child(struct h_ctx *c, h_child_fn *fn, void *arg);
-int h_run_as(struct h_ctx *c, uid_t uid, gid_t gid, h_child_fn *fn,
-    void *arg);
+int h_run_as(struct h_ctx *c, uid_t uid, gid_t gid, h_child_fn *fn, void *arg);
 
 /*
  * Mount a small tmpfs at directory name (created) under the test
  * directory; skips when not root or when the mount fails.  h_teardown()
  * unmounts it.  h_remount_ro() makes it read-only.
  */
-void h_mount_tmpfs_at(struct h_ctx *c, const char *name, const char *file,
-    int line);
+void h_mount_tmpfs_at(
+    struct h_ctx *c, const char *name, const char *file, int line);
 #define h_mount_tmpfs(c, name) h_mount_tmpfs_at((c), (name), __FILE__, __LINE__)
-void h_remount_ro_at(struct h_ctx *c, const char *name, const char *file,
-    int line);
+void h_remount_ro_at(
+    struct h_ctx *c, const char *name, const char *file, int line);
 #define h_remount_ro(c, name) h_remount_ro_at((c), (name), __FILE__, __LINE__)
 
 /*
@@ -188,8 +196,8 @@ void h_assert_xattr(const struct h_ctx *c, const char *name, const char *key,
 #define assert_xattr(c, name, key, value, len) \
 	h_assert_xattr((c), (name), (key), (value), (len), __FILE__, __LINE__)
 /* The raw value of an xattr in a malloc()ed buffer; NULL if absent. */
-void *h_getxattr(const struct h_ctx *c, const char *name, const char *key,
-    size_t *ret_len);
+void *h_getxattr(
+    const struct h_ctx *c, const char *name, const char *key, size_t *ret_len);
 
 /* Run a shell command; returns its exit status (or -1). */
 int h_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

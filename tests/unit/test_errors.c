@@ -23,10 +23,26 @@ test_errno_values(void **state)
 		const char *name;
 	} known[] = {
 #define E(x) {x, #x}
-	    E(EPERM), E(ENOENT), E(EIO), E(EBADF), E(ENOMEM), E(EACCES),
-	    E(EEXIST), E(EXDEV), E(ENOTDIR), E(EISDIR), E(EINVAL), E(EFBIG),
-	    E(ENOSPC), E(EROFS), E(EMLINK), E(ENAMETOOLONG), E(ELOOP),
-	    E(EDQUOT), E(ECANCELED), E(ENOSYS),
+	    E(EPERM),
+	    E(ENOENT),
+	    E(EIO),
+	    E(EBADF),
+	    E(ENOMEM),
+	    E(EACCES),
+	    E(EEXIST),
+	    E(EXDEV),
+	    E(ENOTDIR),
+	    E(EISDIR),
+	    E(EINVAL),
+	    E(EFBIG),
+	    E(ENOSPC),
+	    E(EROFS),
+	    E(EMLINK),
+	    E(ENAMETOOLONG),
+	    E(ELOOP),
+	    E(EDQUOT),
+	    E(ECANCELED),
+	    E(ENOSYS),
 #undef E
 	};
 
@@ -72,16 +88,18 @@ test_library_codes(void **state)
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		/* Library codes can never be mistaken for an errno. */
 		assert_true(codes[i].err < -4095);
-		assert_string_equal(afile_err_name(codes[i].err), codes[i].name);
-		assert_string_equal(afile_strerror(codes[i].err), codes[i].text);
+		assert_string_equal(
+		    afile_err_name(codes[i].err), codes[i].name);
+		assert_string_equal(
+		    afile_strerror(codes[i].err), codes[i].text);
 	}
 }
 
 static void
 test_unknown_values(void **state)
 {
-	static const int unknown[] = {-4095, -4096, -4999, -5100, -6000,
-	    -100000, INT_MIN, INT_MIN + 1};
+	static const int unknown[] = {
+	    -4095, -4096, -4999, -5100, -6000, -100000, INT_MIN, INT_MIN + 1};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -195,8 +213,8 @@ test_stats_count(void **state)
 
 	/* A failure counts as one, and not as an operation. */
 	get_stats(&a);
-	assert_err(afile_write(c->dfd, "f", "x", 1, AFILE_NOREPLACE, NULL),
-	    -EEXIST);
+	assert_err(
+	    afile_write(c->dfd, "f", "x", 1, AFILE_NOREPLACE, NULL), -EEXIST);
 	get_stats(&b);
 	assert_int_equal(b.failures - a.failures, 1);
 	assert_int_equal(b.ops, a.ops);
@@ -279,7 +297,8 @@ test_errinfo_steps_and_paths(void **state)
 	assert_err(r, -EISDIR);
 	assert_errinfo(&e, r);
 	if (e.path[0] != '\0' && strstr(e.path, "d") == NULL)
-		fail_msg("errinfo.path \"%s\" does not name the target", e.path);
+		fail_msg(
+		    "errinfo.path \"%s\" does not name the target", e.path);
 }
 
 int
@@ -293,11 +312,12 @@ main(void)
 	    cmocka_unit_test(test_thread_safe),
 	    cmocka_unit_test(test_version),
 	    cmocka_unit_test(test_stats_bad_size),
-	    cmocka_unit_test_setup_teardown(test_stats_count, h_setup,
-		h_teardown),
-	    cmocka_unit_test_setup_teardown(test_errinfo_steps_and_paths,
-		h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_stats_count, h_setup, h_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_errinfo_steps_and_paths, h_setup, h_teardown),
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -13,8 +13,8 @@
 /* The operations that replace "f" and must keep its metadata. */
 enum op { OP_WRITE, OP_WRITER, OP_PATCH, OP_COPY };
 
-static const char *const op_names[] = {"afile_write", "afile_writer",
-    "afile_patch"};
+static const char *const op_names[] = {
+    "afile_write", "afile_writer", "afile_patch"};
 
 /* Replace "f" by op; the new contents are always "replaced". */
 static int
@@ -53,8 +53,8 @@ static void
 test_mode_kept(void **state)
 {
 	struct h_ctx *c = *state;
-	static const mode_t modes[] = {0600, 0640, 0755, 0444, 01777, 02711,
-	    04700};
+	static const mode_t modes[] = {
+	    0600, 0640, 0755, 0444, 01777, 02711, 04700};
 
 	for (int op = 0; op < OP_COPY; op++) {
 		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -242,12 +242,13 @@ test_setgid_directory_group(void **state)
 	struct stat st;
 
 	h_require_root();
-	/* A new file in a set-group-ID directory takes the directory's group. */
+	/* A new file in a set-group-ID directory takes the directory's group.
+	 */
 	h_mkdir(c, "sgid", 0777);
 	h_chown(c, "sgid", 0, H_OTHER);
 	h_chmod(c, "sgid", 02777);
-	assert_ok(h_run_as(c, H_NOBODY, H_NOBODY, write_new_in_setgid_dir,
-	    NULL));
+	assert_ok(
+	    h_run_as(c, H_NOBODY, H_NOBODY, write_new_in_setgid_dir, NULL));
 	h_lstat(c, "sgid/new", &st);
 	assert_int_equal(st.st_uid, H_NOBODY);
 	assert_int_equal(st.st_gid, H_OTHER);
@@ -352,5 +353,6 @@ main(void)
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -136,14 +136,14 @@ test_symlinks(void **state)
 	h_lstat(c, "link", &st);
 	assert_true(S_ISLNK(st.st_mode));
 	/* AFILE_NOFOLLOW: a symlink is not an existing regular file. */
-	assert_true(afile_patch(c->dfd, "link", 0, "N", 1, AFILE_NOFOLLOW,
-			NULL) < 0);
+	assert_true(
+	    afile_patch(c->dfd, "link", 0, "N", 1, AFILE_NOFOLLOW, NULL) < 0);
 	assert_file(c, "target", "L123456789");
 	h_lstat(c, "link", &st);
 	assert_true(S_ISLNK(st.st_mode));
 	h_symlink(c, "missing", "dangling");
-	assert_err(afile_patch(c->dfd, "dangling", 0, "x", 1, 0, NULL),
-	    -ENOENT);
+	assert_err(
+	    afile_patch(c->dfd, "dangling", 0, "x", 1, 0, NULL), -ENOENT);
 	assert_entries(c, ".", "dangling", "link", "target");
 }
 
@@ -159,8 +159,7 @@ test_errors(void **state)
 	r = afile_patch(c->dfd, "missing", 0, "x", 1, 0, &o);
 	assert_err(r, -ENOENT);
 	assert_errinfo(&e, r);
-	assert_err(afile_patch(c->dfd, "nodir/f", 0, "x", 1, 0, NULL),
-	    -ENOENT);
+	assert_err(afile_patch(c->dfd, "nodir/f", 0, "x", 1, 0, NULL), -ENOENT);
 	h_mkdir(c, "d", 0755);
 	assert_err(afile_patch(c->dfd, "d", 0, "x", 1, 0, NULL), -EISDIR);
 	assert_int_equal(mkfifoat(c->dfd, "fifo", 0644), 0);
@@ -187,11 +186,11 @@ test_hardlinks(void **state)
 
 	h_puts(c, "f", TEN);
 	assert_int_equal(linkat(c->dfd, "f", c->dfd, "other", 0), 0);
-	assert_err(afile_patch(c->dfd, "f", 0, "x", 1, 0, NULL),
-	    AFILE_EHARDLINKS);
+	assert_err(
+	    afile_patch(c->dfd, "f", 0, "x", 1, 0, NULL), AFILE_EHARDLINKS);
 	assert_file(c, "f", TEN);
-	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_BREAK_HARDLINKS,
-	    NULL));
+	assert_ok(
+	    afile_patch(c->dfd, "f", 0, "x", 1, AFILE_BREAK_HARDLINKS, NULL));
 	assert_file(c, "f", "x123456789");
 	assert_file(c, "other", TEN);
 	assert_entries(c, ".", "f", "other");
@@ -208,8 +207,8 @@ test_bad_args(void **state)
 	assert_err(afile_patch(c->dfd, "", 0, "x", 1, 0, NULL), -EINVAL);
 	assert_err(afile_patch(c->dfd, "f/", 0, "x", 1, 0, NULL), -EINVAL);
 	assert_err(afile_patch(c->dfd, "f", 0, NULL, 1, 0, NULL), -EINVAL);
-	assert_err(afile_patch(c->dfd, "f", 0, "x", 1, 0x80000000u, NULL),
-	    -EINVAL);
+	assert_err(
+	    afile_patch(c->dfd, "f", 0, "x", 1, 0x80000000u, NULL), -EINVAL);
 	o.size = 0;
 	assert_err(afile_patch(c->dfd, "f", 0, "x", 1, 0, &o), -EINVAL);
 	o.size = sizeof(o);
@@ -236,8 +235,7 @@ test_no_permission(void **state)
 	h_mkdir(c, "sub", 0755);
 	h_puts(c, "sub/f", TEN);
 	h_chmod(c, "sub/f", 0666);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, patch_sub_f, NULL),
-	    -EACCES);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, patch_sub_f, NULL), -EACCES);
 	assert_file(c, "sub/f", TEN);
 	assert_entries(c, "sub", "f");
 }
@@ -254,8 +252,7 @@ test_owner_not_restorable(void **state)
 	h_puts(c, "sub/f", TEN);
 	h_chmod(c, "sub/f", 0666);
 	h_chown(c, "sub/f", H_OTHER, H_OTHER);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, patch_sub_f, NULL),
-	    -EPERM);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, patch_sub_f, NULL), -EPERM);
 	assert_file(c, "sub/f", TEN);
 	assert_ok(h_run_as(c, H_NOBODY, H_NOBODY, patch_sub_f, &best));
 	assert_file(c, "sub/f", "x123456789");
@@ -299,5 +296,6 @@ main(void)
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -39,8 +39,8 @@ test_contents(void **state)
 	{
 		struct afile_opts o = AFILE_OPTS_INIT;
 
-		assert_ok(read_checked(AT_FDCWD, h_path(c, "f"), 0, &o, &buf,
-		    &len));
+		assert_ok(
+		    read_checked(AT_FDCWD, h_path(c, "f"), 0, &o, &buf, &len));
 		assert_int_equal(len, 13);
 		assert_memory_equal(buf, "hello, world\n", 13);
 		free(buf);
@@ -108,8 +108,8 @@ test_proc_file(void **state)
 
 	(void)state;
 	/* stat says 0 bytes, but there are contents: read to EOF. */
-	assert_ok(read_checked(AT_FDCWD, "/proc/self/status", 0, NULL, &buf,
-	    &len));
+	assert_ok(
+	    read_checked(AT_FDCWD, "/proc/self/status", 0, NULL, &buf, &len));
 	assert_true(len > 0);
 	assert_non_null(strstr(buf, "Name:"));
 	free(buf);
@@ -138,8 +138,8 @@ test_symlinks(void **state)
 	h_symlink(c, "loop", "loop");
 	assert_err(read_checked(c->dfd, "loop", 0, NULL, &buf, &len), -ELOOP);
 	h_symlink(c, "missing", "dangling");
-	assert_err(read_checked(c->dfd, "dangling", 0, NULL, &buf, &len),
-	    -ENOENT);
+	assert_err(
+	    read_checked(c->dfd, "dangling", 0, NULL, &buf, &len), -ENOENT);
 }
 
 static void
@@ -156,15 +156,15 @@ test_errors(void **state)
 	r = read_checked(c->dfd, "missing", 0, &o, &buf, &len);
 	assert_err(r, -ENOENT);
 	assert_errinfo(&e, r);
-	assert_err(read_checked(c->dfd, "nodir/f", 0, NULL, &buf, &len),
-	    -ENOENT);
+	assert_err(
+	    read_checked(c->dfd, "nodir/f", 0, NULL, &buf, &len), -ENOENT);
 	h_mkdir(c, "d", 0755);
 	r = read_checked(c->dfd, "d", 0, &o, &buf, &len);
 	assert_err(r, -EISDIR);
 	assert_errinfo(&e, r);
 	h_puts(c, "file", "x");
-	assert_err(read_checked(c->dfd, "file/f", 0, NULL, &buf, &len),
-	    -ENOTDIR);
+	assert_err(
+	    read_checked(c->dfd, "file/f", 0, NULL, &buf, &len), -ENOTDIR);
 	{
 		char name[NAME_MAX + 2];
 
@@ -188,10 +188,10 @@ test_bad_args(void **state)
 	assert_err(afile_read(c->dfd, "", &buf, &len, 0, NULL), -EINVAL);
 	assert_err(afile_read(c->dfd, "f", NULL, &len, 0, NULL), -EINVAL);
 	assert_err(afile_read(c->dfd, "f", &buf, NULL, 0, NULL), -EINVAL);
-	assert_err(read_checked(c->dfd, "f", 0x80000000u, NULL, &buf, &len),
-	    -EINVAL);
-	assert_err(read_checked(c->dfd, "f", AFILE_NOREPLACE << 8, NULL, &buf,
-		       &len),
+	assert_err(
+	    read_checked(c->dfd, "f", 0x80000000u, NULL, &buf, &len), -EINVAL);
+	assert_err(
+	    read_checked(c->dfd, "f", AFILE_NOREPLACE << 8, NULL, &buf, &len),
 	    -EINVAL);
 	o.size = 1;
 	assert_err(read_checked(c->dfd, "f", 0, &o, &buf, &len), -EINVAL);
@@ -221,8 +221,8 @@ test_no_permission(void **state)
 	h_require_root();
 	h_puts(c, "secret", "root only");
 	h_chmod(c, "secret", 0600);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, read_root_file, NULL),
-	    -EACCES);
+	assert_err(
+	    h_run_as(c, H_NOBODY, H_NOBODY, read_root_file, NULL), -EACCES);
 }
 
 static void
@@ -263,5 +263,6 @@ main(void)
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

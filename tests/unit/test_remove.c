@@ -114,8 +114,8 @@ test_bad_args(void **state)
 {
 	struct h_ctx *c = *state;
 	struct afile_opts o = AFILE_OPTS_INIT;
-	static const char *const bad_paths[] = {"", "f/", ".", "..", "d/.",
-	    "d/.."};
+	static const char *const bad_paths[] = {
+	    "", "f/", ".", "..", "d/.", "d/.."};
 	size_t i;
 
 	h_puts(c, "f", "x");
@@ -170,8 +170,8 @@ test_no_permission(void **state)
 	h_mkdir(c, "sub", 0755);
 	h_puts(c, "sub/f", "x");
 	h_chmod(c, "sub/f", 0666);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, remove_sub_f, NULL),
-	    -EACCES);
+	assert_err(
+	    h_run_as(c, H_NOBODY, H_NOBODY, remove_sub_f, NULL), -EACCES);
 	assert_entries(c, "sub", "f");
 }
 
@@ -227,5 +227,6 @@ main(void)
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -55,8 +55,8 @@ test_across_directories(void **state)
 	assert_ok(afile_rename(d1, "a", d2, "b", 0, NULL));
 	close(d1);
 	close(d2);
-	assert_ok(afile_rename(AT_FDCWD, h_path(c, "d2/b"), AT_FDCWD,
-	    h_path(c, "d1/c"), 0, NULL));
+	assert_ok(afile_rename(
+	    AT_FDCWD, h_path(c, "d2/b"), AT_FDCWD, h_path(c, "d1/c"), 0, NULL));
 	assert_file(c, "d1/c", "moved");
 	assert_entries(c, "d1", "c");
 	assert_empty_dir(c, "d2");
@@ -80,10 +80,11 @@ test_noreplace(void **state)
 	assert_file(c, "b", "B");
 	/* A dangling symlink at the destination exists too. */
 	h_symlink(c, "nowhere", "dangling");
-	assert_err(afile_rename(c->dfd, "a", c->dfd, "dangling",
-		       AFILE_NOREPLACE, NULL),
+	assert_err(afile_rename(
+		       c->dfd, "a", c->dfd, "dangling", AFILE_NOREPLACE, NULL),
 	    -EEXIST);
-	assert_ok(afile_rename(c->dfd, "a", c->dfd, "c", AFILE_NOREPLACE, NULL));
+	assert_ok(
+	    afile_rename(c->dfd, "a", c->dfd, "c", AFILE_NOREPLACE, NULL));
 	assert_file(c, "c", "A");
 	assert_entries(c, ".", "b", "c", "dangling");
 }
@@ -115,8 +116,8 @@ test_exchange(void **state)
 	r = afile_rename(c->dfd, "b", c->dfd, "missing", AFILE_EXCHANGE, &o);
 	assert_err(r, -ENOENT);
 	assert_errinfo(&e, r);
-	assert_err(afile_rename(c->dfd, "missing", c->dfd, "b",
-		       AFILE_EXCHANGE, NULL),
+	assert_err(
+	    afile_rename(c->dfd, "missing", c->dfd, "b", AFILE_EXCHANGE, NULL),
 	    -ENOENT);
 	assert_file(c, "b", "A");
 	assert_entries(c, ".", "a", "b", "d");
@@ -153,13 +154,12 @@ test_missing_source(void **state)
 	r = afile_rename(c->dfd, "missing", c->dfd, "b", 0, &o);
 	assert_err(r, -ENOENT);
 	assert_errinfo(&e, r);
-	assert_err(afile_rename(c->dfd, "missing", c->dfd, "c",
-		       AFILE_NOREPLACE, NULL),
+	assert_err(
+	    afile_rename(c->dfd, "missing", c->dfd, "c", AFILE_NOREPLACE, NULL),
 	    -ENOENT);
-	assert_err(afile_rename(c->dfd, "b", c->dfd, "nodir/c", 0, NULL),
-	    -ENOENT);
-	assert_err(afile_rename(c->dfd, "b", c->dfd, "b/c", 0, NULL),
-	    -ENOTDIR);
+	assert_err(
+	    afile_rename(c->dfd, "b", c->dfd, "nodir/c", 0, NULL), -ENOENT);
+	assert_err(afile_rename(c->dfd, "b", c->dfd, "b/c", 0, NULL), -ENOTDIR);
 	assert_file(c, "b", "B");
 	assert_entries(c, ".", "b");
 }
@@ -196,13 +196,12 @@ test_directories(void **state)
 	assert_ok(afile_rename(c->dfd, "d", c->dfd, "e", 0, NULL));
 	assert_file(c, "e/f", "inside");
 	h_puts(c, "file", "x");
-	assert_err(afile_rename(c->dfd, "file", c->dfd, "e", 0, NULL),
-	    -EISDIR);
-	assert_err(afile_rename(c->dfd, "e", c->dfd, "file", 0, NULL),
-	    -ENOTDIR);
+	assert_err(afile_rename(c->dfd, "file", c->dfd, "e", 0, NULL), -EISDIR);
+	assert_err(
+	    afile_rename(c->dfd, "e", c->dfd, "file", 0, NULL), -ENOTDIR);
 	/* Into itself. */
-	assert_err(afile_rename(c->dfd, "e", c->dfd, "e/sub", 0, NULL),
-	    -EINVAL);
+	assert_err(
+	    afile_rename(c->dfd, "e", c->dfd, "e/sub", 0, NULL), -EINVAL);
 	assert_entries(c, ".", "e", "file");
 	assert_entries(c, "e", "f");
 }
@@ -234,10 +233,10 @@ test_bad_args(void **state)
 	assert_err(afile_rename(c->dfd, "a", c->dfd, "b/", 0, NULL), -EINVAL);
 	assert_err(afile_rename(c->dfd, ".", c->dfd, "b", 0, NULL), -EINVAL);
 	assert_err(afile_rename(c->dfd, "a", c->dfd, "..", 0, NULL), -EINVAL);
-	assert_err(afile_rename(c->dfd, "a", c->dfd, "b", 0x80000000u, NULL),
-	    -EINVAL);
-	assert_err(afile_rename(c->dfd, "a", c->dfd, "b", AFILE_SET_MODE << 4,
-		       NULL),
+	assert_err(
+	    afile_rename(c->dfd, "a", c->dfd, "b", 0x80000000u, NULL), -EINVAL);
+	assert_err(
+	    afile_rename(c->dfd, "a", c->dfd, "b", AFILE_SET_MODE << 4, NULL),
 	    -EINVAL);
 	o.size = sizeof(o) + 1;
 	assert_err(afile_rename(c->dfd, "a", c->dfd, "b", 0, &o), -EINVAL);
@@ -262,8 +261,8 @@ test_no_permission(void **state)
 	h_require_root();
 	h_mkdir(c, "sub", 0755);
 	h_puts(c, "sub/a", "A");
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, rename_in_sub, NULL),
-	    -EACCES);
+	assert_err(
+	    h_run_as(c, H_NOBODY, H_NOBODY, rename_in_sub, NULL), -EACCES);
 	assert_entries(c, "sub", "a");
 }
 
@@ -292,8 +291,8 @@ test_read_only_fs(void **state)
 	h_mount_tmpfs(c, "mnt");
 	h_puts(c, "mnt/a", "A");
 	h_remount_ro(c, "mnt");
-	assert_err(afile_rename(c->dfd, "mnt/a", c->dfd, "mnt/b", 0, NULL),
-	    -EROFS);
+	assert_err(
+	    afile_rename(c->dfd, "mnt/a", c->dfd, "mnt/b", 0, NULL), -EROFS);
 	assert_entries(c, "mnt", "a");
 }
 
@@ -356,11 +355,11 @@ test_across_file_systems_refusals(void **state)
 	assert_errinfo(&e, r);
 	/* The destination is a directory. */
 	h_mkdir(c, "mnt/dir", 0755);
-	assert_err(afile_rename(c->dfd, "a", c->dfd, "mnt/dir", 0, NULL),
-	    -EISDIR);
+	assert_err(
+	    afile_rename(c->dfd, "a", c->dfd, "mnt/dir", 0, NULL), -EISDIR);
 	/* A move with NOREPLACE to a free name works. */
-	assert_ok(afile_rename(c->dfd, "a", c->dfd, "mnt/c", AFILE_NOREPLACE,
-	    NULL));
+	assert_ok(
+	    afile_rename(c->dfd, "a", c->dfd, "mnt/c", AFILE_NOREPLACE, NULL));
 	assert_file(c, "mnt/c", "A");
 	assert_file(c, "mnt/b", "B");
 	assert_entries(c, ".", "d", "mnt");
@@ -388,6 +387,88 @@ test_across_file_systems_linked_source(void **state)
 	assert_entries(c, ".", "a2", "mnt");
 }
 
+static int
+move_to_mnt(struct h_ctx *c, void *arg)
+{
+	unsigned int flags = arg != NULL ? *(unsigned int *)arg : 0;
+
+	return afile_rename(c->dfd, "sub/a", c->dfd, "mnt/a", flags, NULL);
+}
+
+static void
+test_across_file_systems_owner_policy(void **state)
+{
+	struct h_ctx *c = *state;
+	unsigned int best = AFILE_OWNER_BEST_EFFORT;
+	struct stat st;
+
+	/*
+	 * An unprivileged move across file systems of another user's file:
+	 * the copy cannot keep the owner, so it is refused unless
+	 * AFILE_OWNER_BEST_EFFORT.
+	 */
+	h_mount_tmpfs(c, "mnt");
+	h_chmod(c, "mnt", 0777);
+	h_mkdir(c, "sub", 0777);
+	h_puts(c, "sub/a", "A");
+	h_chmod(c, "sub/a", 0644);
+	h_chown(c, "sub/a", H_OTHER, H_OTHER);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, move_to_mnt, NULL), -EPERM);
+	assert_entries(c, "sub", "a");
+	assert_empty_dir(c, "mnt");
+	assert_ok(h_run_as(c, H_NOBODY, H_NOBODY, move_to_mnt, &best));
+	assert_file(c, "mnt/a", "A");
+	assert_mode(c, "mnt/a", 0644);
+	h_lstat(c, "mnt/a", &st);
+	assert_int_equal(st.st_uid, H_NOBODY);
+	assert_empty_dir(c, "sub");
+}
+
+static void
+test_across_file_systems_source_kept(void **state)
+{
+	struct h_ctx *c = *state;
+	unsigned int best = AFILE_OWNER_BEST_EFFORT;
+	int r;
+
+	/*
+	 * The source's directory forbids removing it.  Either the library
+	 * sees that first and changes nothing (-EACCES), or it copies and
+	 * says AFILE_ESOURCEKEPT; never a silent success or a lost file.
+	 */
+	h_mount_tmpfs(c, "mnt");
+	h_chmod(c, "mnt", 0777);
+	h_mkdir(c, "sub", 0755);
+	h_puts(c, "sub/a", "A");
+	h_chown(c, "sub/a", H_NOBODY, H_NOBODY);
+	r = h_run_as(c, H_NOBODY, H_NOBODY, move_to_mnt, &best);
+	if (r == AFILE_ESOURCEKEPT) {
+		assert_file(c, "mnt/a", "A");
+		assert_entries(c, "mnt", "a");
+	} else if (r == -EACCES) {
+		assert_empty_dir(c, "mnt");
+	} else {
+		fail_msg("got %d (%s), expected -EACCES or AFILE_ESOURCEKEPT",
+		    r, afile_err_name(r));
+	}
+	assert_file(c, "sub/a", "A");
+	assert_entries(c, "sub", "a");
+}
+
+static void
+test_across_file_systems_symlink(void **state)
+{
+	struct h_ctx *c = *state;
+
+	/* Only a regular file is copied across; a symlink is not. */
+	h_mount_tmpfs(c, "mnt");
+	h_symlink(c, "target", "link");
+	assert_err(
+	    afile_rename(c->dfd, "link", c->dfd, "mnt/link", 0, NULL), -EXDEV);
+	assert_entries(c, ".", "link", "mnt");
+	assert_empty_dir(c, "mnt");
+}
+
 int
 main(void)
 {
@@ -410,8 +491,12 @@ main(void)
 	    T(test_across_file_systems),
 	    T(test_across_file_systems_refusals),
 	    T(test_across_file_systems_linked_source),
+	    T(test_across_file_systems_owner_policy),
+	    T(test_across_file_systems_source_kept),
+	    T(test_across_file_systems_symlink),
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

@@ -143,14 +143,15 @@ static void
 test_replace_keeps_unusual_modes(void **state)
 {
 	struct h_ctx *c = *state;
-	static const mode_t modes[] = {0, 0400, 0444, 0600, 0700, 0751, 01644,
-	    02755, 04755, 06777};
+	static const mode_t modes[] = {
+	    0, 0400, 0444, 0600, 0700, 0751, 01644, 02755, 04755, 06777};
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		h_puts(c, "f", "old");
 		h_chmod(c, "f", modes[i]);
 		assert_ok(afile_write(c->dfd, "f", NEW, strlen(NEW), 0, NULL));
 		assert_mode(c, "f", modes[i]);
+		h_chmod(c, "f", 0600); /* readable by the check if not root */
 		assert_file(c, "f", NEW);
 		assert_int_equal(unlinkat(c->dfd, "f", 0), 0);
 	}
@@ -227,14 +228,15 @@ test_set_mode(void **state)
 	struct afile_opts o = AFILE_OPTS_INIT;
 
 	o.mode = 0;
-	assert_ok(afile_write(c->dfd, "zero", NEW, strlen(NEW),
-	    AFILE_SET_MODE, &o));
+	assert_ok(
+	    afile_write(c->dfd, "zero", NEW, strlen(NEW), AFILE_SET_MODE, &o));
 	assert_mode(c, "zero", 0);
+	h_chmod(c, "zero", 0600); /* readable by the check when not root */
 	assert_file(c, "zero", NEW);
 
 	o.mode = 04755;
-	assert_ok(afile_write(c->dfd, "suid", NEW, strlen(NEW),
-	    AFILE_SET_MODE, &o));
+	assert_ok(
+	    afile_write(c->dfd, "suid", NEW, strlen(NEW), AFILE_SET_MODE, &o));
 	assert_mode(c, "suid", 04755);
 
 	/* On replace the given mode wins over the old one. */
@@ -245,9 +247,9 @@ test_set_mode(void **state)
 	assert_mode(c, "old", 04755);
 	assert_file(c, "old", NEW);
 	o.mode = 0;
-	assert_ok(
-	    afile_write(c->dfd, "old", "x", 1, AFILE_SET_MODE, &o));
+	assert_ok(afile_write(c->dfd, "old", "x", 1, AFILE_SET_MODE, &o));
 	assert_mode(c, "old", 0);
+	h_chmod(c, "old", 0600);
 	assert_file(c, "old", "x");
 	assert_entries(c, ".", "old", "suid", "zero");
 }
@@ -283,8 +285,8 @@ test_noreplace(void **state)
 	int r;
 
 	o.err = &e;
-	assert_ok(afile_write(c->dfd, "f", NEW, strlen(NEW), AFILE_NOREPLACE,
-	    NULL));
+	assert_ok(
+	    afile_write(c->dfd, "f", NEW, strlen(NEW), AFILE_NOREPLACE, NULL));
 	assert_file(c, "f", NEW);
 	r = afile_write(c->dfd, "f", "other", 5, AFILE_NOREPLACE, &o);
 	assert_err(r, -EEXIST);
@@ -306,8 +308,8 @@ test_nofollow_replaces_link(void **state)
 
 	h_puts(c, "target", "target contents");
 	h_symlink(c, "target", "link");
-	assert_ok(afile_write(c->dfd, "link", NEW, strlen(NEW),
-	    AFILE_NOFOLLOW, NULL));
+	assert_ok(afile_write(
+	    c->dfd, "link", NEW, strlen(NEW), AFILE_NOFOLLOW, NULL));
 	h_lstat(c, "link", &st);
 	assert_true(S_ISREG(st.st_mode));
 	assert_file(c, "link", NEW);
@@ -402,13 +404,13 @@ test_directory_target(void **state)
 	r = afile_write(c->dfd, "d", NEW, strlen(NEW), 0, &o);
 	assert_err(r, -EISDIR);
 	assert_errinfo(&e, r);
-	assert_err(afile_write(c->dfd, "d", NEW, strlen(NEW), AFILE_NOFOLLOW,
-		       NULL),
+	assert_err(
+	    afile_write(c->dfd, "d", NEW, strlen(NEW), AFILE_NOFOLLOW, NULL),
 	    -EISDIR);
 	/* Through a symlink too. */
 	h_symlink(c, "d", "l");
-	assert_err(afile_write(c->dfd, "l", NEW, strlen(NEW), 0, NULL),
-	    -EISDIR);
+	assert_err(
+	    afile_write(c->dfd, "l", NEW, strlen(NEW), 0, NULL), -EISDIR);
 	assert_entries(c, ".", "d", "l");
 	assert_empty_dir(c, "d");
 }
@@ -484,8 +486,8 @@ test_hardlinks(void **state)
 	h_lstat(c, "f", &st);
 	assert_int_equal(st.st_nlink, 2);
 
-	assert_ok(afile_write(c->dfd, "f", NEW, strlen(NEW),
-	    AFILE_BREAK_HARDLINKS, NULL));
+	assert_ok(afile_write(
+	    c->dfd, "f", NEW, strlen(NEW), AFILE_BREAK_HARDLINKS, NULL));
 	assert_file(c, "f", NEW);
 	assert_file(c, "other", "old");
 	h_lstat(c, "f", &st);
@@ -512,8 +514,8 @@ test_missing_directory(void **state)
 	    -ENOENT);
 	/* A symlink to a missing directory. */
 	h_symlink(c, "nodir/f", "link");
-	assert_err(afile_write(c->dfd, "link", NEW, strlen(NEW), 0, NULL),
-	    -ENOENT);
+	assert_err(
+	    afile_write(c->dfd, "link", NEW, strlen(NEW), 0, NULL), -ENOENT);
 	assert_entries(c, ".", "link");
 }
 
@@ -550,22 +552,19 @@ test_no_permission(void **state)
 
 	h_require_root();
 	h_mkdir(c, "sub", 0755);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL),
-	    -EACCES);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, &noreplace),
-	    -EACCES);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL), -EACCES);
+	assert_err(
+	    h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, &noreplace), -EACCES);
 	assert_empty_dir(c, "sub");
 	/* A file the user may write, in a directory it may not. */
 	h_puts(c, "sub/f", "old");
 	h_chmod(c, "sub/f", 0666);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL),
-	    -EACCES);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL), -EACCES);
 	assert_file(c, "sub/f", "old");
 	assert_entries(c, "sub", "f");
 	/* Search permission missing on the directory. */
 	h_chmod(c, "sub", 0776);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL),
-	    -EACCES);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL), -EACCES);
 	h_chmod(c, "sub", 0755);
 	assert_file(c, "sub/f", "old");
 	assert_entries(c, "sub", "f");
@@ -584,8 +583,7 @@ test_owner_not_restorable(void **state)
 	h_puts(c, "sub/f", "old");
 	h_chmod(c, "sub/f", 0666);
 	h_chown(c, "sub/f", H_OTHER, H_OTHER);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL),
-	    -EPERM);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL), -EPERM);
 	assert_file(c, "sub/f", "old");
 	h_lstat(c, "sub/f", &st);
 	assert_int_equal(st.st_uid, H_OTHER);
@@ -610,8 +608,7 @@ test_group_not_restorable(void **state)
 	h_puts(c, "sub/f", "old");
 	h_chmod(c, "sub/f", 0664);
 	h_chown(c, "sub/f", H_NOBODY, H_OTHER);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL),
-	    -EPERM);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL), -EPERM);
 	assert_file(c, "sub/f", "old");
 	assert_entries(c, "sub", "f");
 }
@@ -635,6 +632,34 @@ test_unprivileged_owner_ok(void **state)
 	h_lstat(c, "sub/f", &st);
 	assert_int_equal(st.st_uid, H_NOBODY);
 	assert_int_equal(st.st_gid, H_NOBODY);
+	assert_entries(c, "sub", "f");
+}
+
+static void
+test_replace_unreadable_own_file(void **state)
+{
+	struct h_ctx *c = *state;
+	struct stat st;
+
+	h_require_root();
+	/*
+	 * Replacing needs write and search permission on the directory only
+	 * (rename(2)); the owner of a write-only or mode 0 file may replace
+	 * it, and its mode is kept.
+	 */
+	h_mkdir(c, "sub", 0755);
+	h_chown(c, "sub", H_NOBODY, H_NOBODY);
+	h_puts(c, "sub/f", "old");
+	h_chown(c, "sub/f", H_NOBODY, H_NOBODY);
+	h_chmod(c, "sub/f", 0200);
+	assert_ok(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL));
+	assert_file(c, "sub/f", NEW);
+	assert_mode(c, "sub/f", 0200);
+	h_chmod(c, "sub/f", 0);
+	assert_ok(h_run_as(c, H_NOBODY, H_NOBODY, write_sub_f, NULL));
+	assert_mode(c, "sub/f", 0);
+	h_lstat(c, "sub/f", &st);
+	assert_int_equal(st.st_uid, H_NOBODY);
 	assert_entries(c, "sub", "f");
 }
 
@@ -700,13 +725,42 @@ test_read_only_fs(void **state)
 	r = afile_write(c->dfd, "mnt/f", NEW, strlen(NEW), 0, &o);
 	assert_err(r, -EROFS);
 	assert_errinfo(&e, r);
-	assert_err(afile_write(c->dfd, "mnt/new", NEW, strlen(NEW), 0, NULL),
-	    -EROFS);
+	assert_err(
+	    afile_write(c->dfd, "mnt/new", NEW, strlen(NEW), 0, NULL), -EROFS);
 	assert_err(afile_write(c->dfd, "mnt/new", NEW, strlen(NEW),
 		       AFILE_NOREPLACE, NULL),
 	    -EROFS);
 	assert_file(c, "mnt/f", "old");
 	assert_entries(c, "mnt", "f");
+}
+
+static void
+test_no_space(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_errinfo e;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	size_t len = 24 * 1024 * 1024; /* more than the 16 MiB tmpfs */
+	char *big;
+	int r;
+
+	o.err = &e;
+	h_mount_tmpfs(c, "mnt");
+	h_puts(c, "mnt/f", "old");
+	big = calloc(1, len);
+	assert_non_null(big);
+	r = afile_write(c->dfd, "mnt/f", big, len, 0, &o);
+	assert_err(r, -ENOSPC);
+	assert_errinfo(&e, r);
+	assert_err(
+	    afile_write(c->dfd, "mnt/new", big, len, AFILE_NOREPLACE, NULL),
+	    -ENOSPC);
+	free(big);
+	assert_file(c, "mnt/f", "old");
+	assert_entries(c, "mnt", "f");
+	/* The space is free again: nothing was left holding it. */
+	assert_ok(afile_write(c->dfd, "mnt/f", NEW, strlen(NEW), 0, NULL));
+	assert_file(c, "mnt/f", NEW);
 }
 
 static void
@@ -728,14 +782,13 @@ test_name_max(void **state)
 	/* Replace, where a temporary name beside it is needed. */
 	assert_ok(afile_write(c->dfd, name, "second", 6, 0, NULL));
 	assert_file(c, name, "second");
-	assert_err(afile_write(c->dfd, name, "third", 5, AFILE_NOREPLACE,
-		       NULL),
+	assert_err(afile_write(c->dfd, name, "third", 5, AFILE_NOREPLACE, NULL),
 	    -EEXIST);
 	/* A hidden name of the maximal length. */
 	make_name(dotname, NAME_MAX, 'b');
 	dotname[0] = '.';
-	assert_ok(afile_write(c->dfd, dotname, NEW, strlen(NEW),
-	    AFILE_NOREPLACE, NULL));
+	assert_ok(afile_write(
+	    c->dfd, dotname, NEW, strlen(NEW), AFILE_NOREPLACE, NULL));
 	assert_ok(afile_write(c->dfd, dotname, "x", 1, 0, NULL));
 	assert_file(c, dotname, "x");
 	assert_file(c, name, "second");
@@ -756,8 +809,8 @@ test_name_too_long(void **state)
 	r = afile_write(c->dfd, name, NEW, strlen(NEW), 0, &o);
 	assert_err(r, -ENAMETOOLONG);
 	assert_errinfo(&e, r);
-	assert_err(afile_write(c->dfd, name, NEW, strlen(NEW),
-		       AFILE_NOREPLACE, NULL),
+	assert_err(
+	    afile_write(c->dfd, name, NEW, strlen(NEW), AFILE_NOREPLACE, NULL),
 	    -ENAMETOOLONG);
 	/* A too long directory component. */
 	snprintf(path, sizeof(path), "%s/f", name);
@@ -772,8 +825,8 @@ test_bad_args(void **state)
 	struct h_ctx *c = *state;
 	struct afile_opts o = AFILE_OPTS_INIT;
 	size_t i;
-	static const char *const bad_paths[] = {"", "f/", "sub/", ".", "..",
-	    "sub/.", "sub/..", "./"};
+	static const char *const bad_paths[] = {
+	    "", "f/", "sub/", ".", "..", "sub/.", "sub/..", "./"};
 
 	h_mkdir(c, "sub", 0755);
 	assert_err(afile_write(c->dfd, NULL, "x", 1, 0, NULL), -EINVAL);
@@ -787,8 +840,8 @@ test_bad_args(void **state)
 	/* NULL buffer with a length. */
 	assert_err(afile_write(c->dfd, "f", NULL, 1, 0, NULL), -EINVAL);
 	/* Unknown flag bits. */
-	assert_err(afile_write(c->dfd, "f", "x", 1, 0x80000000u, NULL),
-	    -EINVAL);
+	assert_err(
+	    afile_write(c->dfd, "f", "x", 1, 0x80000000u, NULL), -EINVAL);
 	assert_err(afile_write(c->dfd, "f", "x", 1, 0x0100u, NULL), -EINVAL);
 	o.size = sizeof(o) - 1;
 	assert_err(afile_write(c->dfd, "f", "x", 1, 0, &o), -EINVAL);
@@ -837,8 +890,8 @@ test_sync_levels(void **state)
 	struct h_ctx *c = *state;
 	struct afile_opts o = AFILE_OPTS_INIT;
 	unsigned int got;
-	static const unsigned int levels[] = {AFILE_SYNC_FULL, AFILE_SYNC_DATA,
-	    AFILE_SYNC_NONE};
+	static const unsigned int levels[] = {
+	    AFILE_SYNC_FULL, AFILE_SYNC_DATA, AFILE_SYNC_NONE};
 
 	o.ret_sync = &got;
 	for (size_t i = 0; i < 3; i++) {
@@ -851,8 +904,8 @@ test_sync_levels(void **state)
 		assert_int_equal(got, levels[i]);
 		assert_file(c, "f", data);
 		got = 77;
-		assert_ok(afile_write(c->dfd, "g", data, strlen(data),
-		    AFILE_NOREPLACE, &o));
+		assert_ok(afile_write(
+		    c->dfd, "g", data, strlen(data), AFILE_NOREPLACE, &o));
 		assert_int_equal(got, levels[i]);
 		assert_int_equal(unlinkat(c->dfd, "g", 0), 0);
 	}
@@ -917,9 +970,11 @@ main(void)
 	    T(test_owner_not_restorable),
 	    T(test_group_not_restorable),
 	    T(test_unprivileged_owner_ok),
+	    T(test_replace_unreadable_own_file),
 	    T(test_sticky_directory),
 	    T(test_sticky_directory_own_file),
 	    T(test_read_only_fs),
+	    T(test_no_space),
 	    T(test_name_max),
 	    T(test_name_too_long),
 	    T(test_bad_args),
@@ -929,5 +984,6 @@ main(void)
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }

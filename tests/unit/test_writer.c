@@ -142,8 +142,8 @@ test_free_without_commit(void **state)
 	assert_file(c, "f", "old");
 	/* Freed right after open, nothing written. */
 	w = NULL;
-	assert_ok(afile_writer_open(c->dfd, "f", AFILE_BREAK_HARDLINKS, NULL,
-	    &w));
+	assert_ok(
+	    afile_writer_open(c->dfd, "f", AFILE_BREAK_HARDLINKS, NULL, &w));
 	afile_writer_free(w);
 	assert_file(c, "f", "old");
 	assert_entries(c, ".", "f");
@@ -224,8 +224,8 @@ test_write_null_buffer(void **state)
 
 /* Open and check the documented state after a failed open. */
 static int
-open_checked(int dfd, const char *path, unsigned int flags,
-    const struct afile_opts *o)
+open_checked(
+    int dfd, const char *path, unsigned int flags, const struct afile_opts *o)
 {
 	struct afile_writer *w = (struct afile_writer *)&w;
 	int r = afile_writer_open(dfd, path, flags, o, &w);
@@ -306,16 +306,14 @@ test_open_refuses_before_data(void **state)
 	h_require_root();
 	/* No write permission: refused at open. */
 	h_mkdir(c, "sub", 0755);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, open_in_sub, NULL),
-	    -EACCES);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, open_in_sub, NULL), -EACCES);
 	assert_empty_dir(c, "sub");
 	/* An owner the user cannot restore: refused at open. */
 	h_chmod(c, "sub", 0777);
 	h_puts(c, "sub/f", "old");
 	h_chmod(c, "sub/f", 0666);
 	h_chown(c, "sub/f", H_OTHER, H_OTHER);
-	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, open_in_sub, NULL),
-	    -EPERM);
+	assert_err(h_run_as(c, H_NOBODY, H_NOBODY, open_in_sub, NULL), -EPERM);
 	assert_file(c, "sub/f", "old");
 	assert_entries(c, "sub", "f");
 }
@@ -344,6 +342,53 @@ test_size_hint_too_large(void **state)
 	r = open_checked(c->dfd, "mnt/f", 0, &o);
 	assert_err(r, -ENOSPC);
 	assert_empty_dir(c, "mnt");
+}
+
+static void
+test_write_no_space(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_writer *w = NULL;
+	char chunk[65536];
+	int r = 0, i;
+
+	/* Without a size hint the full disk shows in a write: poisoned. */
+	h_mount_tmpfs(c, "mnt");
+	h_puts(c, "mnt/f", "old");
+	memset(chunk, 'x', sizeof(chunk));
+	assert_ok(afile_writer_open(c->dfd, "mnt/f", 0, NULL, &w));
+	for (i = 0; i < 1000 && r == 0; i++)
+		r = afile_writer_write(w, chunk, sizeof(chunk));
+	assert_err(r, -ENOSPC);
+	assert_err(afile_writer_write(w, "x", 1), AFILE_EPOISONED);
+	assert_err(afile_writer_commit(w), AFILE_EPOISONED);
+	afile_writer_free(w);
+	assert_file(c, "mnt/f", "old");
+	assert_entries(c, "mnt", "f");
+}
+
+static void
+test_set_mode_and_nofollow(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_writer *w = NULL;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct stat st;
+
+	h_puts(c, "target", "target");
+	h_symlink(c, "target", "link");
+	o.mode = 0640;
+	assert_ok(afile_writer_open(
+	    c->dfd, "link", AFILE_SET_MODE | AFILE_NOFOLLOW, &o, &w));
+	assert_ok(afile_writer_write(w, NEW, strlen(NEW)));
+	assert_ok(afile_writer_commit(w));
+	afile_writer_free(w);
+	h_lstat(c, "link", &st);
+	assert_true(S_ISREG(st.st_mode));
+	assert_mode(c, "link", 0640);
+	assert_file(c, "link", NEW);
+	assert_file(c, "target", "target");
+	assert_entries(c, ".", "link", "target");
 }
 
 /* A write(2) replacement that fails with EIO: poisons the writer. */
@@ -425,6 +470,51 @@ test_commit_sync_error(void **state)
 	assert_entries(c, ".", "f");
 }
 
+static int
+fsync_dir_eio(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return afile__sys_default.fsync(fd);
+}
+
+static void
+test_commit_dir_sync_error(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_writer *w = NULL;
+	struct afile_errinfo e;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	int r;
+
+	/* Published but not known durable: the one documented exception. */
+	o.err = &e;
+	h_puts(c, "f", "old");
+	assert_ok(afile_writer_open(c->dfd, "f", 0, &o, &w));
+	assert_ok(afile_writer_write(w, NEW, strlen(NEW)));
+	afile__sys.fsync = fsync_dir_eio;
+	r = afile_writer_commit(w);
+	afile__sys_reset();
+	assert_err(r, AFILE_EUNSYNCED);
+	assert_errinfo(&e, r);
+	assert_int_equal(e.cause, -EIO);
+	afile_writer_free(w);
+	assert_file(c, "f", NEW);
+	/* The same through the one-shot call, for a new file. */
+	afile__sys.fsync = fsync_dir_eio;
+	r = afile_write(c->dfd, "g", NEW, strlen(NEW), AFILE_NOREPLACE, &o);
+	afile__sys_reset();
+	assert_err(r, AFILE_EUNSYNCED);
+	assert_errinfo(&e, r);
+	assert_int_equal(e.cause, -EIO);
+	assert_file(c, "g", NEW);
+	assert_entries(c, ".", "f", "g");
+}
+
 int
 main(void)
 {
@@ -446,10 +536,14 @@ main(void)
 	    T(test_open_refuses_before_data),
 	    T(test_open_read_only_fs),
 	    T(test_size_hint_too_large),
+	    T(test_write_no_space),
+	    T(test_set_mode_and_nofollow),
 	    T(test_poisoned_after_write_error),
 	    T(test_commit_sync_error),
+	    T(test_commit_dir_sync_error),
 #undef T
 	};
 
+	h_init();
 	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
 }
