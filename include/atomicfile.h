@@ -206,6 +206,12 @@ struct afile_errinfo {
 #define AFILE_EXCHANGE          0x0010u
 /* Give the file exactly opts->mode, unmasked, when new and on replace. */
 #define AFILE_SET_MODE          0x0020u
+/*
+ * Hold the target's exclusive lock (see afile_lock_acquire()) for the
+ * whole operation, waiting as opts->lock_wait_ms says, so that it is
+ * serialized with every other locker of the same file.
+ */
+#define AFILE_LOCK              0x0040u
 
 /* Durability levels; see the overview. */
 enum afile_sync {
@@ -232,6 +238,10 @@ enum afile_sync {
  *             the bytes copied so far and the total; a nonzero return
  *             cancels the copy with -ECANCELED
  * @progress_ctx: passed to @progress
+ * @lock_wait_ms: for AFILE_LOCK and afile_update(): 0 waits for the lock
+ *             as long as it takes, a positive value at most that many
+ *             milliseconds, AFILE_LOCK_TRY (-1) not at all; a lock not
+ *             acquired in time gives -ETIMEDOUT (-EAGAIN for a try)
  *
  * Initialize with AFILE_OPTS_INIT (C) or memset() and set .size (C++).
  */
@@ -244,7 +254,10 @@ struct afile_opts {
 	struct afile_errinfo *err;
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;
+	int lock_wait_ms;
 };
+
+#define AFILE_LOCK_TRY (-1)
 
 /* clang-format off */
 #define AFILE_OPTS_INIT {.size = sizeof(struct afile_opts)}
@@ -490,6 +503,185 @@ AFILE_API int afile_writer_commit(struct afile_writer *w);
  * removed and the target stays as it was.  Since: 0.1.
  */
 AFILE_API void afile_writer_free(struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * Locks and read-modify-write
+ *
+ * A lock belongs to a path, not to an inode: every replace gives the path a
+ * new inode, so the lock lives on a stable sidecar file beside the target,
+ * ".NAME.afile-lock", created on first use (the target need not exist) and
+ * never removed while anyone may use it.  The locks are fcntl(2) open file
+ * description locks: the kernel drops them the moment their holder dies,
+ * so there are no stale locks to break and no "takeover" that could let
+ * two processes in at once.  Where OFD locks are missing (non-Linux),
+ * flock(2) is used, which has the same per-open-file semantics on local
+ * file systems.  On NFS both are emulated by the server's lock manager:
+ * they work, but a client that loses its lease can lose the lock.
+ * ------------------------------------------------------------------ */
+
+struct afile_lock;
+
+enum afile_lock_mode {
+	AFILE_LOCK_SHARED = 1,
+	AFILE_LOCK_EXCLUSIVE = 2,
+};
+
+/*
+ * afile_lock_acquire - lock a path against other cooperating processes
+ * @dirfd:      directory that @path is relative to, or AT_FDCWD
+ * @path:       the file to lock; a symlink is followed as afile_write()
+ *              follows it, so that both lock the same sidecar
+ * @mode:       AFILE_LOCK_SHARED or AFILE_LOCK_EXCLUSIVE
+ * @timeout_ms: 0 tries once, -1 waits as long as it takes, a positive
+ *              value waits at most that many milliseconds (polling with
+ *              jittered backoff)
+ * @ret_lock:   receives the lock
+ *
+ * Shared locks exclude exclusive ones; an exclusive lock excludes all
+ * others.  Locks are per lock handle: two handles of one process exclude
+ * each other like two processes do.  A child process that inherits the
+ * descriptor (see afile_lock_fd()) shares the lock, which is released when
+ * the handle is released and every inherited copy is closed.
+ *
+ * Returns 0, or a negative error code: -EAGAIN (@timeout_ms was 0 and the
+ * lock is held), -ETIMEDOUT (not acquired in time), -EINVAL (bad @mode,
+ * @timeout_ms below -1, a NULL pointer), -EACCES or -EROFS (the sidecar
+ * cannot be created), -ENOLCK, or the errors of path resolution.  On
+ * failure nothing is held; a sidecar created on the way stays (it is
+ * harmless and will be reused).  Thread-safe.  Since: 0.1.
+ */
+AFILE_API int afile_lock_acquire(int dirfd, const char *path, unsigned int mode,
+    int timeout_ms, struct afile_lock **ret_lock);
+
+/*
+ * afile_lock_fd - the descriptor that carries a lock
+ * @lock: a held lock
+ *
+ * For a process that hands the lock to a child: clear FD_CLOEXEC on it
+ * before exec, and the child holds the lock too (as flock(1) does).  Do
+ * not close it; afile_lock_release() does.  Returns the descriptor or
+ * -EINVAL.  Since: 0.1.
+ */
+AFILE_API int afile_lock_fd(const struct afile_lock *lock);
+
+/*
+ * afile_lock_release - release a lock and free its handle
+ * @lock: a lock, or NULL (no-op)
+ *
+ * The sidecar file stays.  Since: 0.1.
+ */
+AFILE_API void afile_lock_release(struct afile_lock *lock);
+
+/* Returned by an update callback to leave the file as it is. */
+#define AFILE_UPDATE_KEEP 1
+
+/*
+ * afile_update - read, modify and write a file with no lost updates
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  the file; it need not exist yet
+ * @fn:    called once with @ctx, the current contents (@old, @old_len; @old
+ *         is NULL when the file does not exist, and NUL-terminated
+ *         otherwise) and an open writer for the new contents; returns 0 to
+ *         publish what it wrote, AFILE_UPDATE_KEEP to change nothing, or a
+ *         negative error code to abort
+ * @ctx:   passed to @fn
+ * @flags: as for afile_write(), except AFILE_NOREPLACE
+ * @opts:  NULL for defaults; .lock_wait_ms bounds the wait for the lock
+ *
+ * Takes the exclusive lock of @path, reads it, lets @fn write the new
+ * version and publishes it atomically, then releases the lock.  Any number
+ * of processes updating one file this way never lose an update.  @fn must
+ * not free the writer; it may call afile_writer_write() and
+ * afile_writer_fd() on it.
+ *
+ * Returns 0 (published, or kept by AFILE_UPDATE_KEEP), the negative value
+ * @fn returned, or the errors of afile_lock_acquire(), afile_read() and
+ * afile_writer_commit().  On failure the file is unchanged and no
+ * temporary file remains, except AFILE_EUNSYNCED.  Since: 0.1.
+ */
+AFILE_API int afile_update(int dirfd, const char *path,
+    int (*fn)(
+	void *ctx, const void *old, size_t old_len, struct afile_writer *w),
+    void *ctx, unsigned int flags, const struct afile_opts *opts);
+
+/* ------------------------------------------------------------------
+ * Temporary files
+ *
+ * A temp file exists under a name only where the file system lacks
+ * O_TMPFILE, or for the moment between naming it and renaming it over the
+ * target.  Such a name is ".TARGET.XXXXXXXXXXXX.afile-tmp", and its writer
+ * holds an exclusive OFD lock on it for its whole life, so a sweeper can
+ * tell a live writer's temp (locked) from an abandoned one (unlocked)
+ * without guessing from timestamps.  Abandoned temps of a target are swept
+ * when the target is next written; afile_cleanup() sweeps a directory.
+ * ------------------------------------------------------------------ */
+
+/*
+ * struct afile_cleanup_report - what afile_cleanup() found
+ * @size:    set to sizeof(struct afile_cleanup_report) before the call
+ * @removed: abandoned temps removed (or that would be, with
+ *           AFILE_CLEAN_DRY_RUN)
+ * @bytes:   their total size
+ * @live:    temps kept because their writer is alive
+ * @young:   temps kept because they are younger than the minimum age
+ * @failed:  temps that could not be examined or removed
+ * @each:    when not NULL, called for every temp found, with its name,
+ *           and what was done: AFILE_CLEAN_REMOVED, AFILE_CLEAN_LIVE,
+ *           AFILE_CLEAN_YOUNG, or a negative error code
+ * @ctx:     passed to @each
+ */
+struct afile_cleanup_report {
+	size_t size;
+	uint64_t removed;
+	uint64_t bytes;
+	uint64_t live;
+	uint64_t young;
+	uint64_t failed;
+	void (*each)(const char *name, int what, void *ctx);
+	void *ctx;
+};
+
+#define AFILE_CLEAN_REMOVED 0
+#define AFILE_CLEAN_LIVE    1
+#define AFILE_CLEAN_YOUNG   2
+
+/* afile_cleanup(): report what would be removed, remove nothing. */
+#define AFILE_CLEAN_DRY_RUN 0x0001u
+
+/*
+ * afile_cleanup - remove abandoned temporary files from a directory
+ * @dirfd:     directory that @dir is relative to, or AT_FDCWD
+ * @dir:       the directory to sweep (not recursive)
+ * @min_age_s: keep temps modified less than this many seconds ago, for
+ *             file systems whose locks cannot be trusted (NFS); 0 relies
+ *             on the locks alone
+ * @flags:     AFILE_CLEAN_DRY_RUN
+ * @report:    NULL, or receives counts (set its .size first)
+ *
+ * Removes every ".*.afile-tmp" regular file whose writer is gone (its lock
+ * can be taken).  Never removes a live writer's temp, a lock sidecar or
+ * anything else.
+ *
+ * Returns 0 when the directory was swept, whatever it removed, or a
+ * negative error code: -EINVAL, -ENOENT, -ENOTDIR, -EACCES.  Errors on
+ * single temps are counted in @report->failed, not returned.  Since: 0.1.
+ */
+AFILE_API int afile_cleanup(int dirfd, const char *dir, uint64_t min_age_s,
+    unsigned int flags, struct afile_cleanup_report *report);
+
+/*
+ * afile_cleanup_on_signal - remove this process's named temps, from a
+ * signal handler
+ *
+ * Async-signal-safe.  For an application's own SIGINT/SIGTERM handler:
+ * removes every named temp file that a writer of this process (not of a
+ * parent or a child) holds at the moment, so that even a process that
+ * dies by the signal leaves nothing behind.  The writers themselves stay
+ * valid but will fail to commit.  The library installs no handler itself.
+ * Covers at most 64 temps held at once; temps without a name (O_TMPFILE)
+ * need no cleanup.  Since: 0.1.
+ */
+AFILE_API void afile_cleanup_on_signal(void);
 
 /* ------------------------------------------------------------------
  * Statistics

@@ -44,13 +44,15 @@ struct afile__op {
 	unsigned int *ret_sync;    /* caller's, or NULL */
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;
+	int lock_wait_ms;
 };
 
 /* Internal flag bits, never accepted from callers. */
 #define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
-#define AFILE__PUBLIC_FLAGS                                         \
-	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
-	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE)
+#define AFILE__PUBLIC_FLAGS                                             \
+	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
+	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
+	    AFILE_LOCK)
 
 /*
  * Check flags against @allowed and the options struct, and fill @op.
@@ -142,27 +144,68 @@ AFILE_HIDDEN void afile__meta_done(struct afile__meta *m);
  * @fd:    open O_RDWR
  * @named: whether @name exists in the directory (false for an O_TMPFILE
  *         that has not been linked yet)
+ * @slot:  its entry in the signal-cleanup registry, or -1
  * @name:  the hidden temp name, once it has one
  */
 struct afile__tmp {
 	int fd;
 	bool named;
+	int slot;
 	char name[NAME_MAX + 1];
 };
 
 /*
+ * ".TARGET" + @tail, with TARGET cut and hashed when the whole would not
+ * fit in NAME_MAX: the names of temps and lock sidecars.
+ */
+AFILE_HIDDEN int afile__hidden_name(
+    const char *target, const char *tail, char out[NAME_MAX + 1]);
+/* A fresh random temp name for @target. */
+AFILE_HIDDEN int afile__tmp_name(const char *target, char name[NAME_MAX + 1]);
+/* Is @entry a temp name with the prefix ".TARGET." of some target? */
+AFILE_HIDDEN bool afile__is_tmp_of(const char *entry, const char *prefix);
+/*
  * Create a temp file in @dfd for target @target with @mode: O_TMPFILE
- * where the file system has it, else a random hidden name.
+ * where the file system has it, else a random hidden name, locked.
  */
 AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
     const char *target, mode_t mode, struct afile__tmp *tmp);
-/* Make a fresh random temp name for @target. */
-AFILE_HIDDEN int afile__tmp_name(const char *target, char name[NAME_MAX + 1]);
-/* Give an unnamed temp the name @name in @dfd (-EEXIST if taken). */
+/* Link the temp under the name @name in @dfd (-EEXIST if taken). */
 AFILE_HIDDEN int afile__tmp_link(
     int dfd, struct afile__tmp *tmp, const char *name);
+/* Give an unnamed temp a locked, registered random name beside @target. */
+AFILE_HIDDEN int afile__tmp_give_name(
+    int dfd, struct afile__tmp *tmp, const char *target);
+/* The temp's name became the target's: forget it. */
+AFILE_HIDDEN void afile__tmp_published(struct afile__tmp *tmp);
 /* Remove the temp's name, if any, and close it.  Never fails. */
 AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
+
+/* ------------------------------------------------------------------
+ * Sweeping abandoned temps (cleanup.c) and locks (lock.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * Remove the abandoned temps of @target in @dfd (whose directory offset
+ * it moves): reads at most one buffer of entries, so that a huge
+ * directory costs one system call; afile_cleanup() is thorough.
+ */
+AFILE_HIDDEN void afile__sweep_target(int dfd, const char *target);
+/*
+ * Take the lock of the name @name in @dfd: *@ret_fd receives the
+ * sidecar's descriptor.  @wait_ms: -1 forever, 0 once, > 0 at most.
+ */
+AFILE_HIDDEN int afile__lock_name(struct afile__op *op, int dfd,
+    const char *name, const char *shown, unsigned int mode, int wait_ms,
+    int *ret_fd);
+/*
+ * AFILE_LOCK: take @t's exclusive lock as @op says, then look at the
+ * target again (*@ret_fd receives the lock, -1 on failure).
+ */
+AFILE_HIDDEN int afile__target_lock(
+    struct afile__op *op, struct afile__target *t, int *ret_fd);
+/* opts->lock_wait_ms (0 = forever, -1 = try) as afile__lock_name() wants. */
+AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
 
 /* ------------------------------------------------------------------
  * Durability (sync.c)
@@ -194,6 +237,9 @@ AFILE_HIDDEN int afile__writer_fill(
 AFILE_HIDDEN int afile__writer_pwrite(
     struct afile_writer *w, const void *buf, size_t len, uint64_t off);
 AFILE_HIDDEN int afile__writer_commit(struct afile_writer *w);
+/* Commit (if @r is 0), hand the writer's result back to @op, free it. */
+AFILE_HIDDEN int afile__writer_finish(
+    struct afile__op *op, struct afile_writer *w, int r);
 /* The writer's own context (error detail, durability reached). */
 AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);
 /* The target the writer resolved. */

@@ -30,6 +30,9 @@ afile__op_init(struct afile__op *op, unsigned int flags, unsigned int allowed,
 		op->ret_sync = opts->ret_sync;
 		op->progress = opts->progress;
 		op->progress_ctx = opts->progress_ctx;
+		op->lock_wait_ms = opts->lock_wait_ms;
+		if (opts->lock_wait_ms < AFILE_LOCK_TRY)
+			return afile__fail(op, -EINVAL, "check options", "");
 		if ((flags & AFILE_SET_MODE) && (opts->mode & ~(mode_t)07777))
 			return afile__fail(op, -EINVAL, "check options", "");
 	}

@@ -29,18 +29,7 @@
 
 #define WRITE_FLAGS                                                 \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | \
-	    AFILE_OWNER_BEST_EFFORT | AFILE_SET_MODE)
-
-/* Commit an open writer, hand its result back to @op, free it. */
-static int
-finish(struct afile__op *op, struct afile_writer *w, int r)
-{
-	if (r == 0)
-		r = afile__writer_commit(w);
-	*op = *afile__writer_op(w);
-	afile_writer_free(w);
-	return r;
-}
+	    AFILE_OWNER_BEST_EFFORT | AFILE_SET_MODE | AFILE_LOCK)
 
 int
 afile_write(int dirfd, const char *path, const void *buf, size_t len,
@@ -62,7 +51,7 @@ afile_write(int dirfd, const char *path, const void *buf, size_t len,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	r = afile_writer_write(w, buf, len);
-	return afile__op_done(&op, finish(&op, w, r));
+	return afile__op_done(&op, afile__writer_finish(&op, w, r));
 }
 
 int
@@ -150,15 +139,18 @@ afile_remove(int dirfd, const char *path, unsigned int flags,
 {
 	struct afile__target t;
 	struct afile__op op;
-	int r;
+	int lock_fd = -1, r;
 
-	r = afile__op_init(&op, flags, 0, opts);
+	r = afile__op_init(&op, flags, AFILE_LOCK, opts);
 	if (r < 0)
 		return afile__op_done(&op, r);
 	r = afile__target_open(&op, dirfd, path, false, &t);
 	if (r < 0)
 		return afile__op_done(&op, r);
-	if (!t.exists)
+	if ((flags & AFILE_LOCK) &&
+	    (r = afile__target_lock(&op, &t, &lock_fd)) < 0)
+		; /* r says why */
+	else if (!t.exists)
 		r = afile__fail(&op, -ENOENT, "remove", t.shown);
 	else if (S_ISDIR(t.st.st_mode))
 		r = afile__fail(&op, -EISDIR, "remove", t.shown);
@@ -167,6 +159,7 @@ afile_remove(int dirfd, const char *path, unsigned int flags,
 	else if ((r = afile__sync_dir(&op, t.dfd)) < 0)
 		r = afile__fail_cause(
 		    &op, AFILE_EUNSYNCED, r, "sync directory", t.shown);
+	afile__close_quiet(lock_fd);
 	afile__target_close(&t);
 	return afile__op_done(&op, r);
 }
@@ -210,7 +203,7 @@ copy_fd(struct afile__op *op, int src_fd, const struct afile__meta *m,
 	if (r < 0)
 		return r;
 	r = afile__writer_fill(w, src_fd, (uint64_t)m->st.st_size);
-	return finish(op, w, r);
+	return afile__writer_finish(op, w, r);
 }
 
 int
@@ -346,10 +339,12 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 {
 	struct afile__target s, d;
 	struct afile__op op;
-	int r;
+	int lock_fd = -1, r;
 
 	r = afile__op_init(&op, flags,
-	    AFILE_NOREPLACE | AFILE_EXCHANGE | AFILE_OWNER_BEST_EFFORT, opts);
+	    AFILE_NOREPLACE | AFILE_EXCHANGE | AFILE_OWNER_BEST_EFFORT |
+		AFILE_LOCK,
+	    opts);
 	if (r < 0)
 		return afile__op_done(&op, r);
 	if ((flags & AFILE_NOREPLACE) && (flags & AFILE_EXCHANGE))
@@ -363,12 +358,16 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 		afile__target_close(&s);
 		return afile__op_done(&op, r);
 	}
-	if (!s.exists)
+	if ((flags & AFILE_LOCK) &&
+	    (r = afile__target_lock(&op, &d, &lock_fd)) < 0)
+		; /* r says why */
+	else if (!s.exists)
 		r = afile__fail(&op, -ENOENT, "rename", s.shown);
 	else if ((flags & AFILE_NOREPLACE) && d.exists)
 		r = afile__fail(&op, -EEXIST, "rename", d.shown);
 	else
 		r = rename_names(&op, &s, &d, flags);
+	afile__close_quiet(lock_fd);
 	afile__target_close(&d);
 	afile__target_close(&s);
 	return afile__op_done(&op, r);
@@ -408,7 +407,8 @@ afile_patch(int dirfd, const char *path, uint64_t offset, const void *buf,
 	int r;
 
 	r = afile__op_init(&op, flags,
-	    AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT,
+	    AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT |
+		AFILE_LOCK,
 	    opts);
 	if (r < 0)
 		return afile__op_done(&op, r);
@@ -423,5 +423,5 @@ afile_patch(int dirfd, const char *path, uint64_t offset, const void *buf,
 	if (r < 0)
 		return afile__op_done(&op, r);
 	r = patch_fill(w, offset, buf, len);
-	return afile__op_done(&op, finish(&op, w, r));
+	return afile__op_done(&op, afile__writer_finish(&op, w, r));
 }

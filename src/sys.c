@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -188,6 +189,30 @@ sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
 }
 #endif
 
+static int
+sys_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	return fcntl(fd, cmd, fl);
+}
+
+static int
+sys_flock(int fd, int op)
+{
+	return flock(fd, op);
+}
+
+static ssize_t
+sys_getdents64(int fd, void *buf, size_t n)
+{
+#if defined(SYS_getdents64)
+	return (ssize_t)syscall(SYS_getdents64, fd, buf, n);
+#else
+	(void)fd, (void)buf, (void)n;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 static ssize_t
 sys_getrandom(void *buf, size_t n, unsigned int flags)
 {
@@ -226,6 +251,11 @@ const struct afile__sys afile__sys_default = {
     .fsetxattr = sys_fsetxattr,
     .llistxattr = sys_llistxattr,
     .lgetxattr = sys_lgetxattr,
+    .fcntl_lock = sys_fcntl_lock,
+    .flock = sys_flock,
+    .getdents64 = sys_getdents64,
+    .nanosleep = nanosleep,
+    .getpid = getpid,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -260,6 +290,11 @@ struct afile__sys afile__sys = {
     .fsetxattr = sys_fsetxattr,
     .llistxattr = sys_llistxattr,
     .lgetxattr = sys_lgetxattr,
+    .fcntl_lock = sys_fcntl_lock,
+    .flock = sys_flock,
+    .getdents64 = sys_getdents64,
+    .nanosleep = nanosleep,
+    .getpid = getpid,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -467,6 +502,15 @@ afile__unlinkat(int dfd, const char *path, int flags)
 	return r < 0 ? -errno : 0;
 }
 
+void
+afile__unlink_signal_safe(int dfd, const char *path)
+{
+	int saved = errno;
+
+	(void)afile__sys.unlinkat(dfd, path, 0);
+	errno = saved;
+}
+
 int
 afile__fallocate(int fd, uint64_t len)
 {
@@ -579,6 +623,65 @@ afile__fsetxattr(int fd, const char *name, const void *value, size_t size)
 
 	RETRY_EINTR(r, afile__sys.fsetxattr(fd, name, value, size, 0));
 	return r < 0 ? -errno : 0;
+}
+
+int
+afile__lock_fd(int fd, short type, bool wait)
+{
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET};
+	int r, op;
+
+#ifdef F_OFD_SETLK
+	RETRY_EINTR(r,
+	    afile__sys.fcntl_lock(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl));
+	if (r == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return -EAGAIN; /* POSIX allows either for "held" */
+	if (errno != EINVAL)
+		return -errno;
+		/* EINVAL: a kernel or file system without OFD locks. */
+#endif
+	op = type == F_UNLCK ? LOCK_UN : type == F_RDLCK ? LOCK_SH : LOCK_EX;
+	RETRY_EINTR(r, afile__sys.flock(fd, op | (wait ? 0 : LOCK_NB)));
+	if (r == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+ssize_t
+afile__getdents(int fd, void *buf, size_t n)
+{
+	ssize_t r;
+
+	RETRY_EINTR(r, afile__sys.getdents64(fd, buf, n));
+	return r < 0 ? -errno : r;
+}
+
+void
+afile__sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+	    .tv_nsec = (long)(ns % 1000000000u)};
+
+	/* An interrupted sleep is only a shorter one: the caller polls. */
+	(void)afile__sys.nanosleep(&ts, NULL);
+}
+
+pid_t
+afile__getpid(void)
+{
+	return afile__sys.getpid();
+}
+
+int64_t
+afile__now_real_s(void)
+{
+	struct timespec ts;
+
+	if (afile__sys.clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return 0;
+	return (int64_t)ts.tv_sec;
 }
 
 int

@@ -16,6 +16,7 @@
 #ifndef AFILE_SYS_H
 #define AFILE_SYS_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,11 @@ struct afile__sys {
 	    const char *path, const char *name, void *value, size_t size);
 	int (*fsetxattr)(int fd, const char *name, const void *value,
 	    size_t size, int flags);
+	int (*fcntl_lock)(int fd, int cmd, struct flock *fl);
+	int (*flock)(int fd, int op);
+	ssize_t (*getdents64)(int fd, void *buf, size_t n);
+	int (*nanosleep)(const struct timespec *req, struct timespec *rem);
+	pid_t (*getpid)(void);
 	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
 	uid_t (*geteuid)(void);
 	int (*clock_gettime)(clockid_t clk, struct timespec *ts);
@@ -98,6 +104,8 @@ AFILE_HIDDEN int afile__renameat2(
 AFILE_HIDDEN int afile__linkat(
     int sdfd, const char *src, int ddfd, const char *dst, int flags);
 AFILE_HIDDEN int afile__unlinkat(int dfd, const char *path, int flags);
+/* unlinkat for signal handlers: one try, errno preserved. */
+AFILE_HIDDEN void afile__unlink_signal_safe(int dfd, const char *path);
 AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
 AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
 AFILE_HIDDEN ssize_t afile__copy_file_range(
@@ -114,6 +122,18 @@ AFILE_HIDDEN ssize_t afile__lgetxattr(
     const char *path, const char *name, void *value, size_t size);
 AFILE_HIDDEN int afile__fsetxattr(
     int fd, const char *name, const void *value, size_t size);
+/*
+ * Take (@type F_RDLCK or F_WRLCK) or drop (F_UNLCK) a whole-file lock on
+ * @fd: an OFD lock, or flock() where OFD locks are missing.  @wait blocks.
+ * Returns 0, -EAGAIN when held by another, or -errno.
+ */
+AFILE_HIDDEN int afile__lock_fd(int fd, short type, bool wait);
+/* Read directory entries (struct dirent64 records) from @fd. */
+AFILE_HIDDEN ssize_t afile__getdents(int fd, void *buf, size_t n);
+AFILE_HIDDEN void afile__sleep_ns(uint64_t ns);
+AFILE_HIDDEN pid_t afile__getpid(void);
+/* Wall-clock seconds, for file ages. */
+AFILE_HIDDEN int64_t afile__now_real_s(void);
 AFILE_HIDDEN int afile__random(void *buf, size_t n);
 AFILE_HIDDEN uid_t afile__geteuid(void);
 AFILE_HIDDEN uint64_t afile__now_ns(void);

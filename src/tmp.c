@@ -17,17 +17,28 @@
  * in NAME_MAX, it is cut and followed by '~' and a 64-bit hash of the
  * whole name, so that long names never fail and stay recognisable.
  *
+ * Invariants:
+ *   1. A temp that has a name is held under an exclusive OFD lock by its
+ *      writer, from before the name is visible (O_TMPFILE: locked, then
+ *      linked) or, for a named create, from right after it, checked by
+ *      the link count (a sweeper that raced in and removed the name makes
+ *      the writer start over).  So a sweeper that can take the lock knows
+ *      the writer is gone (cleanup.c).
+ *   2. A temp that has a name is in the registry below while it has it, so
+ *      that afile_cleanup_on_signal() can remove it from a signal handler.
+ *
  * States of struct afile__tmp:
  *
- *	create --O_TMPFILE--> UNNAMED --link--> NAMED --rename--> (published)
- *	   \                                      ^
- *	    +--------------named fallback---------+
+ *	create --O_TMPFILE--> UNNAMED --give_name--> NAMED --published--> -
+ *	   \                                           ^
+ *	    +---------------named fallback-------------+
  *	UNNAMED or NAMED --discard--> (gone: name unlinked, fd closed)
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +46,6 @@
 
 #define RANDOM_CHARS  12
 #define NAMED_TRIES   100
-#define TMP_OVERHEAD  (1 + 1 + RANDOM_CHARS + sizeof(AFILE__TMP_SUFFIX) - 1)
 #define HASH_MARK_LEN (1 + 16)
 
 static const char alphabet[64] =
@@ -53,15 +63,29 @@ hash64(const char *s)
 }
 
 int
+afile__hidden_name(const char *target, const char *tail, char out[NAME_MAX + 1])
+{
+	size_t tlen = strlen(target), room = NAME_MAX - 1 - strlen(tail);
+	int r;
+
+	if (strlen(tail) + 1 + HASH_MARK_LEN >= NAME_MAX)
+		return -ENAMETOOLONG;
+	if (tlen <= room)
+		r = snprintf(out, NAME_MAX + 1, ".%s%s", target, tail);
+	else
+		r = snprintf(out, NAME_MAX + 1, ".%.*s~%016llx%s",
+		    (int)(room - HASH_MARK_LEN), target,
+		    (unsigned long long)hash64(target), tail);
+	return r > 0 && r <= NAME_MAX ? 0 : -ENAMETOOLONG;
+}
+
+int
 afile__tmp_name(const char *target, char name[NAME_MAX + 1])
 {
 	unsigned char rnd[RANDOM_CHARS];
-	char chars[RANDOM_CHARS + 1];
-	size_t tlen = strlen(target), room = NAME_MAX - TMP_OVERHEAD;
-	int r;
+	char tail[1 + RANDOM_CHARS + sizeof(AFILE__TMP_SUFFIX)];
 
-	r = afile__random(rnd, sizeof(rnd));
-	if (r < 0) {
+	if (afile__random(rnd, sizeof(rnd)) < 0) {
 		/*
 		 * No entropy source: names need only be unlikely to
 		 * collide (O_EXCL catches the rest), so mix the clock with
@@ -74,19 +98,109 @@ afile__tmp_name(const char *target, char name[NAME_MAX + 1])
 			rnd[i] = (unsigned char)(x >> 56);
 		}
 	}
+	tail[0] = '.';
 	for (size_t i = 0; i < RANDOM_CHARS; i++)
-		chars[i] = alphabet[rnd[i] & 63];
-	chars[RANDOM_CHARS] = '\0';
+		tail[1 + i] = alphabet[rnd[i] & 63];
+	memcpy(tail + 1 + RANDOM_CHARS, AFILE__TMP_SUFFIX,
+	    sizeof(AFILE__TMP_SUFFIX));
+	return afile__hidden_name(target, tail, name);
+}
 
-	if (tlen <= room)
-		r = snprintf(name, NAME_MAX + 1, ".%s.%s%s", target, chars,
-		    AFILE__TMP_SUFFIX);
-	else
-		r = snprintf(name, NAME_MAX + 1, ".%.*s~%016llx.%s%s",
-		    (int)(room - HASH_MARK_LEN), target,
-		    (unsigned long long)hash64(target), chars,
-		    AFILE__TMP_SUFFIX);
-	return r > 0 && r <= NAME_MAX ? 0 : -ENAMETOOLONG;
+bool
+afile__is_tmp_of(const char *entry, const char *prefix)
+{
+	size_t plen = strlen(prefix), elen = strlen(entry);
+	size_t slen = sizeof(AFILE__TMP_SUFFIX) - 1;
+
+	if (elen != plen + RANDOM_CHARS + slen || strncmp(entry, prefix, plen))
+		return false;
+	return !strcmp(entry + elen - slen, AFILE__TMP_SUFFIX);
+}
+
+/* ------------------------------------------------------------------
+ * The registry of named temps, for afile_cleanup_on_signal()
+ *
+ * A fixed array, no allocation, no locks: a signal handler may run in the
+ * middle of any update.  A slot is claimed with a compare-and-swap, filled,
+ * then published as USED; the handler only reads USED slots.  The pid
+ * stops a forked child from removing its parent's temps (git tempfile.c).
+ * ------------------------------------------------------------------ */
+
+#define SLOTS 64
+
+enum { SLOT_FREE, SLOT_CLAIMED, SLOT_USED };
+
+static struct slot {
+	_Atomic int state;
+	int dfd;
+	pid_t pid;
+	char name[NAME_MAX + 1];
+} registry[SLOTS];
+
+static void
+tmp_register(int dfd, struct afile__tmp *tmp)
+{
+	tmp->slot = -1;
+	for (int i = 0; i < SLOTS; i++) {
+		int expect = SLOT_FREE;
+
+		if (!atomic_compare_exchange_strong(
+			&registry[i].state, &expect, SLOT_CLAIMED))
+			continue;
+		registry[i].dfd = dfd;
+		registry[i].pid = afile__getpid();
+		memcpy(registry[i].name, tmp->name, sizeof(tmp->name));
+		atomic_store(&registry[i].state, SLOT_USED);
+		tmp->slot = i;
+		return;
+	}
+	/* Full: this temp is left to the sweepers, documented. */
+}
+
+static void
+tmp_unregister(struct afile__tmp *tmp)
+{
+	if (tmp->slot >= 0)
+		atomic_store(&registry[tmp->slot].state, SLOT_FREE);
+	tmp->slot = -1;
+}
+
+void
+afile_cleanup_on_signal(void)
+{
+	pid_t self = afile__getpid();
+
+	for (int i = 0; i < SLOTS; i++) {
+		struct slot *s = &registry[i];
+
+		if (atomic_load(&s->state) == SLOT_USED && s->pid == self)
+			afile__unlink_signal_safe(s->dfd, s->name);
+	}
+}
+
+/* ------------------------------------------------------------------
+ * Lifecycle
+ * ------------------------------------------------------------------ */
+
+/*
+ * Invariant 1 for a temp created under its name: lock it, then make sure
+ * the name is still its own.  Returns 0, or -EAGAIN when a sweeper took it.
+ */
+static int
+own_named(int fd)
+{
+	struct stat st;
+	int r;
+
+	r = afile__lock_fd(fd, F_WRLCK, false);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0) /* no locks here: the sweepers' minimum age protects it */
+		return 0;
+	r = afile__fstat(fd, &st);
+	if (r == 0 && st.st_nlink == 0)
+		return -EAGAIN;
+	return 0;
 }
 
 int
@@ -96,6 +210,7 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 	int fd, r;
 
 	tmp->fd = -1;
+	tmp->slot = -1;
 	tmp->named = false;
 	tmp->name[0] = '\0';
 #ifdef O_TMPFILE
@@ -119,16 +234,26 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 			    op, r, "create temporary file", target);
 		fd = afile__openat(dfd, tmp->name,
 		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
-		if (fd >= 0) {
-			tmp->fd = fd;
-			tmp->named = true;
-			return 0;
-		}
-		if (fd != -EEXIST)
+		if (fd == -EEXIST)
+			continue;
+		if (fd < 0)
 			break;
+		r = own_named(fd);
+		if (r < 0) {
+			/* A sweeper got there first: let go, try another. */
+			(void)afile__unlinkat(dfd, tmp->name, 0);
+			afile__close_quiet(fd);
+			fd = r;
+			continue;
+		}
+		tmp->fd = fd;
+		tmp->named = true;
+		tmp_register(dfd, tmp);
+		return 0;
 	}
 	tmp->name[0] = '\0';
-	return afile__fail(op, fd, "create temporary file", target);
+	return afile__fail(
+	    op, fd < 0 ? fd : -EEXIST, "create temporary file", target);
 }
 
 int
@@ -149,12 +274,42 @@ afile__tmp_link(int dfd, struct afile__tmp *tmp, const char *name)
 	return r;
 }
 
+int
+afile__tmp_give_name(int dfd, struct afile__tmp *tmp, const char *target)
+{
+	int r;
+
+	/* Invariant 1: locked before the name can be seen. */
+	(void)afile__lock_fd(tmp->fd, F_WRLCK, false);
+	for (int i = 0; i < NAMED_TRIES; i++) {
+		r = afile__tmp_name(target, tmp->name);
+		if (r < 0)
+			return r;
+		r = afile__tmp_link(dfd, tmp, tmp->name);
+		if (r == 0) {
+			tmp->named = true;
+			tmp_register(dfd, tmp);
+			return 0;
+		}
+		if (r != -EEXIST)
+			return r;
+	}
+	return -EEXIST;
+}
+
+void
+afile__tmp_published(struct afile__tmp *tmp)
+{
+	tmp->named = false;
+	tmp_unregister(tmp);
+}
+
 void
 afile__tmp_discard(int dfd, struct afile__tmp *tmp)
 {
 	if (tmp->named)
 		(void)afile__unlinkat(dfd, tmp->name, 0);
-	tmp->named = false;
+	afile__tmp_published(tmp);
 	afile__close_quiet(tmp->fd);
 	tmp->fd = -1;
 }

@@ -67,6 +67,7 @@ struct afile_writer {
 	bool set_times;                 /* copy: keep the source's times */
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
+	int lock_fd; /* AFILE_LOCK: the held sidecar */
 };
 
 struct afile__op *
@@ -173,12 +174,19 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	w->op = *op;
 	w->flags = flags;
 	w->tmp.fd = -1;
+	w->tmp.slot = -1;
+	w->lock_fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
 	r = afile__target_open(
 	    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
 	if (r < 0)
 		goto fail;
+	if (flags & AFILE_LOCK) {
+		r = afile__target_lock(&w->op, &w->t, &w->lock_fd);
+		if (r < 0)
+			goto fail;
+	}
 	r = check_target(w);
 	if (r < 0)
 		goto fail;
@@ -201,6 +209,9 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 		w->final_mode = op->mode & 07777;
 	}
 	mode = w->chmod ? 0600 : 0666; /* invariant 4 */
+
+	/* Temps of this target whose writers died: remove them now. */
+	afile__sweep_target(w->t.dfd, w->t.name);
 
 	r = afile__tmp_create(&w->op, w->t.dfd, w->t.name, mode, &w->tmp);
 	if (r < 0)
@@ -381,18 +392,11 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 static int
 name_temp(struct afile_writer *w)
 {
-	int r = -EEXIST;
+	int r = afile__tmp_give_name(w->t.dfd, &w->tmp, w->t.name);
 
-	for (int i = 0; i < PUBLISH_TRIES && r == -EEXIST; i++) {
-		r = afile__tmp_name(w->t.name, w->tmp.name);
-		if (r < 0)
-			break;
-		r = afile__tmp_link(w->t.dfd, &w->tmp, w->tmp.name);
-	}
 	if (r < 0)
 		return afile__fail(
 		    &w->op, r, "name temporary file", w->t.shown);
-	w->tmp.named = true;
 	return 0;
 }
 
@@ -435,10 +439,10 @@ publish_new(struct afile_writer *w)
 		r = afile__linkat(dfd, w->tmp.name, dfd, w->t.name, 0);
 		if (r == 0) {
 			(void)afile__unlinkat(dfd, w->tmp.name, 0);
-			w->tmp.named = false;
+			afile__tmp_published(&w->tmp);
 		}
 	} else if (r == 0) {
-		w->tmp.named = false;
+		afile__tmp_published(&w->tmp);
 	}
 	if (r < 0)
 		return afile__fail(&w->op, r, "publish", w->t.shown);
@@ -462,7 +466,7 @@ publish_replace(struct afile_writer *w)
 	r = afile__renameat2(w->t.dfd, w->tmp.name, w->t.dfd, w->t.name, 0);
 	if (r < 0)
 		return afile__fail(&w->op, r, "rename", w->t.shown);
-	w->tmp.named = false;
+	afile__tmp_published(&w->tmp);
 	return 0;
 }
 
@@ -529,6 +533,16 @@ afile_writer_commit(struct afile_writer *w)
 	return afile__op_done(&w->op, r);
 }
 
+int
+afile__writer_finish(struct afile__op *op, struct afile_writer *w, int r)
+{
+	if (r == 0)
+		r = afile__writer_commit(w);
+	*op = w->op;
+	afile_writer_free(w);
+	return r;
+}
+
 void
 afile_writer_free(struct afile_writer *w)
 {
@@ -536,6 +550,8 @@ afile_writer_free(struct afile_writer *w)
 		return;
 	if (w->tmp.fd >= 0 || w->tmp.named)
 		afile__tmp_discard(w->t.dfd, &w->tmp);
+	/* After the commit or the discard: the lock covered all of it. */
+	afile__close_quiet(w->lock_fd);
 	afile__target_close(&w->t);
 	afile__meta_done(&w->own_meta);
 	afile__free(w);

@@ -41,6 +41,9 @@ enum id {
 	ID_FSETXATTR,
 	ID_LLISTXATTR,
 	ID_LGETXATTR,
+	ID_FCNTL_LOCK,
+	ID_FLOCK,
+	ID_GETDENTS64,
 	ID_GETRANDOM,
 	ID_MALLOC,
 	ID_REALLOC,
@@ -50,8 +53,8 @@ static const char *const names[] = {"openat", "close", "read", "write",
     "pwrite", "fsync", "fdatasync", "fstat", "fstatat", "readlinkat",
     "renameat", "renameat2", "linkat", "unlinkat", "fallocate", "ficlone",
     "copy_file_range", "fchmod", "fchown", "futimens", "flistxattr",
-    "fgetxattr", "fsetxattr", "llistxattr", "lgetxattr", "getrandom", "malloc",
-    "realloc"};
+    "fgetxattr", "fsetxattr", "llistxattr", "lgetxattr", "fcntl_lock", "flock",
+    "getdents64", "getrandom", "malloc", "realloc"};
 
 static struct afile__sys base;
 static unsigned int hidden;
@@ -355,6 +358,27 @@ s_lgetxattr(const char *path, const char *name, void *value, size_t size)
 	return base.lgetxattr(path, name, value, size);
 }
 
+static int
+s_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	FAIL_IF(ID_FCNTL_LOCK);
+	return base.fcntl_lock(fd, cmd, fl);
+}
+
+static int
+s_flock(int fd, int op)
+{
+	FAIL_IF(ID_FLOCK);
+	return base.flock(fd, op);
+}
+
+static ssize_t
+s_getdents64(int fd, void *buf, size_t n)
+{
+	FAIL_IF(ID_GETDENTS64);
+	return base.getdents64(fd, buf, n);
+}
+
 static ssize_t
 s_getrandom(void *buf, size_t n, unsigned int flags)
 {
@@ -418,6 +442,9 @@ fault_install(unsigned int hide_features)
 	afile__sys.fsetxattr = s_fsetxattr;
 	afile__sys.llistxattr = s_llistxattr;
 	afile__sys.lgetxattr = s_lgetxattr;
+	afile__sys.fcntl_lock = s_fcntl_lock;
+	afile__sys.flock = s_flock;
+	afile__sys.getdents64 = s_getdents64;
 	afile__sys.getrandom = s_getrandom;
 	afile__sys.malloc = s_malloc;
 	afile__sys.realloc = s_realloc;

@@ -480,6 +480,101 @@ check_read(int r)
 	only(dfd, only_target);
 }
 
+/* ---- locks, read-modify-write, cleanup ---- */
+
+#define ABANDONED ".target.AAAAAAAAAAAA.afile-tmp"
+
+static const char *const target_lock[] = {"target", ".target.afile-lock", NULL};
+static const char *const target_abandoned[] = {"target", ABANDONED, NULL};
+static bool last_fired;
+
+static void
+setup_abandoned(void)
+{
+	setup_target();
+	/* A temp whose writer died: named like one, and nobody locks it. */
+	put(dfd, ABANDONED, NEW, 100, 0600);
+}
+
+static int
+run_write_locked(void)
+{
+	return afile_write(dfd, "target", NEW, NEW_LEN, AFILE_LOCK, NULL);
+}
+
+static void
+check_write_locked(int r)
+{
+	check_replace_like(r, NEW, NEW_LEN, 0640);
+	only(dfd, target_lock);
+}
+
+static int
+put_new(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
+{
+	(void)ctx;
+	if (!old || old_len != OLD_LEN || memcmp(old, OLD, OLD_LEN))
+		return -EBADMSG; /* the callback saw a wrong "current" */
+	return afile_writer_write(w, NEW, NEW_LEN);
+}
+
+static int
+run_update(void)
+{
+	return afile_update(dfd, "target", put_new, NULL, 0, NULL);
+}
+
+static int
+run_lock(void)
+{
+	struct afile_lock *l = NULL;
+	int r = afile_lock_acquire(dfd, "target", AFILE_LOCK_EXCLUSIVE, 0, &l);
+
+	if ((r == 0) != (l != NULL))
+		fail("lock handle and result disagree");
+	afile_lock_release(l);
+	return r;
+}
+
+static void
+check_untouched_locked(int r)
+{
+	(void)r;
+	check_replace_like(-EIO, OLD, OLD_LEN, 0640);
+	only(dfd, target_lock);
+}
+
+static int
+run_cleanup(void)
+{
+	struct afile_cleanup_report rep = {.size = sizeof(rep)};
+	int r = afile_cleanup(dfd, ".", 0, 0, &rep);
+
+	/* An injected EACCES on the lock reads as "held": live. */
+	if (r == 0 && !rep.failed && !rep.live && rep.removed != 1)
+		fail("cleanup ran clean but removed %llu temps",
+		    (unsigned long long)rep.removed);
+	return r;
+}
+
+static void
+check_cleanup(int r)
+{
+	check_replace_like(-EIO, OLD, OLD_LEN, 0640);
+	if (!last_fired && holds(dfd, ABANDONED, NEW, 100) != -1)
+		fail("a clean run left the abandoned temp (r=%d)", r);
+	only(dfd, target_abandoned);
+}
+
+static void
+check_sweep(int r)
+{
+	check_replace_like(r, NEW, NEW_LEN, 0640);
+	if (!last_fired && holds(dfd, ABANDONED, NEW, 100) != -1)
+		fail("a clean write did not sweep the abandoned temp");
+	only(dfd, target_abandoned);
+}
+
 struct workload {
 	const char *name;
 	void (*setup)(void);
@@ -544,6 +639,26 @@ static const struct workload workloads[] = {
 	.setup = setup_target,
 	.run = run_read,
 	.check = check_read},
+    {.name = "write-locked",
+	.setup = setup_target,
+	.run = run_write_locked,
+	.check = check_write_locked},
+    {.name = "update",
+	.setup = setup_target,
+	.run = run_update,
+	.check = check_write_locked},
+    {.name = "lock",
+	.setup = setup_target,
+	.run = run_lock,
+	.check = check_untouched_locked},
+    {.name = "cleanup",
+	.setup = setup_abandoned,
+	.run = run_cleanup,
+	.check = check_cleanup},
+    {.name = "sweep",
+	.setup = setup_abandoned,
+	.run = run_replace,
+	.check = check_sweep},
 };
 
 struct variant {
@@ -590,6 +705,7 @@ run_one(
 	fired = fault_fired() > 0;
 	fault_disarm();
 	runs++;
+	last_fired = fired;
 
 	w->check(r);
 	if (count_fds() != fds)

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lock.c - inter-process locks tied to a path, and read-modify-write.
+ *
+ * The lock of a file lives on a sidecar, ".NAME.afile-lock" beside it:
+ * the file itself gets a new inode at every replace, so a lock on it
+ * would protect the version that was just replaced.  The sidecar is
+ * created on first use and never removed by the library.
+ *
+ * The locks are OFD locks (fcntl F_OFD_SETLK): they belong to the open
+ * file description, so two handles exclude each other even within one
+ * process and one thread, and the kernel releases them when the last
+ * descriptor closes, which includes the death of the holder by any signal.
+ * There is nothing stale to detect and nothing to take over: the peers'
+ * "stale lock" heuristics (mtime, pid files) are exactly what lets two
+ * holders in at once.
+ *
+ * Invariants:
+ *   1. A lock is held only on a sidecar that is still reachable under its
+ *      name: after locking, the name is checked to lead to the locked
+ *      inode, else the lock is dropped and taken again (someone removed or
+ *      replaced the sidecar by hand while we waited).
+ *   2. Waiting is bounded by the caller's timeout: -1 blocks in the kernel
+ *      (F_OFD_SETLKW); a positive timeout polls with jittered exponential
+ *      backoff (1 ms doubling to 64 ms) so that waiters do not wake in
+ *      lockstep, and the last try happens at the deadline.
+ *   3. Nothing here aborts, prints or installs a signal handler.
+ *
+ * States of struct afile_lock: acquire --> HELD --release--> (freed).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LOCK_SUFFIX    ".afile-lock"
+#define BACKOFF_MIN_NS 1000000u
+#define BACKOFF_MAX_NS 64000000u
+#define REOPEN_TRIES   100
+
+struct afile_lock {
+	int fd;
+};
+
+int
+afile__wait_ms(const struct afile__op *op)
+{
+	/* opts: 0 = forever, -1 = try; afile__lock_name: -1 = forever, 0 = try.
+	 */
+	if (op->lock_wait_ms == 0)
+		return -1;
+	if (op->lock_wait_ms == AFILE_LOCK_TRY)
+		return 0;
+	return op->lock_wait_ms;
+}
+
+/* Take the lock on an open sidecar, within the time allowed. */
+static int
+wait_lock(int fd, short type, int wait_ms)
+{
+	uint64_t deadline, now, backoff = BACKOFF_MIN_NS, sleep_ns;
+	uint32_t jitter;
+	int r;
+
+	if (wait_ms < 0)
+		return afile__lock_fd(fd, type, true);
+	r = afile__lock_fd(fd, type, false);
+	if (r != -EAGAIN || wait_ms == 0)
+		return r;
+	deadline = afile__now_ns() + (uint64_t)wait_ms * 1000000u;
+	for (;;) {
+		now = afile__now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (afile__random(&jitter, sizeof(jitter)) < 0)
+			jitter = (uint32_t)now;
+		/* Sleep between half and all of the backoff. */
+		sleep_ns = backoff / 2 + jitter % (backoff / 2 + 1);
+		if (sleep_ns > deadline - now)
+			sleep_ns = deadline - now;
+		afile__sleep_ns(sleep_ns);
+		if (backoff < BACKOFF_MAX_NS)
+			backoff *= 2;
+		r = afile__lock_fd(fd, type, false);
+		if (r != -EAGAIN)
+			return r;
+	}
+}
+
+int
+afile__lock_name(struct afile__op *op, int dfd, const char *name,
+    const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
+{
+	short type = mode == AFILE_LOCK_SHARED ? F_RDLCK : F_WRLCK;
+	char sidecar[NAME_MAX + 1];
+	struct stat a, b;
+	int fd, r;
+
+	r = afile__hidden_name(name, LOCK_SUFFIX, sidecar);
+	if (r < 0)
+		return afile__fail(op, r, "lock", shown);
+	for (int i = 0; i < REOPEN_TRIES; i++) {
+		fd = afile__openat(dfd, sidecar,
+		    O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0666);
+		/* A reader may lack write access: a shared lock needs none. */
+		if ((fd == -EACCES || fd == -EROFS) && type == F_RDLCK)
+			fd = afile__openat(
+			    dfd, sidecar, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+		if (fd < 0)
+			return afile__fail(op, fd, "open lock file", shown);
+		r = wait_lock(fd, type, wait_ms);
+		if (r < 0) {
+			afile__close_quiet(fd);
+			return afile__fail(op, r, "lock", shown);
+		}
+		/* Invariant 1. */
+		r = afile__fstat(fd, &a);
+		if (r == 0)
+			r = afile__fstatat(
+			    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
+		if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			*ret_fd = fd;
+			return 0;
+		}
+		afile__close_quiet(fd);
+		if (r < 0 && r != -ENOENT)
+			return afile__fail(op, r, "lock", shown);
+	}
+	return afile__fail(op, -ENOLCK, "lock", shown);
+}
+
+int
+afile__target_lock(struct afile__op *op, struct afile__target *t, int *ret_fd)
+{
+	int r;
+
+	r = afile__lock_name(op, t->dfd, t->name, t->shown,
+	    AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), ret_fd);
+	if (r < 0)
+		return r;
+	/* What was there before the wait may have been replaced meanwhile. */
+	r = afile__fstatat(t->dfd, t->name, &t->st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0 && r != -ENOENT) {
+		afile__close_quiet(*ret_fd);
+		*ret_fd = -1;
+		return afile__fail(op, r, "check target", t->shown);
+	}
+	t->exists = r == 0;
+	return 0;
+}
+
+int
+afile_lock_acquire(int dirfd, const char *path, unsigned int mode,
+    int timeout_ms, struct afile_lock **ret_lock)
+{
+	struct afile__target t;
+	struct afile_lock *l;
+	struct afile__op op;
+	int fd, r;
+
+	if (ret_lock)
+		*ret_lock = NULL;
+	r = afile__op_init(&op, 0, 0, NULL);
+	if (r == 0 &&
+	    (!ret_lock || timeout_ms < -1 ||
+		(mode != AFILE_LOCK_SHARED && mode != AFILE_LOCK_EXCLUSIVE)))
+		r = -EINVAL;
+	if (r < 0)
+		return afile__op_done(&op, r);
+	l = afile__malloc(sizeof(*l));
+	if (!l)
+		return afile__op_done(&op, -ENOMEM);
+	r = afile__target_open(&op, dirfd, path, true, &t);
+	if (r == 0) {
+		r = afile__lock_name(
+		    &op, t.dfd, t.name, t.shown, mode, timeout_ms, &fd);
+		afile__target_close(&t);
+	}
+	if (r < 0) {
+		afile__free(l);
+		/* Busy is an answer, not a failure worth counting. */
+		if (r == -EAGAIN || r == -ETIMEDOUT)
+			return r;
+		return afile__op_done(&op, r);
+	}
+	l->fd = fd;
+	*ret_lock = l;
+	return afile__op_done(&op, 0);
+}
+
+int
+afile_lock_fd(const struct afile_lock *lock)
+{
+	return lock ? lock->fd : -EINVAL;
+}
+
+void
+afile_lock_release(struct afile_lock *lock)
+{
+	if (!lock)
+		return;
+	/* Closing the descriptor releases the lock (and so do inherited
+	 * copies, when they are closed). */
+	afile__close_quiet(lock->fd);
+	afile__free(lock);
+}
+
+/* ------------------------------------------------------------------
+ * Read-modify-write
+ * ------------------------------------------------------------------ */
+
+int
+afile_update(int dirfd, const char *path,
+    int (*fn)(
+	void *ctx, const void *old, size_t old_len, struct afile_writer *w),
+    void *ctx, unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile_writer *w = NULL;
+	const struct afile__target *t;
+	struct afile__op op, *wop;
+	void *old = NULL;
+	size_t old_len = 0;
+	int r;
+
+	r = afile__op_init(&op, flags,
+	    AFILE__PUBLIC_FLAGS & ~(AFILE_NOREPLACE | AFILE_EXCHANGE), opts);
+	if (r == 0 && !fn)
+		r = afile__fail(&op, -EINVAL, "check arguments", path);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	/*
+	 * The writer takes the lock (AFILE_LOCK) before it looks at the
+	 * target, and keeps it until it is freed, after the commit: the read
+	 * below and the publication happen under one exclusive lock.
+	 */
+	r = afile__writer_open(&op, dirfd, path, flags | AFILE_LOCK, NULL, &w);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	wop = afile__writer_op(w);
+	t = afile__writer_target(w);
+	if (t->exists) {
+		r = afile_read(
+		    t->dfd, t->name, &old, &old_len, AFILE_NOFOLLOW, NULL);
+		if (r < 0)
+			r = afile__fail(wop, r, "read", t->shown);
+	}
+	if (r == 0) {
+		r = fn(ctx, old, old_len, w);
+		if (r < 0 || r > AFILE_UPDATE_KEEP)
+			r = afile__fail(wop, r < 0 ? r : -EINVAL,
+			    "update callback", t->shown);
+	}
+	afile__free(old);
+	if (r == AFILE_UPDATE_KEEP) {
+		afile_writer_free(w);
+		return afile__op_done(&op, 0);
+	}
+	return afile__op_done(&op, afile__writer_finish(&op, w, r));
+}
