@@ -16,6 +16,10 @@
  * calls of each variant create the targets and warm the caches; they are
  * not measured, so every measured call is a replace.
  *
+ * With --populate=N the directory first gets N other (empty) files, so
+ * that work the library does per directory entry shows up; a real
+ * configuration directory or spool is rarely empty.
+ *
  * The measured loop is bracketed by two access(2) calls on marker names
  * ("afile-bench-mark-begin", "afile-bench-mark-end") so that run.sh can
  * count, in an strace log, only the system calls of the measured
@@ -57,6 +61,7 @@ enum variant {
 struct config {
 	unsigned long iterations;
 	unsigned long warmup;
+	unsigned long populate;
 	size_t size;
 	int only;
 	const char *dir;
@@ -230,11 +235,13 @@ usage(FILE *f)
 	    "usage: bench_small [--iterations=N] [--warmup=N] [--size=BYTES]\n"
 	    "                   [--only=afile|minimal] [--dir=DIR] "
 	    "[--kv=FILE]\n"
+	    "                   [--populate=N]\n"
 	    "\n"
 	    "Times N small durable replaces with afile_write() and N with\n"
 	    "the minimal hand-written protocol, interleaved, and prints\n"
 	    "p50/p90/p99 latencies and their ratios.  DIR defaults to a\n"
-	    "fresh directory under the current one, removed at the end.\n",
+	    "fresh directory under the current one, removed at the end.\n"
+	    "--populate=N first fills the directory with N empty files.\n",
 	    f);
 }
 
@@ -262,14 +269,15 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"only", required_argument, NULL, 'o'},
 	    {"dir", required_argument, NULL, 'd'},
 	    {"kv", required_argument, NULL, 'k'},
+	    {"populate", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:w:s:o:d:k:h", longopts, NULL)) !=
-	    -1) {
+	while ((c = getopt_long(
+		    argc, argv, "n:w:s:o:d:k:p:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->iterations) < 0 ||
@@ -298,6 +306,10 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'k':
 			cfg->kv_path = optarg;
+			break;
+		case 'p':
+			if (parse_ulong(optarg, &cfg->populate) < 0)
+				goto bad;
 			break;
 		case 'h':
 			usage(stdout);
@@ -386,8 +398,8 @@ report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
 	double n = (double)cfg->iterations;
 
 	printf("small durable replace: %zu bytes, %lu measured calls per "
-	       "variant, %lu warm-up\n",
-	    cfg->size, cfg->iterations, cfg->warmup + 1);
+	       "variant, %lu warm-up, %lu other files in the directory\n",
+	    cfg->size, cfg->iterations, cfg->warmup + 1, cfg->populate);
 	printf("  latency in microseconds (CLOCK_MONOTONIC per call)\n");
 	printf("  %-8s %10s %10s %10s %10s %10s %10s\n", "variant", "p50",
 	    "p90", "p99", "mean", "min", "max");
@@ -424,13 +436,46 @@ report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
 		kv_summary(kv, "minimal", &sm);
 }
 
+/* The name of the @i-th filler file of --populate. */
+static void
+filler_name(char *buf, size_t size, unsigned long i)
+{
+	snprintf(buf, size, "filler-%07lu", i);
+}
+
+/* Creates @n empty filler files; returns 0 or -errno. */
+static int
+populate(unsigned long n)
+{
+	char name[32];
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		int fd;
+
+		filler_name(name, sizeof(name), i);
+		fd = open(name, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		(void)close(fd);
+	}
+	return 0;
+}
+
 /* Removes what the benchmark created in the current directory. */
 static void
-clean_dir(void)
+clean_dir(unsigned long populated)
 {
+	char name[32];
+	unsigned long i;
+
 	(void)unlink(TARGET_AFILE);
 	(void)unlink(TARGET_MINIMAL);
 	(void)unlink(TEMP_MINIMAL);
+	for (i = 0; i < populated; i++) {
+		filler_name(name, sizeof(name), i);
+		(void)unlink(name);
+	}
 }
 
 int
@@ -486,6 +531,11 @@ main(int argc, char **argv)
 	}
 	entered = 1;
 	check_fs();
+	r = populate(cfg.populate);
+	if (r < 0) {
+		fprintf(stderr, "bench_small: populate: %s\n", strerror(-r));
+		goto out;
+	}
 	lat_a = calloc(cfg.iterations, sizeof(*lat_a));
 	lat_m = calloc(cfg.iterations, sizeof(*lat_m));
 	if (lat_a == NULL || lat_m == NULL) {
@@ -499,7 +549,7 @@ main(int argc, char **argv)
 	}
 out:
 	if (entered) {
-		clean_dir();
+		clean_dir(cfg.populate);
 		if (chdir(oldcwd) < 0)
 			perror("bench_small: chdir back");
 	}

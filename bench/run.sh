@@ -19,6 +19,8 @@
 #
 # Environment (defaults in parentheses):
 #   BENCH_SMALL_N       measured calls per variant in bench_small (2000)
+#   BENCH_SMALL_DIRSIZE other files in the directory for the second small
+#                       run, 0 to skip it (10000)
 #   BENCH_STRACE_N      calls per variant traced for syscall counts (100)
 #   BENCH_STREAM_MB     size of the streamed replace, in MiB (1024)
 #   BENCH_STREAM_RUNS   measured runs per streaming variant (9)
@@ -39,6 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
 build=${BENCH_BUILD_DIR:-$src/build-bench}
 small_n=${BENCH_SMALL_N:-2000}
+dirsize=${BENCH_SMALL_DIRSIZE:-10000}
 strace_n=${BENCH_STRACE_N:-100}
 stream_mb=${BENCH_STREAM_MB:-1024}
 stream_runs=${BENCH_STREAM_RUNS:-9}
@@ -60,6 +63,7 @@ section() {
 for v in small_n strace_n stream_mb stream_runs; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
+[[ $dirsize =~ ^[0-9]+$ ]] || die "BENCH_SMALL_DIRSIZE must be a number"
 
 # ------------------------------------------------------------------ build
 
@@ -185,13 +189,14 @@ rss_kib() {
 section "atomicfile benchmarks"
 echo "date:       $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 echo "commit:     $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
-  [[ -n $(git -C "$src" status --porcelain 2>/dev/null) ]] && echo ' (working tree modified)')"
+  [[ -n $(git -C "$src" --no-optional-locks status --porcelain 2>/dev/null) ]] && echo ' (working tree modified)')"
 echo "kernel:     $(uname -srm)"
 echo "cpu:        $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo) x $(nproc)"
 echo "work dir:   $work ($fstype on $(df --output=source "$work" | tail -n 1))"
 echo "build:      $build (Release, no sanitizers)"
 echo "cli:        ${cli:-not built}"
-echo "parameters: BENCH_SMALL_N=$small_n BENCH_STRACE_N=$strace_n BENCH_STREAM_MB=$stream_mb BENCH_STREAM_RUNS=$stream_runs"
+echo "parameters: BENCH_SMALL_N=$small_n BENCH_SMALL_DIRSIZE=$dirsize BENCH_STRACE_N=$strace_n"
+echo "            BENCH_STREAM_MB=$stream_mb BENCH_STREAM_RUNS=$stream_runs"
 
 # ------------------------------------------------------------ 1. small
 
@@ -200,33 +205,48 @@ mkdir "$work/small"
 "$bin/bench_small" --iterations="$small_n" --dir="$work/small" \
   --kv="$work/small.kv"
 
+# The same in a directory that holds other files, as configuration
+# directories and spools do: per-entry work in the library shows here.
+: >"$work/big.kv"
+if ((dirsize > 0)); then
+  section "1b. the same in a directory of $dirsize other files"
+  mkdir "$work/big"
+  "$bin/bench_small" --iterations="$(((small_n + 1) / 2))" \
+    --populate="$dirsize" --dir="$work/big" --kv="$work/big.kv"
+fi
+
 # ------------------------------------------------------------ 2. counts
 
 section "2. system calls per small replace (strace, $strace_n calls each)"
-for v in afile minimal; do
+traced=(afile minimal)
+((dirsize > 0)) && traced+=(afile-big)
+for v in "${traced[@]}"; do
   : >"$work/counts.$v"
 done
 if [[ $have_strace == 1 ]]; then
-  for v in afile minimal; do
+  for v in "${traced[@]}"; do
     mkdir "$work/st-$v"
-    strace -f -qq -o "$work/strace.$v" "$bin/bench_small" --only="$v" \
-      --iterations="$strace_n" --warmup=2 --dir="$work/st-$v" >/dev/null
+    strace -f -qq -o "$work/strace.$v" "$bin/bench_small" --only="${v%-big}" \
+      --iterations="$strace_n" --warmup=2 --dir="$work/st-$v" \
+      --populate="$([[ $v == *-big ]] && echo "$dirsize" || echo 0)" >/dev/null
     count_syscalls "$work/strace.$v" >"$work/counts.$v"
   done
   # Side by side, per operation; a name absent from one side counts 0.
-  awk -v n="$strace_n" '
+  # The third column is afile_write() in the directory of 1b.
+  awk -v n="$strace_n" -v nf="${#traced[@]}" -v big="$dirsize" '
     FNR == 1 { f++ }
     { c[f, $1] = $2; names[$1] = 1 }
+    function col(i, s) { return i <= nf ? sprintf("%10.2f", c[i, s] / n) : "" }
     END {
-      printf "  %-22s %10s %10s\n", "syscall", "afile/op", "minimal/op"
+      printf "  %-22s %10s %10s %10s\n", "syscall", "afile/op", "minimal/op", (nf > 2 ? "afile/op" : "")
+      if (nf > 2) printf "  %-22s %10s %10s %10s\n", "", "", "", "(" big " files)"
       for (s in names) if (s != "__total")
-        printf "  %-22s %10.2f %10.2f\n", s, c[1, s] / n, c[2, s] / n | "sort"
+        printf "  %-22s %s %s %s\n", s, col(1, s), col(2, s), col(3, s) | "sort"
       close("sort")
-      printf "  %-22s %10.2f %10.2f\n", "TOTAL", c[1, "__total"] / n, c[2, "__total"] / n
-      sa = c[1, "fsync"] + c[1, "fdatasync"]
-      sm = c[2, "fsync"] + c[2, "fdatasync"]
-      printf "  %-22s %10.2f %10.2f\n", "fsync+fdatasync", sa / n, sm / n
-    }' "$work/counts.afile" "$work/counts.minimal"
+      printf "  %-22s %s %s %s\n", "TOTAL", col(1, "__total"), col(2, "__total"), col(3, "__total")
+      for (i = 1; i <= 3; i++) c[i, "syncs"] = c[i, "fsync"] + c[i, "fdatasync"]
+      printf "  %-22s %s %s %s\n", "fsync+fdatasync", col(1, "syncs"), col(2, "syncs"), col(3, "syncs")
+    }' "${traced[@]/#/$work/counts.}"
   echo "  (the minimal protocol is: openat, write, fsync, close, rename,"
   echo "   openat of the directory, fsync, close = 8 calls)"
 else
@@ -242,6 +262,8 @@ per_op() {
 }
 sys_a=$(per_op afile total)
 sys_m=$(per_op minimal total)
+sys_big=n/a
+((dirsize > 0)) && sys_big=$(per_op afile-big total)
 sync_a=$(per_op afile syncs)
 sync_m=$(per_op minimal syncs)
 
@@ -324,11 +346,17 @@ done
 : >"$work/stream.results"
 nv=${#variants[@]}
 for ((r = 1; r <= stream_runs; r++)); do
-  # Rotate the order (cli dd lib hint, dd lib hint cli, ...) so that no variant
-  # always runs first or always follows the same one.
+  # Rotate the order and reverse it every other run (dd lib hint cli,
+  # dd cli hint lib, ...), so that no variant always runs first and none
+  # always follows the same one: what a run leaves behind (memory to
+  # reclaim, blocks to free) must not always burden the same variant.
   for ((i = 0; i < nv; i++)); do
-    run_variant "${variants[(r + i) % nv]}" "$r" ||
-      die "${variants[(r + i) % nv]} failed in run $r"
+    if ((r % 2)); then
+      v=${variants[(r + i) % nv]}
+    else
+      v=${variants[(r + nv - i) % nv]}
+    fi
+    run_variant "$v" "$r" || die "$v failed in run $r"
   done
 done
 echo "after the runs: $(cached)"
@@ -389,6 +417,8 @@ p50_a=$(kv "$work/small.kv" small.afile.p50_us)
 p50_m=$(kv "$work/small.kv" small.minimal.p50_us)
 p99_a=$(kv "$work/small.kv" small.afile.p99_us)
 p99_m=$(kv "$work/small.kv" small.minimal.p99_us)
+p50_ba=$(kv "$work/big.kv" small.afile.p50_us)
+p50_bm=$(kv "$work/big.kv" small.minimal.p50_us)
 ratio='printf "%.3f\n", a / b'
 
 row() {
@@ -398,7 +428,7 @@ row() {
 fmt1() {
   awk -v x="$1" 'BEGIN { if (x ~ /^[0-9.eE+-]+$/) printf "%.1f\n", x; else print x }'
 }
-for v in p50_a p50_m p99_a p99_m mbps_cli mbps_dd mbps_lib mbps_hint \
+for v in p50_a p50_m p99_a p99_m p50_ba p50_bm mbps_cli mbps_dd mbps_lib mbps_hint \
   rss_cli rss_dd rss_lib rss_hint; do
   printf -v "$v" '%s' "$(fmt1 "${!v}")"
 done
@@ -408,12 +438,22 @@ row "small replace p50 (us) vs minimal" "$p50_a" "$p50_m" \
   "$(met "a / b <= 1.10" "$p50_a" "$p50_m")"
 row "small replace p99 (us) vs minimal" "$p99_a" "$p99_m" \
   "$(calc "$ratio" "$p99_a" "$p99_m")" "(none)" "-"
+if ((dirsize > 0)); then
+  row "  in a dir of $dirsize files, p50 (us)" "$p50_ba" "$p50_bm" \
+    "$(calc "$ratio" "$p50_ba" "$p50_bm")" "ratio<=1.10" \
+    "$(met "a / b <= 1.10" "$p50_ba" "$p50_bm")"
+fi
 row "small replace syncs/op vs minimal" "$sync_a" "$sync_m" \
   "$(calc "$ratio" "$sync_a" "$sync_m")" "<=peer" \
   "$(met "a <= b" "$sync_a" "$sync_m")"
 row "small replace syscalls/op vs minimal" "$sys_a" "$sys_m" \
   "$(calc "$ratio" "$sys_a" "$sys_m")" "<=peer" \
   "$(met "a <= b" "$sys_a" "$sys_m")"
+if ((dirsize > 0)); then
+  row "  in a dir of $dirsize files" "$sys_big" "$sys_m" \
+    "$(calc "$ratio" "$sys_big" "$sys_m")" "<=peer" \
+    "$(met "a <= b" "$sys_big" "$sys_m")"
+fi
 row "stream ${stream_mb}MiB CLI MB/s vs dd" "$mbps_cli" "$mbps_dd" \
   "$(calc "$ratio" "$mbps_cli" "$mbps_dd")" "ratio>=0.90" \
   "$(met "a / b >= 0.90" "$mbps_cli" "$mbps_dd")"

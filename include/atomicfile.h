@@ -78,8 +78,9 @@
  * Thread safety.  Every function is safe to call from several threads on
  * distinct paths.  A handle must not be used by two threads at once.
  * The library never prints, never exits, installs no signal handler and
- * keeps no mutable global state other than the statistics counters, which
- * are updated atomically.
+ * keeps no mutable global state but two: the statistics counters, updated
+ * atomically, and a fixed table of this process's long-lived temp names
+ * that afile_cleanup_on_signal() reads (updated lock-free).
  */
 #ifndef ATOMICFILE_H
 #define ATOMICFILE_H
@@ -293,7 +294,7 @@ struct afile_opts {
  * @buf:   new contents, @len bytes (may be NULL if @len is 0)
  * @len:   length of @buf
  * @flags: AFILE_NOREPLACE, AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS,
- *         AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE
+ *         AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE, AFILE_LOCK
  * @opts:  NULL for defaults
  *
  * Writes the data to a temporary file beside the target, applies the
@@ -326,6 +327,12 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * @flags:   AFILE_NOFOLLOW (fail with -ELOOP on a symlink)
  * @opts:    NULL for defaults; only .err is used
  *
+ * When @dirfd is a transaction root (it holds .atomicfile/) with an
+ * interrupted transaction, that transaction is recovered first, as SQLite
+ * checks for a hot journal, so the file read is never half of one; the
+ * recovery's errors (AFILE_ECORRUPT, -EROFS, -EACCES) are then returned.
+ * A transaction that is running is not disturbed: the read goes on.
+ *
  * Returns 0, or a negative error code: -EINVAL (a NULL pointer, an empty
  * path or unknown flags), -ENOENT, -EACCES, -EISDIR, -ELOOP, -EIO,
  * -ENOMEM, -EFBIG (larger than the address space).  On
@@ -338,7 +345,7 @@ AFILE_API int afile_read(int dirfd, const char *path, void **ret_buf,
  * afile_remove - delete a file durably
  * @dirfd: directory that @path is relative to, or AT_FDCWD
  * @path:  the name to remove; a symlink is removed itself, never followed
- * @flags: none defined yet; pass 0
+ * @flags: AFILE_LOCK
  * @opts:  NULL for defaults
  *
  * Unlinks @path and syncs its directory.  Returns 0 or a negative error
@@ -356,7 +363,8 @@ AFILE_API int afile_remove(int dirfd, const char *path, unsigned int flags,
  * @ddirfd: directory that @dst is relative to, or AT_FDCWD
  * @dst:    destination, created or atomically replaced
  * @flags:  AFILE_NOREPLACE, AFILE_NOFOLLOW (of @dst),
- *          AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE
+ *          AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT, AFILE_SET_MODE,
+ *          AFILE_LOCK (of @dst)
  * @opts:   NULL for defaults; .progress reports progress
  *
  * Shares extents with @src where the file system can (FICLONE), else
@@ -381,7 +389,8 @@ AFILE_API int afile_copy(int sdirfd, const char *src, int ddirfd,
  * @dst:    the new name
  * @flags:  AFILE_NOREPLACE (fail with -EEXIST if @dst exists),
  *          AFILE_EXCHANGE (swap @src and @dst; both must exist),
- *          AFILE_OWNER_BEST_EFFORT (for a move across file systems)
+ *          AFILE_OWNER_BEST_EFFORT (for a move across file systems),
+ *          AFILE_LOCK (the lock of @dst only)
  * @opts:   NULL for defaults
  *
  * Renames and syncs both directories (once if they are the same).  When
@@ -408,7 +417,8 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * @offset: where the new bytes go; past the end leaves a hole, as pwrite
  * @buf:    the new bytes, @len of them
  * @len:    length of @buf
- * @flags:  AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT
+ * @flags:  AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT,
+ *          AFILE_LOCK
  * @opts:   NULL for defaults
  *
  * Makes a copy of the file that shares its extents where the file system
@@ -682,6 +692,242 @@ AFILE_API int afile_cleanup(int dirfd, const char *dir, uint64_t min_age_s,
  * need no cleanup.  Since: 0.1.
  */
 AFILE_API void afile_cleanup_on_signal(void);
+
+/* ------------------------------------------------------------------
+ * Transactions and batches
+ *
+ * A transaction changes several files under one root directory all or
+ * nothing, across crashes and power cuts.  New contents are staged as
+ * temps beside their targets and synced together; then a journal listing
+ * every change is written and synced to ROOT/.atomicfile/journal (the
+ * commit point); then the changes are applied and the journal retired.
+ * After a crash, recovery (afile_recover(), or the next afile_txn_begin()
+ * or afile_read() in that root) finishes a committed transaction or
+ * rolls back one that never committed.  The journal format is in
+ * docs/FORMAT.md.
+ *
+ * State diagram of a transaction:
+ *
+ *	begin --> OPEN --put/create/remove/rename--> OPEN --commit--> DONE
+ *	           |                                  |
+ *	           +-------------- free --------------+--> (rolled back)
+ *
+ * Transactions in one root are serialized by the root's lock; a reader
+ * that wants a consistent view of several files takes afile_txn_snapshot().
+ * Paths are relative to the root and must stay beneath it: absolute
+ * paths, ".." components and symlinks leading out are refused (-EINVAL,
+ * -EXDEV).
+ * ------------------------------------------------------------------ */
+
+struct afile_txn;
+
+/*
+ * afile_txn_begin - start a transaction under a root directory
+ * @rootfd:  directory that @root is relative to, or AT_FDCWD
+ * @root:    the root; ROOT/.atomicfile/ is created on first use
+ * @flags:   none yet; pass 0
+ * @opts:    NULL for defaults; .sync applies to the commit, .lock_wait_ms
+ *           bounds the wait for another transaction of the same root
+ * @ret_txn: receives the transaction
+ *
+ * Takes the root's transaction lock and first recovers an interrupted
+ * transaction if one is there.  Returns 0, or a negative error code:
+ * -EINVAL, -ENOENT, -ENOTDIR, -EACCES, -EROFS, -ETIMEDOUT/-EAGAIN (another
+ * transaction holds the root), AFILE_ECORRUPT (a damaged journal needs a
+ * human: see afile_recover()).  Since: 0.1.
+ */
+AFILE_API int afile_txn_begin(int rootfd, const char *root, unsigned int flags,
+    const struct afile_opts *opts, struct afile_txn **ret_txn);
+
+/*
+ * afile_txn_put - stage new contents for a file
+ * @txn:   an open transaction
+ * @path:  the file, relative to the root; its directory must exist
+ * @buf:   the contents, @len bytes
+ * @len:   length of @buf
+ * @flags: AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT
+ *
+ * The new version is written and its metadata applied now (a replaced
+ * file keeps its mode, owner, attributes), and published by the commit.
+ * Returns 0 or a negative error code as afile_write(); any failure
+ * poisons the transaction: the commit will fail and change nothing.
+ * Since: 0.1.
+ */
+AFILE_API int afile_txn_put(struct afile_txn *txn, const char *path,
+    const void *buf, size_t len, unsigned int flags);
+
+/*
+ * afile_txn_writer - stage new contents for a file, streamed
+ * @txn:        an open transaction
+ * @path:       as for afile_txn_put()
+ * @flags:      as for afile_txn_put()
+ * @ret_writer: receives a writer; write to it, then call
+ *              afile_writer_commit(), which stages the contents into the
+ *              transaction instead of publishing them, and
+ *              afile_writer_free()
+ *
+ * Returns 0 or a negative error code as afile_txn_put().  Since: 0.1.
+ */
+AFILE_API int afile_txn_writer(struct afile_txn *txn, const char *path,
+    unsigned int flags, struct afile_writer **ret_writer);
+
+/*
+ * afile_txn_create - stage a file that must not exist yet
+ * @txn: an open transaction; @path, @buf, @len, @flags as afile_txn_put()
+ *
+ * The commit fails as a whole with -EEXIST, changing nothing, if @path
+ * exists at that moment.  Since: 0.1.
+ */
+AFILE_API int afile_txn_create(struct afile_txn *txn, const char *path,
+    const void *buf, size_t len, unsigned int flags);
+
+/*
+ * afile_txn_remove - stage the removal of a file
+ * @txn:   an open transaction
+ * @path:  relative to the root; must exist at commit (else -ENOENT)
+ * @flags: none yet; pass 0
+ * Since: 0.1.
+ */
+AFILE_API int afile_txn_remove(
+    struct afile_txn *txn, const char *path, unsigned int flags);
+
+/*
+ * afile_txn_rename - stage a rename within the root
+ * @txn:   an open transaction
+ * @from:  relative to the root; must exist at commit (else -ENOENT)
+ * @to:    relative to the root, on the same file system; replaced if it
+ *         exists
+ * @flags: none yet; pass 0
+ * Since: 0.1.
+ */
+AFILE_API int afile_txn_rename(struct afile_txn *txn, const char *from,
+    const char *to, unsigned int flags);
+
+/*
+ * afile_txn_commit - apply every staged change, all or nothing
+ * @txn: an open transaction
+ *
+ * Syncs the staged contents in one batch, writes and syncs the journal
+ * (the commit point), applies the changes in the order they were staged,
+ * syncs every touched directory once and retires the journal.  The
+ * transaction is terminal afterwards: only afile_txn_free() may follow.
+ *
+ * Transactions sync fully, or not at all with AFILE_SYNC_NONE:
+ * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL, because a journal that is
+ * not findable after a power cut could leave half an apply.
+ *
+ * Returns 0: every change is durable (per opts.sync).  Before the commit
+ * point, a negative error code (-EEXIST for a create whose target
+ * appeared, -ENOENT for a vanished remove or rename source, a sync or
+ * write error, AFILE_EPOISONED after a failed stage): nothing changed and
+ * no temporary file remains.  After it, AFILE_EJOURNAL: the transaction
+ * is committed but could not be fully applied; the next recovery in the
+ * root finishes it.  Since: 0.1.
+ */
+AFILE_API int afile_txn_commit(struct afile_txn *txn);
+
+/*
+ * afile_txn_free - end a transaction
+ * @txn: a transaction, or NULL (no-op)
+ *
+ * Without a commit this rolls back: staged temps are removed and nothing
+ * visible changes.  Releases the root's lock.  Since: 0.1.
+ */
+AFILE_API void afile_txn_free(struct afile_txn *txn);
+
+/*
+ * struct afile_recover_report - what afile_recover() did
+ * @size:    set to sizeof(struct afile_recover_report) before the call
+ * @action:  AFILE_RECOVER_NONE (nothing to do), AFILE_RECOVER_REDONE (a
+ *           committed transaction was finished), AFILE_RECOVER_ROLLED_BACK
+ *           (an uncommitted one was undone), AFILE_RECOVER_CORRUPT (a
+ *           damaged journal was left alone)
+ * @txn_id:  the transaction's id, when a journal was found
+ * @records: its operations (those readable, for a damaged one)
+ * @temps_removed: staged temps removed by a rollback
+ */
+struct afile_recover_report {
+	size_t size;
+	int action;
+	uint64_t txn_id;
+	uint64_t records;
+	uint64_t temps_removed;
+};
+
+#define AFILE_RECOVER_NONE        0
+#define AFILE_RECOVER_REDONE      1
+#define AFILE_RECOVER_ROLLED_BACK 2
+#define AFILE_RECOVER_CORRUPT     3
+
+/*
+ * afile_recover - finish or roll back an interrupted transaction
+ * @rootfd: directory that @root is relative to, or AT_FDCWD
+ * @root:   the transaction root
+ * @flags:  none yet; pass 0
+ * @report: NULL, or receives what was done (set its .size first)
+ *
+ * A valid journal is replayed (idempotently: what was applied already is
+ * skipped, and a guard stops a replay from touching a file that a later
+ * writer put there); a torn one, whose staged temps are all still there,
+ * never committed and is rolled back.  Recovery is itself crash-safe: a
+ * crash during it, then another recovery, gives the same result.  Acts
+ * only beneath @root.  A root without .atomicfile/ is fine (nothing to
+ * do).
+ *
+ * Returns 0 (see @report), AFILE_ECORRUPT (a damaged journal whose apply
+ * had begun: nothing is changed, every temp is kept for salvage), or a
+ * negative error code: -EINVAL, -ENOENT, -EACCES, -EROFS, -EIO.
+ * Since: 0.1.
+ */
+AFILE_API int afile_recover(int rootfd, const char *root, unsigned int flags,
+    struct afile_recover_report *report);
+
+/*
+ * afile_txn_snapshot - read several files of a root as one version
+ * @rootfd:     directory that @root is relative to, or AT_FDCWD
+ * @root:       the transaction root
+ * @timeout_ms: as for afile_lock_acquire()
+ * @ret_lock:   receives a shared lock of the root
+ *
+ * Recovers an interrupted transaction first, then holds the root's
+ * shared lock: no transaction applies while it is held, so reads in the
+ * meantime see all of each transaction or none of it.  Release with
+ * afile_lock_release().  Returns 0 or a negative error code as
+ * afile_lock_acquire() and afile_recover().  Since: 0.1.
+ */
+AFILE_API int afile_txn_snapshot(
+    int rootfd, const char *root, int timeout_ms, struct afile_lock **ret_lock);
+
+/*
+ * struct afile_item - one file of afile_write_many()
+ * @path: the file, relative to the call's dirfd
+ * @buf:  its new contents, @len bytes
+ * @len:  length of @buf
+ */
+struct afile_item {
+	const char *path;
+	const void *buf;
+	size_t len;
+};
+
+/*
+ * afile_write_many - write many independent files, sharing the syncs
+ * @dirfd: directory that the items' paths are relative to, or AT_FDCWD
+ * @items: the files, @n of them
+ * @n:     number of items
+ * @flags: as for afile_write(), applied to every item
+ * @opts:  NULL for defaults
+ *
+ * Each file is replaced atomically, as afile_write() would, but the syncs
+ * are shared: the temps are synced in one batch, each directory once.
+ * Items go in groups of 256 (a temp is open per item of a group).
+ * AFILE_LOCK is not accepted.  Returns 0, or the first error: the items
+ * of earlier groups, and the items of the failing group before a failed
+ * publication, are published (each whole); the rest are not.  No temporary file
+ * remains either way, except AFILE_EUNSYNCED.  Since: 0.1.
+ */
+AFILE_API int afile_write_many(int dirfd, const struct afile_item *items,
+    size_t n, unsigned int flags, const struct afile_opts *opts);
 
 /* ------------------------------------------------------------------
  * Statistics

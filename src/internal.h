@@ -24,6 +24,12 @@
 #endif
 
 #define AFILE__TMP_SUFFIX ".afile-tmp"
+/*
+ * Staged temps of a transaction: swept only by its recovery, never by the
+ * lock-based sweepers, because after a crash past the commit point they
+ * are unlocked and yet still needed.
+ */
+#define AFILE__TXN_SUFFIX ".afile-txn"
 
 /* ------------------------------------------------------------------
  * Per-call context: options, durability reached and error detail
@@ -49,6 +55,8 @@ struct afile__op {
 
 /* Internal flag bits, never accepted from callers. */
 #define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
+#define AFILE__NO_SWEEP   0x40000000u /* batches: the caller sweeps */
+#define AFILE__AT         0x20000000u /* path is a name in dirfd, no lookup */
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
@@ -87,6 +95,7 @@ AFILE_HIDDEN int afile__op_done(struct afile__op *op, int r);
  */
 struct afile__target {
 	int dfd;
+	bool borrowed; /* @dfd belongs to the caller: do not close it */
 	bool exists;
 	struct stat st;
 	char name[NAME_MAX + 1];
@@ -102,6 +111,9 @@ struct afile__target {
 AFILE_HIDDEN int afile__target_open(struct afile__op *op, int dirfd,
     const char *path, bool follow, struct afile__target *t);
 AFILE_HIDDEN void afile__target_close(struct afile__target *t);
+/* The name @name inside the caller's open directory @dfd (borrowed). */
+AFILE_HIDDEN int afile__target_at(
+    struct afile__op *op, int dfd, const char *name, struct afile__target *t);
 
 /* ------------------------------------------------------------------
  * Metadata (meta.c)
@@ -161,7 +173,8 @@ struct afile__tmp {
 AFILE_HIDDEN int afile__hidden_name(
     const char *target, const char *tail, char out[NAME_MAX + 1]);
 /* A fresh random temp name for @target. */
-AFILE_HIDDEN int afile__tmp_name(const char *target, char name[NAME_MAX + 1]);
+AFILE_HIDDEN int afile__tmp_name(
+    const char *target, const char *suffix, char name[NAME_MAX + 1]);
 /* Is @entry a temp name with the prefix ".TARGET." of some target? */
 AFILE_HIDDEN bool afile__is_tmp_of(const char *entry, const char *prefix);
 /*
@@ -174,8 +187,15 @@ AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
 AFILE_HIDDEN int afile__tmp_link(
     int dfd, struct afile__tmp *tmp, const char *name);
 /* Give an unnamed temp a locked, registered random name beside @target. */
-AFILE_HIDDEN int afile__tmp_give_name(
-    int dfd, struct afile__tmp *tmp, const char *target);
+/*
+ * Give the temp a fresh random name ending in @suffix beside @target
+ * (link an unnamed one, rename a named one), locked and registered.
+ * @announce, when not NULL, hears each name before it is used, so that
+ * a transaction can log it first.
+ */
+AFILE_HIDDEN int afile__tmp_give_name(int dfd, struct afile__tmp *tmp,
+    const char *target, const char *suffix,
+    int (*announce)(void *ctx, const char *name), void *ctx);
 /* The temp's name became the target's: forget it. */
 AFILE_HIDDEN void afile__tmp_published(struct afile__tmp *tmp);
 /* Remove the temp's name, if any, and close it.  Never fails. */
@@ -191,6 +211,8 @@ AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
  * directory costs one system call; afile_cleanup() is thorough.
  */
 AFILE_HIDDEN void afile__sweep_target(int dfd, const char *target);
+/* Remove every abandoned writer temp of the directory @dfd. */
+AFILE_HIDDEN void afile__sweep_dir(int dfd);
 /*
  * Take the lock of the name @name in @dfd: *@ret_fd receives the
  * sidecar's descriptor.  @wait_ms: -1 forever, 0 once, > 0 at most.
@@ -204,6 +226,8 @@ AFILE_HIDDEN int afile__lock_name(struct afile__op *op, int dfd,
  */
 AFILE_HIDDEN int afile__target_lock(
     struct afile__op *op, struct afile__target *t, int *ret_fd);
+/* Make a lock handle of a held sidecar descriptor (owned from then on). */
+AFILE_HIDDEN int afile__lock_wrap(int fd, struct afile_lock **ret_lock);
 /* opts->lock_wait_ms (0 = forever, -1 = try) as afile__lock_name() wants. */
 AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
 
@@ -237,6 +261,39 @@ AFILE_HIDDEN int afile__writer_fill(
 AFILE_HIDDEN int afile__writer_pwrite(
     struct afile_writer *w, const void *buf, size_t len, uint64_t off);
 AFILE_HIDDEN int afile__writer_commit(struct afile_writer *w);
+/*
+ * The steps of a commit, for batches that share the syncs: prepare
+ * (final mode and times), sync the temp, publish it, sync its directory.
+ * Each failure but the last discards the temp, as a commit does.
+ */
+AFILE_HIDDEN int afile__writer_prepare(struct afile_writer *w);
+AFILE_HIDDEN int afile__writer_sync(struct afile_writer *w);
+AFILE_HIDDEN int afile__writer_publish(struct afile_writer *w);
+AFILE_HIDDEN int afile__writer_sync_dir(struct afile_writer *w);
+/*
+ * Prepare the temp and give it a name, then hand it over to a
+ * transaction: *@ret_tmp owns it (open, locked, registered); the writer
+ * is done.
+ */
+AFILE_HIDDEN int afile__writer_stage(struct afile_writer *w,
+    struct afile__tmp *ret_tmp, int (*announce)(void *ctx, const char *name),
+    void *ctx);
+/* Read all of @fd into a malloc()ed, NUL-terminated buffer. */
+AFILE_HIDDEN int afile__read_fd(int fd, char **ret_buf, size_t *ret_len);
+/* Transactions (txn.c): a writer from afile_txn_writer() stages here. */
+AFILE_HIDDEN int afile__txn_stage_writer(
+    struct afile_txn *txn, struct afile_writer *w);
+AFILE_HIDDEN void afile__txn_drop_writer(
+    struct afile_txn *txn, struct afile_writer *w);
+AFILE_HIDDEN void afile__writer_set_txn(
+    struct afile_writer *w, struct afile_txn *txn);
+/* The writer's transaction is going away: discard, and fail from now on. */
+AFILE_HIDDEN void afile__writer_orphan(struct afile_writer *w);
+/*
+ * afile_read()'s hot-journal check: when @dirfd holds .atomicfile/journal
+ * and no transaction owns it, recover.  0 when there is nothing to do.
+ */
+AFILE_HIDDEN int afile__recover_if_hot(struct afile__op *op, int dirfd);
 /* Commit (if @r is 0), hand the writer's result back to @op, free it. */
 AFILE_HIDDEN int afile__writer_finish(
     struct afile__op *op, struct afile_writer *w, int r);

@@ -190,6 +190,18 @@ afile_lock_acquire(int dirfd, const char *path, unsigned int mode,
 }
 
 int
+afile__lock_wrap(int fd, struct afile_lock **ret_lock)
+{
+	struct afile_lock *l = afile__malloc(sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->fd = fd;
+	*ret_lock = l;
+	return 0;
+}
+
+int
 afile_lock_fd(const struct afile_lock *lock)
 {
 	return lock ? lock->fd : -EINVAL;
@@ -239,7 +251,8 @@ afile_update(int dirfd, const char *path,
 		return afile__op_done(&op, r);
 	wop = afile__writer_op(w);
 	t = afile__writer_target(w);
-	if (t->exists) {
+	/* With AFILE_NOFOLLOW a symlink is replaced, and holds no contents. */
+	if (t->exists && S_ISREG(t->st.st_mode)) {
 		r = afile_read(
 		    t->dfd, t->name, &old, &old_len, AFILE_NOFOLLOW, NULL);
 		if (r < 0)

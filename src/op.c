@@ -79,6 +79,15 @@ afile__op_done(struct afile__op *op, int r)
 		return 0;
 	}
 	afile__stat_add(AFILE__STAT_FAILURES, 1);
+	/*
+	 * The detail names the first failing step; when the call returns
+	 * another code for it (AFILE_EUNSYNCED, AFILE_EJOURNAL), .code
+	 * becomes that code and .cause keeps what the step reported.
+	 */
+	if (op->err && op->failed && op->err->code != r) {
+		op->err->cause = op->err->code;
+		op->err->code = r;
+	}
 	/* A failure the callee did not name still gets a step. */
 	return afile__fail(op, r, "operation", "");
 }

@@ -55,44 +55,21 @@ afile_write(int dirfd, const char *path, const void *buf, size_t len,
 }
 
 int
-afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
-    unsigned int flags, const struct afile_opts *opts)
+afile__read_fd(int fd, char **ret_buf, size_t *ret_len)
 {
-	struct afile__op op;
 	struct stat st;
 	size_t cap, len = 0;
 	char *buf = NULL, *p;
 	ssize_t n;
-	int fd, r;
+	int r;
 
-	if (ret_buf)
-		*ret_buf = NULL;
-	if (ret_len)
-		*ret_len = 0;
-	r = afile__op_init(&op, flags, AFILE_NOFOLLOW, opts);
-	if (r < 0)
-		return afile__op_done(&op, r);
-	if (!ret_buf || !ret_len || !path || !*path)
-		return afile__op_done(
-		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
-	fd = afile__openat(dirfd, path,
-	    O_RDONLY | O_NOCTTY | ((flags & AFILE_NOFOLLOW) ? O_NOFOLLOW : 0),
-	    0);
-	if (fd < 0)
-		return afile__op_done(&op, afile__fail(&op, fd, "open", path));
 	r = afile__fstat(fd, &st);
-	if (r < 0) {
-		r = afile__fail(&op, r, "read metadata", path);
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = afile__fail(&op, -EISDIR, "open", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size >= SIZE_MAX) {
-		r = afile__fail(&op, -EFBIG, "read", path);
-		goto out;
-	}
+	if (r < 0)
+		return r;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if ((uint64_t)st.st_size >= SIZE_MAX - 2)
+		return -EFBIG;
 	/*
 	 * Room for the size, the NUL and one more byte, so that the read
 	 * that sees EOF needs no regrowth.  Files whose size says nothing
@@ -107,15 +84,15 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 				cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
 			p = afile__realloc(buf, cap);
 			if (!p) {
-				r = afile__fail(&op, -ENOMEM, "read", path);
-				goto out;
+				afile__free(buf);
+				return -ENOMEM;
 			}
 			buf = p;
 		}
 		n = afile__read(fd, buf + len, cap - len - 1);
 		if (n < 0) {
-			r = afile__fail(&op, (int)n, "read", path);
-			goto out;
+			afile__free(buf);
+			return (int)n;
 		}
 		if (n == 0)
 			break;
@@ -125,12 +102,44 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 	buf[len] = '\0';
 	*ret_buf = buf;
 	*ret_len = len;
-	buf = NULL;
-	r = 0;
-out:
-	afile__free(buf);
+	return 0;
+}
+
+int
+afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile__op op;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	if (ret_buf)
+		*ret_buf = NULL;
+	if (ret_len)
+		*ret_len = 0;
+	r = afile__op_init(&op, flags, AFILE_NOFOLLOW, opts);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	if (!ret_buf || !ret_len || !path || !*path)
+		return afile__op_done(
+		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
+	r = afile__recover_if_hot(&op, dirfd);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	fd = afile__openat(dirfd, path,
+	    O_RDONLY | O_NOCTTY | ((flags & AFILE_NOFOLLOW) ? O_NOFOLLOW : 0),
+	    0);
+	if (fd < 0)
+		return afile__op_done(&op, afile__fail(&op, fd, "open", path));
+	r = afile__read_fd(fd, &buf, &len);
 	afile__close_quiet(fd);
-	return afile__op_done(&op, r);
+	if (r < 0)
+		return afile__op_done(&op,
+		    afile__fail(&op, r, r == -EISDIR ? "open" : "read", path));
+	*ret_buf = buf;
+	*ret_len = len;
+	return afile__op_done(&op, 0);
 }
 
 int
@@ -319,7 +328,8 @@ rename_names(struct afile__op *op, struct afile__target *s,
 	if (r == -EXDEV && !(flags & AFILE_EXCHANGE) && S_ISREG(s->st.st_mode))
 		return move_across(op, s, d, flags);
 	if (r < 0)
-		return afile__fail(op, r, "rename", s->shown);
+		return afile__fail(
+		    op, r, "rename", r == -EEXIST ? d->shown : s->shown);
 	/*
 	 * The destination's directory first: after a crash between the two
 	 * syncs the file then has both names rather than neither.
@@ -365,6 +375,8 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 		r = afile__fail(&op, -ENOENT, "rename", s.shown);
 	else if ((flags & AFILE_NOREPLACE) && d.exists)
 		r = afile__fail(&op, -EEXIST, "rename", d.shown);
+	else if ((flags & AFILE_EXCHANGE) && !d.exists)
+		r = afile__fail(&op, -ENOENT, "rename", d.shown);
 	else
 		r = rename_names(&op, &s, &d, flags);
 	afile__close_quiet(lock_fd);

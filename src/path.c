@@ -57,8 +57,39 @@ split(char *buf, const char **ret_dir, const char **ret_base)
 void
 afile__target_close(struct afile__target *t)
 {
-	afile__close_quiet(t->dfd);
+	if (!t->borrowed)
+		afile__close_quiet(t->dfd);
 	t->dfd = -1;
+}
+
+/* Fill @t's view of @name in @t->dfd. */
+static int
+look(struct afile__op *op, struct afile__target *t)
+{
+	int r = afile__fstatat(t->dfd, t->name, &t->st, AT_SYMLINK_NOFOLLOW);
+
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "check target", t->shown);
+	t->exists = r == 0;
+	return 0;
+}
+
+int
+afile__target_at(
+    struct afile__op *op, int dfd, const char *name, struct afile__target *t)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	memset(t, 0, sizeof(*t));
+	t->dfd = -1;
+	if (!len || len > NAME_MAX || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return afile__fail(op, -EINVAL, "check path", name);
+	memcpy(t->name, name, len + 1);
+	memcpy(t->shown, name, len + 1);
+	t->dfd = dfd;
+	t->borrowed = true;
+	return look(op, t);
 }
 
 int

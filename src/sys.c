@@ -42,6 +42,9 @@
 #ifdef HAVE_FICLONE
 #include <linux/fs.h>
 #endif
+#ifdef HAVE_LINUX_OPENAT2_H
+#include <linux/openat2.h>
+#endif
 #ifndef FALLOC_FL_KEEP_SIZE
 #define FALLOC_FL_KEEP_SIZE 0x01
 #endif
@@ -190,6 +193,33 @@ sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
 #endif
 
 static int
+sys_syncfs(int fd)
+{
+#if defined(SYS_syncfs)
+	return (int)syscall(SYS_syncfs, fd);
+#else
+	(void)fd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int
+sys_openat2_beneath(int dfd, const char *path, int flags)
+{
+#if defined(SYS_openat2) && defined(HAVE_LINUX_OPENAT2_H)
+	struct open_how how = {
+	    .flags = (uint64_t)(unsigned int)flags, .resolve = RESOLVE_BENEATH};
+
+	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+#else
+	(void)dfd, (void)path, (void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int
 sys_fcntl_lock(int fd, int cmd, struct flock *fl)
 {
 	return fcntl(fd, cmd, fl);
@@ -251,6 +281,9 @@ const struct afile__sys afile__sys_default = {
     .fsetxattr = sys_fsetxattr,
     .llistxattr = sys_llistxattr,
     .lgetxattr = sys_lgetxattr,
+    .syncfs = sys_syncfs,
+    .mkdirat = mkdirat,
+    .openat2_beneath = sys_openat2_beneath,
     .fcntl_lock = sys_fcntl_lock,
     .flock = sys_flock,
     .getdents64 = sys_getdents64,
@@ -290,6 +323,9 @@ struct afile__sys afile__sys = {
     .fsetxattr = sys_fsetxattr,
     .llistxattr = sys_llistxattr,
     .lgetxattr = sys_lgetxattr,
+    .syncfs = sys_syncfs,
+    .mkdirat = mkdirat,
+    .openat2_beneath = sys_openat2_beneath,
     .fcntl_lock = sys_fcntl_lock,
     .flock = sys_flock,
     .getdents64 = sys_getdents64,
@@ -441,6 +477,40 @@ afile__fsync_dir(int dfd)
 	afile__stat_add(AFILE__STAT_DIR_SYNCS, 1);
 	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
 	return r;
+}
+
+int
+afile__syncfs(int fd)
+{
+	uint64_t t0 = afile__now_ns();
+	int r;
+
+	/* As fsync (invariant 3): EINTR retried, any other failure final. */
+	RETRY_EINTR(r, afile__sys.syncfs(fd));
+	if (r < 0)
+		r = -errno;
+	afile__stat_add(AFILE__STAT_SYNCS, 1);
+	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
+	return r;
+}
+
+int
+afile__mkdirat(int dfd, const char *path, mode_t mode)
+{
+	int r;
+
+	RETRY_EINTR(r, afile__sys.mkdirat(dfd, path, mode));
+	return r < 0 ? -errno : 0;
+}
+
+int
+afile__openat_beneath(int dfd, const char *path, int flags)
+{
+	int fd;
+
+	RETRY_EINTR(
+	    fd, afile__sys.openat2_beneath(dfd, path, flags | O_CLOEXEC));
+	return fd < 0 ? -errno : fd;
 }
 
 int

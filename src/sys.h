@@ -58,6 +58,9 @@ struct afile__sys {
 	    const char *path, const char *name, void *value, size_t size);
 	int (*fsetxattr)(int fd, const char *name, const void *value,
 	    size_t size, int flags);
+	int (*syncfs)(int fd);
+	int (*mkdirat)(int dfd, const char *path, mode_t mode);
+	int (*openat2_beneath)(int dfd, const char *path, int flags);
 	int (*fcntl_lock)(int fd, int cmd, struct flock *fl);
 	int (*flock)(int fd, int op);
 	ssize_t (*getdents64)(int fd, void *buf, size_t n);
@@ -94,6 +97,15 @@ AFILE_HIDDEN int afile__pwrite_all(
     int fd, const void *buf, size_t n, uint64_t off);
 AFILE_HIDDEN int afile__fsync(int fd, bool data_only);
 AFILE_HIDDEN int afile__fsync_dir(int dfd);
+/* Sync the whole file system holding @fd (one journal commit). */
+AFILE_HIDDEN int afile__syncfs(int fd);
+AFILE_HIDDEN int afile__mkdirat(int dfd, const char *path, mode_t mode);
+/*
+ * Open @path beneath @dfd: openat2(RESOLVE_BENEATH) where the kernel has
+ * it (symlinks may be followed but never out of @dfd; ".." cannot climb
+ * out), -ENOSYS where it does not.
+ */
+AFILE_HIDDEN int afile__openat_beneath(int dfd, const char *path, int flags);
 AFILE_HIDDEN int afile__fstat(int fd, struct stat *st);
 AFILE_HIDDEN int afile__fstatat(
     int dfd, const char *path, struct stat *st, int flags);

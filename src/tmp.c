@@ -24,8 +24,10 @@
  *      the link count (a sweeper that raced in and removed the name makes
  *      the writer start over).  So a sweeper that can take the lock knows
  *      the writer is gone (cleanup.c).
- *   2. A temp that has a name is in the registry below while it has it, so
- *      that afile_cleanup_on_signal() can remove it from a signal handler.
+ *   2. A temp that keeps a name for longer than a rename takes (a named
+ *      fallback temp, a transaction's staged temp) is in the registry
+ *      below while it has it, so that afile_cleanup_on_signal() can
+ *      remove it from a signal handler.
  *
  * States of struct afile__tmp:
  *
@@ -43,6 +45,10 @@
 #include <string.h>
 
 #include "internal.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
 
 #define RANDOM_CHARS  12
 #define NAMED_TRIES   100
@@ -80,10 +86,10 @@ afile__hidden_name(const char *target, const char *tail, char out[NAME_MAX + 1])
 }
 
 int
-afile__tmp_name(const char *target, char name[NAME_MAX + 1])
+afile__tmp_name(const char *target, const char *suffix, char name[NAME_MAX + 1])
 {
 	unsigned char rnd[RANDOM_CHARS];
-	char tail[1 + RANDOM_CHARS + sizeof(AFILE__TMP_SUFFIX)];
+	char tail[1 + RANDOM_CHARS + 16];
 
 	if (afile__random(rnd, sizeof(rnd)) < 0) {
 		/*
@@ -101,8 +107,9 @@ afile__tmp_name(const char *target, char name[NAME_MAX + 1])
 	tail[0] = '.';
 	for (size_t i = 0; i < RANDOM_CHARS; i++)
 		tail[1 + i] = alphabet[rnd[i] & 63];
-	memcpy(tail + 1 + RANDOM_CHARS, AFILE__TMP_SUFFIX,
-	    sizeof(AFILE__TMP_SUFFIX));
+	if (strlen(suffix) >= 16)
+		return -EINVAL;
+	memcpy(tail + 1 + RANDOM_CHARS, suffix, strlen(suffix) + 1);
 	return afile__hidden_name(target, tail, name);
 }
 
@@ -228,7 +235,7 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 		return afile__fail(op, fd, "create temporary file", target);
 #endif
 	for (int i = 0; i < NAMED_TRIES; i++) {
-		r = afile__tmp_name(target, tmp->name);
+		r = afile__tmp_name(target, AFILE__TMP_SUFFIX, tmp->name);
 		if (r < 0)
 			return afile__fail(
 			    op, r, "create temporary file", target);
@@ -275,20 +282,43 @@ afile__tmp_link(int dfd, struct afile__tmp *tmp, const char *name)
 }
 
 int
-afile__tmp_give_name(int dfd, struct afile__tmp *tmp, const char *target)
+afile__tmp_give_name(int dfd, struct afile__tmp *tmp, const char *target,
+    const char *suffix, int (*announce)(void *ctx, const char *name), void *ctx)
 {
+	char name[NAME_MAX + 1];
 	int r;
 
 	/* Invariant 1: locked before the name can be seen. */
-	(void)afile__lock_fd(tmp->fd, F_WRLCK, false);
+	if (!tmp->named)
+		(void)afile__lock_fd(tmp->fd, F_WRLCK, false);
 	for (int i = 0; i < NAMED_TRIES; i++) {
-		r = afile__tmp_name(target, tmp->name);
+		r = afile__tmp_name(target, suffix, name);
+		if (r == 0 && announce)
+			r = announce(ctx, name);
 		if (r < 0)
 			return r;
-		r = afile__tmp_link(dfd, tmp, tmp->name);
+		if (!tmp->named) {
+			r = afile__tmp_link(dfd, tmp, name);
+		} else {
+			/* A named temp changes name: no other file is lost. */
+			r = afile__renameat2(
+			    dfd, tmp->name, dfd, name, RENAME_NOREPLACE);
+			if (r == -ENOSYS || r == -EINVAL)
+				r = afile__renameat2(
+				    dfd, tmp->name, dfd, name, 0);
+		}
 		if (r == 0) {
+			tmp_unregister(tmp);
+			memcpy(tmp->name, name, sizeof(name));
 			tmp->named = true;
-			tmp_register(dfd, tmp);
+			/*
+			 * A name that lives until a commit goes into the
+			 * registry; one that a rename consumes a moment later
+			 * does not (a signal in between leaves it to the next
+			 * sweep), which spares every replace a getpid().
+			 */
+			if (announce)
+				tmp_register(dfd, tmp);
 			return 0;
 		}
 		if (r != -EEXIST)

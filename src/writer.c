@@ -11,8 +11,8 @@
  *   write:  append to the temp; the target is never touched.
  *   commit: apply the final mode (after the data: a write by an
  *           unprivileged process clears set-user-ID bits), sync the temp,
- *           close it (a close error can still report a lost write on some
- *           file systems), publish it, sync the directory.
+ *           publish it, close it (only then: its lock must cover the
+ *           rename), sync the directory.
  *
  * State diagram:
  *
@@ -67,8 +67,26 @@ struct afile_writer {
 	bool set_times;                 /* copy: keep the source's times */
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
-	int lock_fd; /* AFILE_LOCK: the held sidecar */
+	int lock_fd;           /* AFILE_LOCK: the held sidecar */
+	struct afile_txn *txn; /* afile_txn_writer(): commit stages there */
 };
+
+void
+afile__writer_set_txn(struct afile_writer *w, struct afile_txn *txn)
+{
+	w->txn = txn;
+}
+
+void
+afile__writer_orphan(struct afile_writer *w)
+{
+	/* Discard while the borrowed directory is still open. */
+	if (w->tmp.fd >= 0 || w->tmp.named)
+		afile__tmp_discard(w->t.dfd, &w->tmp);
+	w->txn = NULL;
+	w->t.dfd = -1;
+	w->state = DONE;
+}
 
 struct afile__op *
 afile__writer_op(struct afile_writer *w)
@@ -178,8 +196,11 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	w->lock_fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
-	r = afile__target_open(
-	    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
+	if (flags & AFILE__AT)
+		r = afile__target_at(&w->op, dirfd, path, &w->t);
+	else
+		r = afile__target_open(
+		    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
 	if (r < 0)
 		goto fail;
 	if (flags & AFILE_LOCK) {
@@ -211,7 +232,8 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	mode = w->chmod ? 0600 : 0666; /* invariant 4 */
 
 	/* Temps of this target whose writers died: remove them now. */
-	afile__sweep_target(w->t.dfd, w->t.name);
+	if (!(flags & AFILE__NO_SWEEP))
+		afile__sweep_target(w->t.dfd, w->t.name);
 
 	r = afile__tmp_create(&w->op, w->t.dfd, w->t.name, mode, &w->tmp);
 	if (r < 0)
@@ -392,7 +414,8 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 static int
 name_temp(struct afile_writer *w)
 {
-	int r = afile__tmp_give_name(w->t.dfd, &w->tmp, w->t.name);
+	int r = afile__tmp_give_name(
+	    w->t.dfd, &w->tmp, w->t.name, AFILE__TMP_SUFFIX, NULL, NULL);
 
 	if (r < 0)
 		return afile__fail(
@@ -400,17 +423,18 @@ name_temp(struct afile_writer *w)
 	return 0;
 }
 
-/* Close the temp before publishing it: close can report a lost write. */
-static int
-close_temp(struct afile_writer *w)
+/*
+ * Close the published temp.  It stays open, and so locked, until its
+ * name is gone: closing it earlier would let a sweeper take the lock and
+ * remove a live writer's temp before the rename (tmp.c, invariant 1).
+ * A close error is not reported: the sync before publication already
+ * answered for the data, and with AFILE_SYNC_NONE nothing is promised.
+ */
+static void
+close_published(struct afile_writer *w)
 {
-	int r = afile__close(w->tmp.fd);
-
+	afile__close_quiet(w->tmp.fd);
 	w->tmp.fd = -1;
-	if (r < 0)
-		return afile__fail(
-		    &w->op, r, "close temporary file", w->t.shown);
-	return 0;
 }
 
 /* Create: publish only if the name is free, atomically. */
@@ -424,14 +448,9 @@ publish_new(struct afile_writer *w)
 		r = afile__tmp_link(dfd, &w->tmp, w->t.name);
 		if (r < 0)
 			return afile__fail(&w->op, r, "publish", w->t.shown);
-		r = close_temp(w);
-		if (r < 0) /* a lost write: take the new file back */
-			(void)afile__unlinkat(dfd, w->t.name, 0);
-		return r;
+		close_published(w);
+		return 0;
 	}
-	r = close_temp(w);
-	if (r < 0)
-		return r;
 	r = afile__renameat2(
 	    dfd, w->tmp.name, dfd, w->t.name, RENAME_NOREPLACE);
 	if (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP || r == -EOPNOTSUPP) {
@@ -446,6 +465,7 @@ publish_new(struct afile_writer *w)
 	}
 	if (r < 0)
 		return afile__fail(&w->op, r, "publish", w->t.shown);
+	close_published(w);
 	return 0;
 }
 
@@ -460,65 +480,120 @@ publish_replace(struct afile_writer *w)
 		if (r < 0)
 			return r;
 	}
-	r = close_temp(w);
-	if (r < 0)
-		return r;
 	r = afile__renameat2(w->t.dfd, w->tmp.name, w->t.dfd, w->t.name, 0);
 	if (r < 0)
 		return afile__fail(&w->op, r, "rename", w->t.shown);
 	afile__tmp_published(&w->tmp);
+	close_published(w);
 	return 0;
 }
 
+/* Discard after a failure before publication (invariant 1). */
+static int
+abandon(struct afile_writer *w, int r)
+{
+	afile__tmp_discard(w->t.dfd, &w->tmp);
+	w->state = DONE;
+	return r;
+}
+
 int
-afile__writer_commit(struct afile_writer *w)
+afile__writer_prepare(struct afile_writer *w)
 {
 	int r = check_open(w);
 
 	if (r < 0) {
-		if (w && w->state == POISONED) {
-			afile__tmp_discard(w->t.dfd, &w->tmp);
-			w->state = DONE;
-		}
+		if (w && w->state == POISONED)
+			(void)abandon(w, r);
 		return r;
 	}
 	if (w->chmod) {
 		r = afile__fchmod(w->tmp.fd, w->final_mode);
-		if (r < 0) {
-			r = afile__fail(&w->op, r, "apply mode", w->t.shown);
-			goto fail;
-		}
+		if (r < 0)
+			return abandon(w,
+			    afile__fail(&w->op, r, "apply mode", w->t.shown));
 	}
 	if (w->set_times) {
 		struct timespec ts[2] = {
 		    w->meta->st.st_atim, w->meta->st.st_mtim};
 
 		r = afile__futimens(w->tmp.fd, ts);
-		if (r < 0) {
-			r = afile__fail(&w->op, r, "apply times", w->t.shown);
-			goto fail;
-		}
+		if (r < 0)
+			return abandon(w,
+			    afile__fail(&w->op, r, "apply times", w->t.shown));
 	}
-	r = afile__sync_file(&w->op, w->tmp.fd, w->chmod || w->meta);
-	if (r < 0) {
-		r = poison(w, r, "sync temporary file");
-		goto fail;
-	}
+	return 0;
+}
+
+int
+afile__writer_sync(struct afile_writer *w)
+{
+	int r = afile__sync_file(&w->op, w->tmp.fd, w->chmod || w->meta);
+
+	if (r < 0)
+		return abandon(w, poison(w, r, "sync temporary file"));
+	return 0;
+}
+
+int
+afile__writer_publish(struct afile_writer *w)
+{
+	int r;
+
 	if (w->flags & AFILE_NOREPLACE)
 		r = publish_new(w);
 	else
 		r = publish_replace(w);
 	if (r < 0)
-		goto fail;
+		return abandon(w, r);
 	w->state = DONE; /* invariant 2: the temp is now the target */
-	r = afile__sync_dir(&w->op, w->t.dfd);
+	return 0;
+}
+
+int
+afile__writer_sync_dir(struct afile_writer *w)
+{
+	int r = afile__sync_dir(&w->op, w->t.dfd);
+
 	if (r < 0)
 		return afile__fail_cause(
 		    &w->op, AFILE_EUNSYNCED, r, "sync directory", w->t.shown);
 	return 0;
-fail:
-	afile__tmp_discard(w->t.dfd, &w->tmp);
+}
+
+int
+afile__writer_stage(struct afile_writer *w, struct afile__tmp *ret_tmp,
+    int (*announce)(void *ctx, const char *name), void *ctx)
+{
+	int r = afile__writer_prepare(w);
+
+	if (r < 0)
+		return r;
+	r = afile__tmp_give_name(
+	    w->t.dfd, &w->tmp, w->t.name, AFILE__TXN_SUFFIX, announce, ctx);
+	if (r < 0)
+		return abandon(w,
+		    afile__fail(&w->op, r, "name temporary file", w->t.shown));
+	/* The transaction owns the temp from here: it syncs and applies it. */
+	*ret_tmp = w->tmp;
+	w->tmp.fd = -1;
+	w->tmp.named = false;
+	w->tmp.slot = -1;
 	w->state = DONE;
+	return 0;
+}
+
+int
+afile__writer_commit(struct afile_writer *w)
+{
+	int r = afile__writer_prepare(w);
+
+	if (r == 0)
+		r = afile__writer_sync(w);
+	if (r == 0)
+		r = afile__writer_publish(w);
+	if (r == 0)
+		r = afile__writer_sync_dir(w);
 	return r;
 }
 
@@ -529,6 +604,8 @@ afile_writer_commit(struct afile_writer *w)
 
 	if (!w)
 		return -EINVAL;
+	if (w->txn)
+		return afile__txn_stage_writer(w->txn, w);
 	r = afile__writer_commit(w);
 	return afile__op_done(&w->op, r);
 }
@@ -548,6 +625,8 @@ afile_writer_free(struct afile_writer *w)
 {
 	if (!w)
 		return;
+	if (w->txn)
+		afile__txn_drop_writer(w->txn, w);
 	if (w->tmp.fd >= 0 || w->tmp.named)
 		afile__tmp_discard(w->t.dfd, &w->tmp);
 	/* After the commit or the discard: the lock covered all of it. */

@@ -121,6 +121,9 @@ header_functions() {
 				continue
 			}
 			sub(/(^|[ \t])AFILE_API[ \t]/, " ", d)
+			# A tab inside the declaration (clang-format indents a
+			# wrapped parameter list with one) would end the field.
+			gsub(/\t/, " ", d)
 			print name "\t" d
 		}
 	}' "$header"

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "fault.h"
 #include "sys.h"
@@ -87,6 +88,8 @@ hit(enum id id, bool transfer)
 	}
 	if (F.calls != F.n)
 		return false;
+	if (F.mode == FAULT_KILL)
+		_exit(FAULT_KILLED); /* a process crash right before the call */
 	F.fired++;
 	if (!F.site)
 		F.site = names[id];

@@ -24,6 +24,7 @@ enum fault_mode {
 	FAULT_PERSIST,
 	FAULT_SHORT_ONCE,    /* the n-th write-like call transfers less */
 	FAULT_SHORT_PERSIST, /* every write-like call from the n-th on */
+	FAULT_KILL,	     /* _exit(FAULT_KILLED) at the n-th call, before it */
 };
 
 /* Kernel features the base layer can hide. */
@@ -31,6 +32,8 @@ enum fault_mode {
 #define FEAT_NO_RENAMEAT2 0x2u /* renameat2 fails with ENOSYS */
 #define FEAT_NO_FICLONE   0x4u /* FICLONE fails with EOPNOTSUPP */
 #define FEAT_NO_CFR       0x8u /* copy_file_range fails with ENOSYS */
+
+#define FAULT_KILLED 99
 
 void fault_install(unsigned int hide_features);
 void fault_uninstall(void);

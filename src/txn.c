@@ -1,0 +1,1418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * txn.c - multi-file transactions, their recovery, and batches.
+ *
+ * Protocol (a redo log with shadow files; format in journal.c):
+ *
+ *   begin   lock ROOT/.atomicfile/.txn.afile-lock (serializes
+ *           transactions of the root); recover what a crash left.
+ *   stage   every new content goes to a temp beside its target, named
+ *           ".NAME.XXXXXXXXXXXX.afile-txn", written and given its final
+ *           metadata.  Each temp's name is appended to .atomicfile/intent
+ *           before the temp gets it, so that a rollback can find it.
+ *   commit  1. sync the temps in one batch (syncfs per file system) and
+ *              each of their directories once;
+ *           2. check creates (target absent) and removes and renames
+ *              (source present; its inode number becomes the record's
+ *              guard);
+ *           3. write .atomicfile/journal, sync it and .atomicfile/:
+ *              THE COMMIT POINT;
+ *           4. under .atomicfile/.apply.afile-lock (exclusive; snapshot
+ *              readers hold it shared), apply the records in order, sync
+ *              every touched directory once;
+ *           5. retire: unlink journal and intent, sync .atomicfile/.
+ *   recover a valid journal: redo 4 and 5 (idempotent: a put whose temp
+ *           is gone was applied; a remove or rename whose source is gone,
+ *           or has another inode than its guard, was applied or is newer
+ *           data and is left alone).  No or an invalid journal: roll back,
+ *           retiring the journal first and then removing the temps named
+ *           by the intent log and the journal's readable records, so that
+ *           a crash during the rollback repeats it.  An invalid journal
+ *           one of whose staged temps is already gone was not torn but
+ *           damaged after its apply began: AFILE_ECORRUPT, nothing done.
+ *
+ * Invariants:
+ *   1. Nothing visible changes before the commit point; every staged
+ *      temp and the journal are durable at it (step 1 before step 3).
+ *   2. The journal is retired only after every touched directory is
+ *      synced (step 4 before 5), and the next transaction of the root
+ *      starts only after that: an old journal can never come back and be
+ *      replayed over newer data.  The inode guards are a second line.
+ *   3. Every path acted on is resolved beneath the root: journal paths
+ *      are relative without "." or ".." (afile__jpath_ok) and directories
+ *      are opened with RESOLVE_BENEATH, or one component at a time with
+ *      O_NOFOLLOW where openat2 is missing.
+ *   4. Staged temps use their own suffix: the lock-based sweepers never
+ *      touch them, since after a crash past the commit point they are
+ *      unlocked and still needed.  Only recovery removes them.
+ *
+ * State diagram: begin --> OPEN --stage--> OPEN --commit--> DONE;
+ * a failed stage makes it POISONED (commit fails, changes nothing);
+ * free from any state rolls back what was not committed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "journal.h"
+
+#define ADIR        ".atomicfile"
+#define JOURNAL     "journal"
+#define INTENT      "intent"
+#define TXN_LOCK    "txn"
+#define APPLY_LOCK  "apply"
+#define BATCH_CHUNK 256
+
+enum tstate { T_OPEN, T_POISONED, T_DONE };
+
+/* ------------------------------------------------------------------
+ * Directories beneath the root, opened once each
+ * ------------------------------------------------------------------ */
+
+struct dir {
+	char *rel; /* "" for the root itself */
+	int fd;
+	dev_t dev;
+	bool temps;   /* holds staged temps: synced before the journal */
+	bool logged;  /* named in the intent log */
+	bool touched; /* changed by the apply: synced after it */
+};
+
+struct dirs {
+	int rootfd;
+	struct dir *v;
+	size_t n;
+};
+
+static void
+dirs_done(struct dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		afile__close_quiet(d->v[i].fd);
+		afile__free(d->v[i].rel);
+	}
+	afile__free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+/* Open @rel beneath the root (invariant 3). */
+static int
+open_beneath(int rootfd, const char *rel)
+{
+	char buf[4096], *comp, *save = NULL;
+	int cur, next;
+
+	if (!*rel)
+		return afile__openat(rootfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	next = afile__openat_beneath(rootfd, rel, O_RDONLY | O_DIRECTORY);
+	if (next != -ENOSYS)
+		return next;
+	if (strlen(rel) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, rel, strlen(rel) + 1);
+	cur = rootfd;
+	for (comp = strtok_r(buf, "/", &save); comp;
+	     comp = strtok_r(NULL, "/", &save)) {
+		next = afile__openat(
+		    cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+		if (cur != rootfd)
+			afile__close_quiet(cur);
+		if (next < 0)
+			return next == -ELOOP ? -EXDEV : next;
+		cur = next;
+	}
+	return cur;
+}
+
+/*
+ * Resolve the directory of @path: *@ret_idx is its index, *@ret_name
+ * points at the last component inside @path.
+ */
+static int
+dir_of(struct dirs *d, const char *path, size_t *ret_idx, const char **ret_name)
+{
+	const char *slash;
+	struct dir *v;
+	struct stat st;
+	size_t len;
+	int fd, r;
+
+	if (!path || !afile__jpath_ok(path))
+		return -EINVAL;
+	slash = strrchr(path, '/');
+	len = slash ? (size_t)(slash - path) : 0;
+	*ret_name = slash ? slash + 1 : path;
+	if (strlen(*ret_name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i < d->n; i++) {
+		if (strlen(d->v[i].rel) == len &&
+		    !strncmp(d->v[i].rel, path, len)) {
+			*ret_idx = i;
+			return 0;
+		}
+	}
+	v = afile__realloc(d->v, (d->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->v = v;
+	v = &d->v[d->n];
+	memset(v, 0, sizeof(*v));
+	v->rel = afile__malloc(len + 1);
+	if (!v->rel)
+		return -ENOMEM;
+	memcpy(v->rel, path, len);
+	v->rel[len] = '\0';
+	fd = open_beneath(d->rootfd, v->rel);
+	if (fd < 0) {
+		afile__free(v->rel);
+		return fd;
+	}
+	r = afile__fstat(fd, &st);
+	if (r < 0) {
+		afile__close_quiet(fd);
+		afile__free(v->rel);
+		return r;
+	}
+	v->fd = fd;
+	v->dev = st.st_dev;
+	*ret_idx = d->n++;
+	return 0;
+}
+
+/* Sync every directory that @pick selects, once each. */
+static int
+sync_dirs(struct afile__op *op, struct dirs *d, bool temps)
+{
+	int r;
+
+	if (op->sync == AFILE_SYNC_NONE)
+		return 0;
+	for (size_t i = 0; i < d->n; i++) {
+		if (!(temps ? d->v[i].temps : d->v[i].touched))
+			continue;
+		r = afile__fsync_dir(d->v[i].fd);
+		if (r < 0)
+			return afile__fail(op, r, "sync directory",
+			    *d->v[i].rel ? d->v[i].rel : ".");
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------
+ * Applying records (commit and recovery share this)
+ * ------------------------------------------------------------------ */
+
+/* Same directory part?  Staged temps must sit beside their targets. */
+static bool
+same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !strncmp(a, b, la);
+}
+
+static int
+apply_rec(struct afile__op *op, struct dirs *d, const struct afile__jrec *rec)
+{
+	const char *name, *name2;
+	size_t i, i2;
+	struct stat st;
+	int r;
+
+	r = dir_of(d, rec->path, &i, &name);
+	if (r < 0)
+		return afile__fail(op, r, "open directory", rec->path);
+	switch (rec->op) {
+	case AFILE__J_PUT:
+	case AFILE__J_CREATE:
+		if (!same_dir(rec->path, rec->path2))
+			return afile__fail(
+			    op, AFILE_ECORRUPT, "apply", rec->path);
+		name2 = strrchr(rec->path2, '/');
+		name2 = name2 ? name2 + 1 : rec->path2;
+		r = afile__renameat2(d->v[i].fd, name2, d->v[i].fd, name, 0);
+		if (r == -ENOENT) /* the temp is gone: applied already */
+			return 0;
+		break;
+	case AFILE__J_REMOVE:
+		r = afile__fstatat(d->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (r == -ENOENT ||
+		    (r == 0 && rec->guard_ino && st.st_ino != rec->guard_ino))
+			return 0; /* done, or newer data: leave it */
+		if (r == 0)
+			r = afile__unlinkat(d->v[i].fd, name, 0);
+		if (r == -ENOENT)
+			return 0;
+		break;
+	case AFILE__J_RENAME:
+		r = dir_of(d, rec->path2, &i2, &name2);
+		if (r < 0)
+			return afile__fail(op, r, "open directory", rec->path2);
+		r = afile__fstatat(d->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (r == -ENOENT ||
+		    (r == 0 && rec->guard_ino && st.st_ino != rec->guard_ino))
+			return 0;
+		if (r == 0)
+			r = afile__renameat2(
+			    d->v[i].fd, name, d->v[i2].fd, name2, 0);
+		if (r == 0)
+			d->v[i2].touched = true;
+		break;
+	default:
+		return afile__fail(op, AFILE_ECORRUPT, "apply", rec->path);
+	}
+	if (r < 0)
+		return afile__fail(op, r, "apply", rec->path);
+	d->v[i].touched = true;
+	return 0;
+}
+
+/* Step 5: retire the journal and the intent log durably. */
+static int
+retire(struct afile__op *op, int adfd)
+{
+	int r;
+
+	r = afile__unlinkat(adfd, JOURNAL, 0);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "retire journal", ADIR "/" JOURNAL);
+	r = afile__unlinkat(adfd, INTENT, 0);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "retire journal", ADIR "/" INTENT);
+	if (op->sync == AFILE_SYNC_NONE)
+		return 0;
+	r = afile__fsync_dir(adfd);
+	if (r < 0)
+		return afile__fail(op, r, "sync directory", ADIR);
+	return 0;
+}
+
+/* ------------------------------------------------------------------
+ * Recovery
+ * ------------------------------------------------------------------ */
+
+/* Read a whole file of .atomicfile/, or -ENOENT. */
+static int
+read_meta_file(int adfd, const char *name, char **ret_buf, size_t *ret_len)
+{
+	int fd, r;
+
+	fd = afile__openat(adfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+	if (fd < 0)
+		return fd;
+	r = afile__read_fd(fd, ret_buf, ret_len);
+	afile__close_quiet(fd);
+	return r;
+}
+
+/* Is @path a staged temp of some transaction? */
+static bool
+is_staged(const char *path)
+{
+	size_t len = strlen(path), sl = sizeof(AFILE__TXN_SUFFIX) - 1;
+
+	return afile__jpath_ok(path) && len > sl &&
+	    !strcmp(path + len - sl, AFILE__TXN_SUFFIX);
+}
+
+static void
+remove_staged(struct dirs *d, const char *path, uint64_t *count)
+{
+	const char *name;
+	size_t i;
+
+	if (is_staged(path) && dir_of(d, path, &i, &name) == 0 &&
+	    afile__unlinkat(d->v[i].fd, name, 0) == 0)
+		(*count)++;
+}
+
+/* A logged directory: remove its abandoned (unlocked) writer temps. */
+static void
+sweep_logged_dir(struct dirs *d, char *rel, size_t len)
+{
+	char probe[4096 + 4];
+	const char *name;
+	size_t i;
+
+	rel[len] = '\0';
+	/* dir_of() resolves a file's directory: ask for a child of @rel. */
+	if (snprintf(probe, sizeof(probe), "%s%sx", rel, len ? "/" : "") >=
+	    (int)sizeof(probe))
+		return;
+	if (dir_of(d, probe, &i, &name) == 0)
+		afile__sweep_dir(d->v[i].fd);
+}
+
+/*
+ * Roll back: first the journal goes (durably), so that a crash from here
+ * on finds no journal and rolls back again from the intent log alone;
+ * then the temps that the journal's readable records and the intent log
+ * name; the intent log last.
+ */
+static int
+rollback(struct afile__op *op, struct dirs *d, int adfd,
+    const struct afile__journal *j, struct afile_recover_report *rep)
+{
+	char *intent = NULL, *line, *save = NULL;
+	size_t len;
+	int r;
+
+	r = afile__unlinkat(adfd, JOURNAL, 0);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "retire journal", ADIR "/" JOURNAL);
+	if (r == 0 && op->sync != AFILE_SYNC_NONE) {
+		r = afile__fsync_dir(adfd);
+		if (r < 0)
+			return afile__fail(op, r, "sync directory", ADIR);
+	}
+	r = read_meta_file(adfd, INTENT, &intent, &len);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "read", ADIR "/" INTENT);
+	for (size_t k = 0; j && k < j->nrec; k++)
+		if (j->recs[k].op == AFILE__J_PUT ||
+		    j->recs[k].op == AFILE__J_CREATE)
+			remove_staged(d, j->recs[k].path2, &rep->temps_removed);
+	for (line = intent ? strtok_r(intent, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t ll = strlen(line);
+
+		if (ll && line[ll - 1] == '/')
+			sweep_logged_dir(d, line, ll - 1);
+		else
+			remove_staged(d, line, &rep->temps_removed);
+	}
+	afile__free(intent);
+	r = afile__unlinkat(adfd, INTENT, 0);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "retire journal", ADIR "/" INTENT);
+	return 0;
+}
+
+/* Is the staged temp @path still there? */
+static bool
+staged_present(struct dirs *d, const char *path)
+{
+	const char *name;
+	struct stat st;
+	size_t i;
+
+	return dir_of(d, path, &i, &name) == 0 &&
+	    afile__fstatat(d->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Are all staged temps of an invalid journal still there?  Then it was
+ * torn, never committed.  The intent log names them all, so this holds
+ * even when the damage hid every record.
+ */
+static int
+temps_intact(struct afile__op *op, struct dirs *d, int adfd,
+    const struct afile__journal *j, bool *ret)
+{
+	char *intent = NULL, *line, *save = NULL;
+	size_t len;
+	int r;
+
+	*ret = true;
+	for (size_t k = 0; k < j->nrec && *ret; k++)
+		if (j->recs[k].op == AFILE__J_PUT ||
+		    j->recs[k].op == AFILE__J_CREATE)
+			*ret = staged_present(d, j->recs[k].path2);
+	r = read_meta_file(adfd, INTENT, &intent, &len);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "read", ADIR "/" INTENT);
+	for (line = intent ? strtok_r(intent, "\n", &save) : NULL; line && *ret;
+	     line = strtok_r(NULL, "\n", &save))
+		*ret = !is_staged(line) || staged_present(d, line);
+	afile__free(intent);
+	return 0;
+}
+
+static int
+redo(struct afile__op *op, struct dirs *d, int adfd,
+    const struct afile__journal *j)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < j->nrec && r == 0; k++)
+		r = apply_rec(op, d, &j->recs[k]);
+	if (r == 0)
+		r = sync_dirs(op, d, false);
+	if (r == 0)
+		r = retire(op, adfd);
+	return r;
+}
+
+/*
+ * Recover the root whose .atomicfile/ is @adfd; the caller holds the
+ * transaction lock.  Takes the apply lock for the redo.
+ */
+static int
+recover_locked(struct afile__op *op, int rootfd, int adfd,
+    struct afile_recover_report *rep)
+{
+	struct afile__journal j = {0};
+	struct dirs d = {.rootfd = rootfd};
+	int apply_fd = -1, r;
+	char *buf = NULL;
+	bool intact;
+	size_t len;
+
+	rep->action = AFILE_RECOVER_NONE;
+	r = read_meta_file(adfd, JOURNAL, &buf, &len);
+	if (r == -ENOENT) {
+		/* No commit point reached: undo what staging left. */
+		r = read_meta_file(adfd, INTENT, &buf, &len);
+		afile__free(buf);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return afile__fail(op, r, "read", ADIR "/" INTENT);
+		r = rollback(op, &d, adfd, NULL, rep);
+		rep->action = AFILE_RECOVER_ROLLED_BACK;
+		goto out;
+	}
+	if (r < 0)
+		return afile__fail(op, r, "read journal", ADIR "/" JOURNAL);
+	r = afile__journal_decode(buf, len, &j);
+	afile__free(buf);
+	if (r == -ENOMEM)
+		goto out;
+	rep->txn_id = j.txn_id;
+	rep->records = j.nrec;
+	r = afile__lock_name(
+	    op, adfd, APPLY_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, -1, &apply_fd);
+	if (r < 0)
+		goto out;
+	if (j.valid) {
+		r = redo(op, &d, adfd, &j);
+		if (r == 0) {
+			rep->action = AFILE_RECOVER_REDONE;
+			afile__stat_add(AFILE__STAT_RECOVERIES, 1);
+		}
+	} else if ((r = temps_intact(op, &d, adfd, &j, &intact)) < 0) {
+		goto out;
+	} else if (intact) {
+		r = rollback(op, &d, adfd, &j, rep);
+		rep->action = AFILE_RECOVER_ROLLED_BACK;
+	} else {
+		rep->action = AFILE_RECOVER_CORRUPT;
+		r = afile__fail(
+		    op, AFILE_ECORRUPT, "check journal", ADIR "/" JOURNAL);
+	}
+out:
+	if (r == 0 && rep->action == AFILE_RECOVER_ROLLED_BACK)
+		afile__stat_add(AFILE__STAT_RECOVERIES, 1);
+	afile__close_quiet(apply_fd);
+	afile__journal_done(&j);
+	dirs_done(&d);
+	return r;
+}
+
+/* Open (creating with @create) ROOT/.atomicfile/. */
+static int
+open_adir(struct afile__op *op, int rootfd, bool create)
+{
+	int fd, r;
+
+	fd =
+	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd != -ENOENT || !create)
+		return fd < 0 && fd != -ENOENT
+		    ? afile__fail(op, fd, "open directory", ADIR)
+		    : fd;
+	r = afile__mkdirat(rootfd, ADIR, 0755);
+	if (r < 0 && r != -EEXIST)
+		return afile__fail(op, r, "create directory", ADIR);
+	/* Its name must be durable before a journal relies on it. */
+	if (r == 0 && op->sync != AFILE_SYNC_NONE) {
+		r = afile__fsync_dir(rootfd);
+		if (r < 0)
+			return afile__fail(op, r, "sync directory", ".");
+	}
+	fd =
+	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return afile__fail(op, fd, "open directory", ADIR);
+	return fd;
+}
+
+int
+afile_recover(int rootfd, const char *root, unsigned int flags,
+    struct afile_recover_report *report)
+{
+	struct afile_recover_report local = {.size = sizeof(local)};
+	struct afile_recover_report *rep = report ? report : &local;
+	struct afile__op op;
+	int rfd = -1, adfd = -1, lock = -1, r;
+
+	r = afile__op_init(&op, flags, 0, NULL);
+	if (r == 0 &&
+	    (!root || !*root || (report && report->size != sizeof(*report))))
+		r = -EINVAL;
+	if (r < 0)
+		return afile__op_done(&op, r);
+	rep->action = AFILE_RECOVER_NONE;
+	rep->txn_id = rep->records = rep->temps_removed = 0;
+	rfd = afile__openat(rootfd, root, O_RDONLY | O_DIRECTORY, 0);
+	if (rfd < 0)
+		return afile__op_done(
+		    &op, afile__fail(&op, rfd, "open root", root));
+	adfd = open_adir(&op, rfd, false);
+	if (adfd == -ENOENT) {
+		r = 0; /* never used for transactions */
+		goto out;
+	}
+	if (adfd < 0) {
+		r = adfd;
+		goto out;
+	}
+	r = afile__lock_name(
+	    &op, adfd, TXN_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, -1, &lock);
+	if (r == 0)
+		r = recover_locked(&op, rfd, adfd, rep);
+out:
+	afile__close_quiet(lock);
+	afile__close_quiet(adfd);
+	afile__close_quiet(rfd);
+	return afile__op_done(&op, r);
+}
+
+int
+afile__recover_if_hot(struct afile__op *op, int dirfd)
+{
+	struct afile_recover_report rep = {.size = sizeof(rep)};
+	struct stat st;
+	int adfd, lock = -1, r;
+
+	/* One stat on the fast path: no journal, nothing to do. */
+	r = afile__fstatat(dirfd, ADIR "/" JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0)
+		return 0;
+	adfd = open_adir(op, dirfd, false);
+	if (adfd < 0)
+		return adfd == -ENOENT ? 0 : adfd;
+	/* A live transaction owns its journal: it is not hot. */
+	r = afile__lock_name(
+	    op, adfd, TXN_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, 0, &lock);
+	if (r == -EAGAIN) {
+		op->failed = false; /* not a failure of the read */
+		r = 0;
+	} else if (r == 0) {
+		r = recover_locked(op, dirfd, adfd, &rep);
+	}
+	afile__close_quiet(lock);
+	afile__close_quiet(adfd);
+	return r;
+}
+
+int
+afile_txn_snapshot(
+    int rootfd, const char *root, int timeout_ms, struct afile_lock **ret_lock)
+{
+	struct afile__op op;
+	int rfd, adfd = -1, fd = -1, r;
+
+	if (ret_lock)
+		*ret_lock = NULL;
+	r = afile__op_init(&op, 0, 0, NULL);
+	if (r == 0 && (!ret_lock || !root || !*root || timeout_ms < -1))
+		r = -EINVAL;
+	if (r < 0)
+		return afile__op_done(&op, r);
+	rfd = afile__openat(rootfd, root, O_RDONLY | O_DIRECTORY, 0);
+	if (rfd < 0)
+		return afile__op_done(
+		    &op, afile__fail(&op, rfd, "open root", root));
+	r = afile__recover_if_hot(&op, rfd);
+	if (r == 0)
+		r = adfd = open_adir(&op, rfd, true);
+	if (r >= 0)
+		r = afile__lock_name(&op, adfd, APPLY_LOCK, ADIR,
+		    AFILE_LOCK_SHARED, timeout_ms, &fd);
+	if (r >= 0)
+		r = afile__lock_wrap(fd, ret_lock);
+	if (r < 0)
+		afile__close_quiet(fd);
+	afile__close_quiet(adfd);
+	afile__close_quiet(rfd);
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return r;
+	return afile__op_done(&op, r < 0 ? r : 0);
+}
+
+/* ------------------------------------------------------------------
+ * Transactions
+ * ------------------------------------------------------------------ */
+
+struct top {
+	unsigned int op;
+	char *path;
+	char *path2;           /* staged temp (put, create), or rename's to */
+	struct afile__tmp tmp; /* put, create: open, locked until the end */
+	size_t dir;            /* put, create: the directory of both */
+	struct afile_writer *pending; /* afile_txn_writer() not committed */
+	uint64_t guard;
+};
+
+struct afile_txn {
+	enum tstate state;
+	bool committed; /* the journal was written: its temps are its own */
+	struct afile__op op;
+	int adfd, lock, intent;
+	struct dirs d;
+	struct top *ops;
+	size_t nops;
+	uint64_t id;
+};
+
+static char *
+dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = afile__malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+/* Append an operation; its strings are copied. */
+static int
+add_op(struct afile_txn *t, unsigned int opc, const char *path,
+    const char *path2, struct top **ret)
+{
+	struct top *v = afile__realloc(t->ops, (t->nops + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	t->ops = v;
+	v = &t->ops[t->nops];
+	memset(v, 0, sizeof(*v));
+	v->tmp.fd = -1;
+	v->tmp.slot = -1;
+	v->op = opc;
+	v->path = dup_str(path);
+	v->path2 = path2 ? dup_str(path2) : NULL;
+	if (!v->path || (path2 && !v->path2)) {
+		afile__free(v->path);
+		afile__free(v->path2);
+		return -ENOMEM;
+	}
+	t->nops++;
+	if (ret)
+		*ret = v;
+	return 0;
+}
+
+static void
+drop_last_op(struct afile_txn *t)
+{
+	struct top *v = &t->ops[--t->nops];
+
+	afile__free(v->path);
+	afile__free(v->path2);
+}
+
+static int
+poison_txn(struct afile_txn *t, int r)
+{
+	t->state = T_POISONED;
+	return r;
+}
+
+static int
+check_txn(struct afile_txn *t)
+{
+	if (!t || t->state == T_DONE)
+		return -EINVAL;
+	return t->state == T_POISONED ? AFILE_EPOISONED : 0;
+}
+
+int
+afile_txn_begin(int rootfd, const char *root, unsigned int flags,
+    const struct afile_opts *opts, struct afile_txn **ret_txn)
+{
+	struct afile_recover_report rep = {.size = sizeof(rep)};
+	struct afile_txn *t;
+	struct afile__op op;
+	int r;
+
+	if (ret_txn)
+		*ret_txn = NULL;
+	r = afile__op_init(&op, flags, 0, opts);
+	if (r == 0 && (!ret_txn || !root || !*root))
+		r = afile__fail(&op, -EINVAL, "check arguments", root);
+	if (r < 0)
+		return afile__op_done(&op, r);
+	t = afile__malloc(sizeof(*t));
+	if (!t)
+		return afile__op_done(&op, -ENOMEM);
+	memset(t, 0, sizeof(*t));
+	t->adfd = t->lock = t->intent = -1;
+	t->op = op;
+	/* Transactions sync fully or not at all: see afile_opts. */
+	if (t->op.sync == AFILE_SYNC_DATA)
+		t->op.sync = AFILE_SYNC_FULL;
+	t->d.rootfd = afile__openat(rootfd, root, O_RDONLY | O_DIRECTORY, 0);
+	if (t->d.rootfd < 0) {
+		r = afile__fail(&t->op, t->d.rootfd, "open root", root);
+		goto fail;
+	}
+	r = t->adfd = open_adir(&t->op, t->d.rootfd, true);
+	if (r >= 0)
+		r = afile__lock_name(&t->op, t->adfd, TXN_LOCK, ADIR,
+		    AFILE_LOCK_EXCLUSIVE, afile__wait_ms(&t->op), &t->lock);
+	if (r >= 0)
+		r = recover_locked(&t->op, t->d.rootfd, t->adfd, &rep);
+	if (r < 0)
+		goto fail;
+	if (afile__random(&t->id, sizeof(t->id)) < 0)
+		t->id = afile__now_ns();
+	*ret_txn = t;
+	return afile__op_done(&t->op, 0);
+fail:
+	op = t->op;
+	t->state = T_DONE;
+	afile_txn_free(t);
+	if (r == -EAGAIN || r == -ETIMEDOUT)
+		return r;
+	return afile__op_done(&op, r);
+}
+
+struct staging {
+	struct afile_txn *t;
+	struct top *v;
+};
+
+/* Append a line to the intent log, creating it on first use. */
+static int
+intent_append(struct afile_txn *t, const char *line, size_t len)
+{
+	if (t->intent < 0) {
+		t->intent = afile__openat(t->adfd, INTENT,
+		    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+		if (t->intent < 0)
+			return t->intent;
+	}
+	return afile__write_all(t->intent, line, len);
+}
+
+/*
+ * Log a directory before anything is staged in it ("sub/", or "/" for
+ * the root): where O_TMPFILE is missing, a writer's temp has a name
+ * (".afile-tmp") before it is staged, and a rollback sweeps these
+ * directories for such temps whose writer died.
+ */
+static int
+log_dir(struct afile_txn *t, size_t i)
+{
+	char line[4096 + 2];
+	int n;
+
+	if (t->d.v[i].logged)
+		return 0;
+	n = snprintf(line, sizeof(line), "%s/\n", t->d.v[i].rel);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	t->d.v[i].logged = true;
+	return intent_append(t, line, (size_t)n);
+}
+
+/* Log a staged temp's name before it exists (see the top comment). */
+static int
+announce(void *ctx, const char *name)
+{
+	struct staging *sg = ctx;
+	struct afile_txn *t = sg->t;
+	struct top *v = sg->v;
+	const char *slash = strrchr(v->path, '/');
+	size_t dl = slash ? (size_t)(slash - v->path) + 1 : 0;
+	char line[4096 + NAME_MAX + 2];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%.*s%s\n", (int)dl, v->path, name);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	afile__free(v->path2);
+	line[n - 1] = '\0';
+	v->path2 = dup_str(line);
+	if (!v->path2)
+		return -ENOMEM;
+	line[n - 1] = '\n';
+	return intent_append(t, line, (size_t)n);
+}
+
+/* Hand a prepared writer's temp to operation @v. */
+static int
+stage(struct afile_txn *t, struct top *v, struct afile_writer *w)
+{
+	struct staging sg = {.t = t, .v = v};
+
+	v->pending = NULL;
+	return afile__writer_stage(w, &v->tmp, announce, &sg);
+}
+
+/* Open a writer for @path in its directory beneath the root. */
+static int
+open_writer(struct afile_txn *t, const char *path, unsigned int flags,
+    struct afile_writer **ret, size_t *ret_dir)
+{
+	const char *name;
+	int r;
+
+	r = dir_of(&t->d, path, ret_dir, &name);
+	if (r == 0)
+		r = log_dir(t, *ret_dir);
+	if (r < 0)
+		return afile__fail(&t->op, r, "open directory", path);
+	return afile__writer_open(&t->op, t->d.v[*ret_dir].fd, name,
+	    flags | AFILE__AT | AFILE__NO_SWEEP, NULL, ret);
+}
+
+static int
+put(struct afile_txn *t, unsigned int opc, const char *path, const void *buf,
+    size_t len, unsigned int flags)
+{
+	struct afile_writer *w = NULL;
+	struct top *v;
+	size_t dir;
+	int r = check_txn(t);
+
+	if (r < 0)
+		return r;
+	if ((flags & ~(AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT)) ||
+	    (!buf && len))
+		return poison_txn(t, -EINVAL);
+	r = open_writer(t, path, flags, &w, &dir);
+	if (r == 0)
+		r = afile_writer_write(w, buf, len);
+	if (r == 0)
+		r = add_op(t, opc, path, NULL, &v);
+	if (r == 0) {
+		v->dir = dir;
+		r = stage(t, v, w);
+		if (r < 0)
+			drop_last_op(t);
+	}
+	if (w && r < 0 && afile__writer_op(w)->failed)
+		t->op.failed = true; /* the writer named the failing step */
+	afile_writer_free(w);
+	if (r < 0)
+		return poison_txn(t, r);
+	t->d.v[dir].temps = true;
+	return 0;
+}
+
+int
+afile_txn_put(struct afile_txn *txn, const char *path, const void *buf,
+    size_t len, unsigned int flags)
+{
+	return put(txn, AFILE__J_PUT, path, buf, len, flags);
+}
+
+int
+afile_txn_create(struct afile_txn *txn, const char *path, const void *buf,
+    size_t len, unsigned int flags)
+{
+	return put(txn, AFILE__J_CREATE, path, buf, len, flags);
+}
+
+int
+afile_txn_writer(struct afile_txn *txn, const char *path, unsigned int flags,
+    struct afile_writer **ret_writer)
+{
+	struct afile_writer *w = NULL;
+	struct top *v;
+	size_t dir;
+	int r = check_txn(txn);
+
+	if (ret_writer)
+		*ret_writer = NULL;
+	if (r < 0)
+		return r;
+	if (!ret_writer ||
+	    (flags & ~(AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT)))
+		return poison_txn(txn, -EINVAL);
+	r = open_writer(txn, path, flags, &w, &dir);
+	if (r == 0)
+		r = add_op(txn, AFILE__J_PUT, path, NULL, &v);
+	if (r < 0) {
+		afile_writer_free(w);
+		return poison_txn(txn, r);
+	}
+	v->dir = dir;
+	v->pending = w;
+	afile__writer_set_txn(w, txn);
+	*ret_writer = w;
+	return 0;
+}
+
+int
+afile__txn_stage_writer(struct afile_txn *t, struct afile_writer *w)
+{
+	for (size_t k = 0; k < t->nops; k++) {
+		struct top *v = &t->ops[k];
+		int r;
+
+		if (v->pending != w)
+			continue;
+		afile__writer_set_txn(w, NULL);
+		r = stage(t, v, w);
+		if (r < 0)
+			return poison_txn(t, r);
+		t->d.v[v->dir].temps = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void
+afile__txn_drop_writer(struct afile_txn *t, struct afile_writer *w)
+{
+	/* Freed without a commit: that put is abandoned, and so is the txn. */
+	for (size_t k = 0; k < t->nops; k++)
+		if (t->ops[k].pending == w) {
+			t->ops[k].pending = NULL;
+			t->state = t->state == T_OPEN ? T_POISONED : t->state;
+		}
+}
+
+int
+afile_txn_remove(struct afile_txn *txn, const char *path, unsigned int flags)
+{
+	int r = check_txn(txn);
+
+	if (r < 0)
+		return r;
+	if (flags || !path || !afile__jpath_ok(path))
+		return poison_txn(txn, -EINVAL);
+	r = add_op(txn, AFILE__J_REMOVE, path, "", NULL);
+	return r < 0 ? poison_txn(txn, r) : 0;
+}
+
+int
+afile_txn_rename(
+    struct afile_txn *txn, const char *from, const char *to, unsigned int flags)
+{
+	int r = check_txn(txn);
+
+	if (r < 0)
+		return r;
+	if (flags || !from || !to || !afile__jpath_ok(from) ||
+	    !afile__jpath_ok(to))
+		return poison_txn(txn, -EINVAL);
+	r = add_op(txn, AFILE__J_RENAME, from, to, NULL);
+	return r < 0 ? poison_txn(txn, r) : 0;
+}
+
+/* Step 1: the staged temps and their directories, durable. */
+static int
+sync_staged(struct afile_txn *t)
+{
+	struct afile__op *op = &t->op;
+	dev_t devs[8];
+	size_t ndevs = 0;
+	bool each = false;
+	int r = 0;
+
+	if (op->sync == AFILE_SYNC_NONE)
+		return 0;
+	/*
+	 * One syncfs per file system makes every staged temp durable with a
+	 * single journal commit, where an fsync per temp costs one each
+	 * (measured: bench/bench_batch.c).  syncfs also reports write-back
+	 * errors of the file system since the directory was opened (Linux
+	 * 5.8).  Staged temps spread over many file systems, or a kernel
+	 * without syncfs, get an fsync each.
+	 */
+	for (size_t i = 0; i < t->d.n && !each; i++) {
+		bool seen = false;
+
+		if (!t->d.v[i].temps)
+			continue;
+		for (size_t k = 0; k < ndevs; k++)
+			seen = seen || devs[k] == t->d.v[i].dev;
+		if (seen)
+			continue;
+		if (ndevs == 8) {
+			each = true;
+			break;
+		}
+		r = afile__syncfs(t->d.v[i].fd);
+		if (r == -ENOSYS)
+			each = true;
+		else if (r < 0)
+			return afile__fail(op, r, "sync staged files", ".");
+		else
+			devs[ndevs++] = t->d.v[i].dev;
+	}
+	for (size_t k = 0; each && k < t->nops; k++) {
+		if (t->ops[k].tmp.fd < 0)
+			continue;
+		r = afile__fsync(t->ops[k].tmp.fd, false);
+		if (r < 0)
+			return afile__fail(
+			    op, r, "sync staged files", t->ops[k].path);
+	}
+	return sync_dirs(op, &t->d, true);
+}
+
+/* Did an earlier operation of this transaction produce or drop @path? */
+static bool
+touched_before(const struct afile_txn *t, size_t upto, const char *path)
+{
+	for (size_t k = 0; k < upto; k++) {
+		const struct top *v = &t->ops[k];
+
+		if (!strcmp(v->path, path) ||
+		    (v->op == AFILE__J_RENAME && !strcmp(v->path2, path)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Step 2: everything the apply will do must be possible now, for a
+ * failure after the commit point would leave a journal that no recovery
+ * can finish: every directory opens, creates find no file, removes and
+ * renames find their source (its inode becomes the guard) and no
+ * directory in the way, and a rename stays on one file system.
+ */
+static int
+precheck(struct afile_txn *t)
+{
+	const char *name, *name2;
+	struct stat st, st2;
+	size_t i, i2;
+	int r;
+
+	for (size_t k = 0; k < t->nops; k++) {
+		struct top *v = &t->ops[k];
+		bool earlier = touched_before(t, k, v->path);
+
+		r = dir_of(&t->d, v->path, &i, &name);
+		if (r == 0 && v->op == AFILE__J_RENAME)
+			r = dir_of(&t->d, v->path2, &i2, &name2);
+		if (r < 0)
+			return afile__fail(&t->op, r, "open directory",
+			    v->op == AFILE__J_RENAME ? v->path2 : v->path);
+		if (v->op == AFILE__J_RENAME && t->d.v[i].dev != t->d.v[i2].dev)
+			return afile__fail(
+			    &t->op, -EXDEV, "check rename", v->path2);
+		if (v->op == AFILE__J_RENAME &&
+		    !touched_before(t, k, v->path2)) {
+			r = afile__fstatat(
+			    t->d.v[i2].fd, name2, &st2, AT_SYMLINK_NOFOLLOW);
+			if (r == 0 && S_ISDIR(st2.st_mode))
+				return afile__fail(
+				    &t->op, -EISDIR, "check target", v->path2);
+		}
+		if (v->op == AFILE__J_PUT || earlier)
+			continue;
+		r = afile__fstatat(
+		    t->d.v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (v->op == AFILE__J_CREATE && r == 0)
+			return afile__fail(
+			    &t->op, -EEXIST, "check target", v->path);
+		if (v->op == AFILE__J_CREATE && r == -ENOENT)
+			continue;
+		if (r < 0)
+			return afile__fail(&t->op, r, "check target", v->path);
+		if (v->op == AFILE__J_REMOVE && S_ISDIR(st.st_mode))
+			return afile__fail(
+			    &t->op, -EISDIR, "check target", v->path);
+		v->guard = (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+/* Step 3: the journal, synced with its directory.  The commit point. */
+static int
+write_journal(struct afile_txn *t)
+{
+	struct afile__jrec *recs;
+	void *buf = NULL;
+	size_t len;
+	int fd, r;
+
+	recs = afile__malloc((t->nops ? t->nops : 1) * sizeof(*recs));
+	if (!recs)
+		return afile__fail(&t->op, -ENOMEM, "write journal", ADIR);
+	for (size_t k = 0; k < t->nops; k++) {
+		recs[k].op = t->ops[k].op;
+		recs[k].path = t->ops[k].path;
+		recs[k].path2 = t->ops[k].path2 ? t->ops[k].path2 : "";
+		recs[k].guard_ino = t->ops[k].guard;
+	}
+	r = afile__journal_encode(t->id, recs, t->nops, &buf, &len);
+	afile__free(recs);
+	if (r < 0)
+		return afile__fail(&t->op, r, "write journal", ADIR);
+	fd = afile__openat(
+	    t->adfd, JOURNAL, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		afile__free(buf);
+		return afile__fail(&t->op, fd, "write journal", ADIR);
+	}
+	r = afile__write_all(fd, buf, len);
+	afile__free(buf);
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
+		r = afile__fsync(fd, false);
+	if (r == 0)
+		r = afile__close(fd);
+	else
+		afile__close_quiet(fd);
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
+		r = afile__fsync_dir(t->adfd);
+	if (r < 0) {
+		/* Not committed, or not known to be: take it back. */
+		(void)afile__unlinkat(t->adfd, JOURNAL, 0);
+		return afile__fail(&t->op, r, "write journal", ADIR);
+	}
+	return 0;
+}
+
+/* Steps 4 and 5: apply under the apply lock, then retire. */
+static int
+apply_all(struct afile_txn *t)
+{
+	struct afile__jrec rec;
+	int fd = -1, r;
+
+	r = afile__lock_name(
+	    &t->op, t->adfd, APPLY_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, -1, &fd);
+	for (size_t k = 0; k < t->nops && r == 0; k++) {
+		struct top *v = &t->ops[k];
+
+		rec.op = v->op;
+		rec.path = v->path;
+		rec.path2 = v->path2 ? v->path2 : "";
+		rec.guard_ino = v->guard;
+		r = apply_rec(&t->op, &t->d, &rec);
+		if (r == 0 && v->tmp.fd >= 0) {
+			afile__tmp_published(&v->tmp);
+			afile__close_quiet(v->tmp.fd);
+			v->tmp.fd = -1;
+		}
+	}
+	if (r == 0)
+		r = sync_dirs(&t->op, &t->d, false);
+	if (r == 0)
+		r = retire(&t->op, t->adfd);
+	afile__close_quiet(fd);
+	return r;
+}
+
+int
+afile_txn_commit(struct afile_txn *txn)
+{
+	int r = check_txn(txn);
+
+	if (r < 0) {
+		if (txn && txn->state == T_POISONED)
+			txn->state = T_DONE; /* free rolls back */
+		return txn ? afile__op_done(&txn->op, r) : r;
+	}
+	for (size_t k = 0; k < txn->nops; k++)
+		if (txn->ops[k].pending)
+			r = afile__fail(
+			    &txn->op, -EINVAL, "commit", txn->ops[k].path);
+	if (r == 0)
+		r = sync_staged(txn);
+	if (r == 0)
+		r = precheck(txn);
+	if (r == 0)
+		r = write_journal(txn);
+	if (r < 0) {
+		/* Not committed: nothing staged may stay (the header says). */
+		txn->state = T_DONE;
+		for (size_t k = 0; k < txn->nops; k++)
+			if (txn->ops[k].tmp.fd >= 0 || txn->ops[k].tmp.named)
+				afile__tmp_discard(txn->d.v[txn->ops[k].dir].fd,
+				    &txn->ops[k].tmp);
+		return afile__op_done(&txn->op, r);
+	}
+	/* Committed: from here a failure is finished by recovery. */
+	txn->state = T_DONE;
+	txn->committed = true;
+	r = apply_all(txn);
+	if (r < 0) {
+		for (size_t k = 0; k < txn->nops; k++) {
+			/* The temps belong to the journal now: keep them. */
+			afile__tmp_published(&txn->ops[k].tmp);
+		}
+		r = afile__fail_cause(&txn->op, AFILE_EJOURNAL, r,
+		    "apply committed transaction", ADIR "/" JOURNAL);
+	}
+	return afile__op_done(&txn->op, r);
+}
+
+void
+afile_txn_free(struct afile_txn *txn)
+{
+	if (!txn)
+		return;
+	for (size_t k = 0; k < txn->nops; k++) {
+		struct top *v = &txn->ops[k];
+
+		/* Its directory closes below: the writer can only fail now. */
+		if (v->pending)
+			afile__writer_orphan(v->pending);
+		/* Uncommitted temps go; committed ones belong to the journal.
+		 */
+		if (v->tmp.fd >= 0 || v->tmp.named)
+			afile__tmp_discard(txn->d.v[v->dir].fd, &v->tmp);
+		afile__free(v->path);
+		afile__free(v->path2);
+	}
+	afile__free(txn->ops);
+	/* Rolled back: nothing staged remains for the intent log to name. */
+	afile__close_quiet(txn->intent);
+	if (txn->intent >= 0 && !txn->committed)
+		(void)afile__unlinkat(txn->adfd, INTENT, 0);
+	dirs_done(&txn->d);
+	afile__close_quiet(txn->d.rootfd);
+	afile__close_quiet(txn->lock);
+	afile__close_quiet(txn->adfd);
+	afile__free(txn);
+}
+
+/* ------------------------------------------------------------------
+ * Batches: independent files, shared syncs
+ * ------------------------------------------------------------------ */
+
+/* Sync @n prepared writers' temps: syncfs per file system, or each. */
+static int
+batch_sync(struct afile__op *op, struct afile_writer **w, size_t n)
+{
+	dev_t devs[8];
+	size_t ndevs = 0;
+	struct stat st;
+	bool each = false;
+	int r;
+
+	if (op->sync == AFILE_SYNC_NONE)
+		return 0;
+	for (size_t k = 0; k < n && !each; k++) {
+		bool seen = false;
+		int dfd = afile__writer_target(w[k])->dfd;
+
+		r = afile__fstat(dfd, &st);
+		if (r < 0)
+			return afile__fail(op, r, "sync", ".");
+		for (size_t i = 0; i < ndevs; i++)
+			seen = seen || devs[i] == st.st_dev;
+		if (seen)
+			continue;
+		if (ndevs == 8) {
+			each = true;
+			break;
+		}
+		r = afile__syncfs(dfd);
+		if (r == -ENOSYS)
+			each = true;
+		else if (r < 0)
+			return afile__fail(op, r, "sync", ".");
+		else
+			devs[ndevs++] = st.st_dev;
+	}
+	for (size_t k = 0; each && k < n; k++) {
+		r = afile__writer_sync(w[k]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Sync each distinct directory of @n published writers once. */
+static int
+batch_sync_dirs(struct afile__op *op, struct afile_writer **w, size_t n)
+{
+	struct stat st[BATCH_CHUNK];
+	int r;
+
+	if (op->sync != AFILE_SYNC_FULL)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		bool seen = false;
+
+		r = afile__fstat(afile__writer_target(w[k])->dfd, &st[k]);
+		for (size_t i = 0; r == 0 && i < k && !seen; i++)
+			seen = st[i].st_dev == st[k].st_dev &&
+			    st[i].st_ino == st[k].st_ino;
+		if (r == 0 && !seen)
+			r = afile__writer_sync_dir(w[k]);
+		if (r < 0)
+			return afile__fail_cause(op, AFILE_EUNSYNCED, r,
+			    "sync directory",
+			    afile__writer_target(w[k])->shown);
+	}
+	return 0;
+}
+
+static int
+batch(struct afile__op *op, int dirfd, const struct afile_item *items, size_t n,
+    unsigned int flags)
+{
+	struct afile_writer *w[BATCH_CHUNK] = {0};
+	struct afile__op sub;
+	size_t k, opened = 0;
+	int r = 0;
+
+	for (k = 0; k < n && r == 0; k++) {
+		sub = *op;
+		sub.size_hint = items[k].len;
+		if (!items[k].buf && items[k].len)
+			r = afile__fail(
+			    op, -EINVAL, "check arguments", items[k].path);
+		if (r == 0)
+			r = afile__writer_open(&sub, dirfd, items[k].path,
+			    flags | AFILE__NO_SWEEP, NULL, &w[k]);
+		if (r == 0)
+			opened++;
+		if (r == 0)
+			r = afile_writer_write(
+			    w[k], items[k].buf, items[k].len);
+		if (r == 0)
+			r = afile__writer_prepare(w[k]);
+		op->failed = op->failed || sub.failed ||
+		    (w[k] && afile__writer_op(w[k])->failed);
+	}
+	if (r == 0)
+		r = batch_sync(op, w, opened);
+	for (k = 0; k < opened && r == 0; k++) {
+		r = afile__writer_publish(w[k]);
+		if (r < 0)
+			op->failed =
+			    op->failed || afile__writer_op(w[k])->failed;
+	}
+	if (r == 0)
+		r = batch_sync_dirs(op, w, opened);
+	for (k = 0; k < opened; k++)
+		afile_writer_free(w[k]);
+	return r;
+}
+
+int
+afile_write_many(int dirfd, const struct afile_item *items, size_t n,
+    unsigned int flags, const struct afile_opts *opts)
+{
+	struct afile__op op;
+	int r;
+
+	r = afile__op_init(&op, flags,
+	    AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |
+		AFILE_OWNER_BEST_EFFORT | AFILE_SET_MODE,
+	    opts);
+	if (r == 0 && !items && n)
+		r = afile__fail(&op, -EINVAL, "check arguments", "");
+	for (size_t k = 0; r == 0 && k < n; k += BATCH_CHUNK)
+		r = batch(&op, dirfd, items + k,
+		    n - k < BATCH_CHUNK ? n - k : BATCH_CHUNK, flags);
+	return afile__op_done(&op, r);
+}
