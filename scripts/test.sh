@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(cmake gcc g++ make pkg-config libcmocka-dev e2fsprogs xfsprogs
+pkgs=(cmake gcc g++ make pkg-config libcmocka-dev clang libclang-rt-14-dev e2fsprogs xfsprogs
   btrfs-progs acl attr mandoc util-linux strace)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -159,9 +159,20 @@ clear(int d)
 	struct dirent *e;
 
 	rewinddir(dp);
-	while ((e = readdir(dp)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			(void)unlinkat(d, e->d_name, 0);
+	while ((e = readdir(dp))) {
+		int sub;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(d, e->d_name, 0) == 0)
+			continue;
+		sub = openat(d, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub >= 0) {
+			clear(sub);
+			close(sub);
+		}
+		(void)unlinkat(d, e->d_name, AT_REMOVEDIR);
+	}
 	closedir(dp);
 }
 
@@ -575,6 +586,69 @@ check_sweep(int r)
 	only(dfd, target_abandoned);
 }
 
+/* ---- transactions ---- */
+
+static const char *const txn_names[] = {"target", "src", ".atomicfile", NULL};
+
+static int
+run_txn(void)
+{
+	struct afile_txn *t = NULL;
+	int r = afile_txn_begin(dfd, ".", 0, NULL, &t);
+
+	if (r == 0)
+		r = afile_txn_put(t, "target", NEW, NEW_LEN, 0);
+	if (r == 0)
+		r = afile_txn_remove(t, "src", 0);
+	if (r == 0)
+		r = afile_txn_commit(t);
+	afile_txn_free(t);
+	return r;
+}
+
+static void
+check_txn(int r)
+{
+	static const char *const locks[] = {
+	    ".txn.afile-lock", ".apply.afile-lock", NULL};
+	int adfd;
+	int t_new, t_old, s_old;
+
+	/* Committed but not applied: recovery (without faults) finishes. */
+	if (r == AFILE_EJOURNAL && afile_recover(dfd, ".", 0, NULL) < 0)
+		fail("recovery after AFILE_EJOURNAL failed");
+	t_new = holds(dfd, "target", NEW, NEW_LEN);
+	t_old = holds(dfd, "target", OLD, OLD_LEN);
+	s_old = holds(dfd, "src", SRC, SRC_LEN);
+	if ((r == 0 || r == AFILE_EJOURNAL) && !(t_new == 1 && s_old == -1))
+		fail("returned %s but the transaction is not whole",
+		    afile_err_name(r));
+	if (r != 0 && r != AFILE_EJOURNAL && !(t_old == 1 && s_old == 1))
+		fail("returned %s but something changed", afile_err_name(r));
+	if (t_new == 1 && !mode_is(dfd, "target", 0640))
+		fail("the new version lost its mode");
+	only(dfd, txn_names);
+	adfd = openat(dfd, ".atomicfile", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (adfd >= 0) {
+		only(adfd, locks); /* no journal, no intent log */
+		close(adfd);
+	}
+}
+
+static void
+setup_txn(void)
+{
+	int adfd;
+
+	setup_target_src();
+	adfd = openat(dfd, ".atomicfile", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (adfd >= 0) {
+		clear(adfd);
+		close(adfd);
+		(void)unlinkat(dfd, ".atomicfile", AT_REMOVEDIR);
+	}
+}
+
 struct workload {
 	const char *name;
 	void (*setup)(void);
@@ -655,6 +729,7 @@ static const struct workload workloads[] = {
 	.setup = setup_abandoned,
 	.run = run_cleanup,
 	.check = check_cleanup},
+    {.name = "txn", .setup = setup_txn, .run = run_txn, .check = check_txn},
     {.name = "sweep",
 	.setup = setup_abandoned,
 	.run = run_replace,
