@@ -413,6 +413,91 @@ torn(void)
 	    failures ? "not ok" : "ok", cases, jlen);
 }
 
+/*
+ * Sequences: a transaction, then a single-file write, then another
+ * transaction, killed at every system call.  After recovery the root must
+ * be exactly one of the four states, and at least the state of the last
+ * call that had returned (the child reports each one through a pipe).
+ */
+static const char *const seq_states[4][2] = {
+    {"x0", "y0"}, {"x1", "y1"}, {"x2", "y1"}, {NULL, "y2"}};
+static int seq_pipe[2];
+
+static int
+seq_txn(const char *x, const char *y)
+{
+	struct afile_txn *t = NULL;
+	int r = afile_txn_begin(AT_FDCWD, root, 0, NULL, &t);
+
+	if (r == 0 && x)
+		r = afile_txn_put(t, "x", x, strlen(x), 0);
+	if (r == 0 && !x)
+		r = afile_txn_remove(t, "x", 0);
+	if (r == 0)
+		r = afile_txn_put(t, "y", y, strlen(y), 0);
+	if (r == 0)
+		r = afile_txn_commit(t);
+	afile_txn_free(t);
+	return r;
+}
+
+static int
+seq_workload(void)
+{
+	char x[8192];
+
+	snprintf(x, sizeof(x), "%s/x", root);
+	if (seq_txn("x1", "y1") < 0 || write(seq_pipe[1], "1", 1) != 1)
+		return 1;
+	if (afile_write(AT_FDCWD, x, "x2", 2, 0, NULL) < 0 ||
+	    write(seq_pipe[1], "2", 1) != 1)
+		return 1;
+	if (seq_txn(NULL, "y2") < 0 || write(seq_pipe[1], "3", 1) != 1)
+		return 1;
+	return 0;
+}
+
+static void
+sequences(void)
+{
+	unsigned long n1, points = 0;
+	char buf[8];
+	int st, done, found;
+
+	variant_name = "sequence";
+	if (pipe(seq_pipe) < 0 || fcntl(seq_pipe[0], F_SETFL, O_NONBLOCK) < 0) {
+		perror("pipe");
+		exit(2);
+	}
+	for (n1 = 1;; n1++) {
+		reset();
+		put_file("x", "x0");
+		put_file("y", "y0");
+		st = run_killed(seq_workload, 0, n1);
+		done = (int)read(seq_pipe[0], buf, sizeof(buf));
+		done = done < 0 ? 0 : done;
+		(void)recover_now(n1, -1);
+		found = -1;
+		for (int k = 0; k < 4 && found < 0; k++)
+			if (is("x", seq_states[k][0]) &&
+			    is("y", seq_states[k][1]))
+				found = k;
+		checks++;
+		points++;
+		if (found < 0)
+			fail(n1, -1, "not one of the four states");
+		else if (found < done)
+			fail(n1, -1, "state %d, but call %d had returned",
+			    found, done);
+		if (st != FAULT_KILLED)
+			break;
+	}
+	close(seq_pipe[0]);
+	close(seq_pipe[1]);
+	printf("%s - sequence: %lu crash points\n", failures ? "not ok" : "ok",
+	    points);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -447,6 +532,8 @@ main(int argc, char **argv)
 	}
 	if (argc == 1 || !strcmp(argv[1], "torn"))
 		torn();
+	if (argc == 1 || !strcmp(argv[1], "sequence"))
+		sequences();
 	sh("rm -rf '%s'", root);
 	printf("# %lu states checked, %lu violations\n", checks, failures);
 	/* A state can fail several checks: count states, not messages. */
