@@ -1222,6 +1222,10 @@ afile_txn_commit(struct afile_txn *txn)
 		if (txn->ops[k].pending)
 			r = afile__fail(
 			    &txn->op, -EINVAL, "commit", txn->ops[k].path);
+	if (r == 0 && txn->nops == 0) {
+		txn->state = T_DONE; /* nothing to do, nothing to journal */
+		return afile__op_done(&txn->op, 0);
+	}
 	if (r == 0)
 		r = sync_staged(txn);
 	if (r == 0)

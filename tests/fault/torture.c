@@ -649,6 +649,40 @@ setup_txn(void)
 	}
 }
 
+/* ---- batches ---- */
+
+static int
+run_many(void)
+{
+	const struct afile_item items[] = {
+	    {.path = "target", .buf = NEW, .len = NEW_LEN},
+	    {.path = "src", .buf = PATCHED, .len = OLD_LEN},
+	};
+
+	return afile_write_many(dfd, items, 2, 0, NULL);
+}
+
+static void
+check_many(int r)
+{
+	int t_new = holds(dfd, "target", NEW, NEW_LEN);
+	int t_old = holds(dfd, "target", OLD, OLD_LEN);
+	int s_new = holds(dfd, "src", PATCHED, OLD_LEN);
+	int s_old = holds(dfd, "src", SRC, SRC_LEN);
+
+	/* Each item whole, old or new; all new when it returned 0. */
+	if (t_new != 1 && t_old != 1)
+		fail("target is neither old nor new");
+	if (s_new != 1 && s_old != 1)
+		fail("src is neither old nor new");
+	if (published(r) && (t_new != 1 || s_new != 1))
+		fail(
+		    "returned %s but not every item is new", afile_err_name(r));
+	if (t_new == 1 && !mode_is(dfd, "target", 0640))
+		fail("the new target lost its mode");
+	only(dfd, target_src);
+}
+
 struct workload {
 	const char *name;
 	void (*setup)(void);
@@ -729,6 +763,10 @@ static const struct workload workloads[] = {
 	.setup = setup_abandoned,
 	.run = run_cleanup,
 	.check = check_cleanup},
+    {.name = "many",
+	.setup = setup_target_src,
+	.run = run_many,
+	.check = check_many},
     {.name = "txn", .setup = setup_txn, .run = run_txn, .check = check_txn},
     {.name = "sweep",
 	.setup = setup_abandoned,
