@@ -10,7 +10,13 @@
 #   3. streamed replace of BENCH_STREAM_MB MiB: the CLI (`atomicfile write
 #      FILE < SOURCE`) and the library writer (bench_stream, without and
 #      with a size hint) against `dd bs=1M conv=fsync`, runs interleaved,
-#      median reported; peak memory from /usr/bin/time -v.
+#      median reported; peak memory from /usr/bin/time -v;
+#   4. a batch of BENCH_BATCH_N small files made durable: N afile_write()
+#      calls, one afile_write_many(), one transaction and one SQLite
+#      transaction, interleaved over rounds, median reported; and the
+#      ways of syncing N staged temps (fsync each, fsync from threads,
+#      syncfs, io_uring) behind the library's choice of syncfs
+#      (bench_batch).
 #
 # The build is our own (BENCH_BUILD_DIR, Release, no sanitizers, tests off)
 # so that it never disturbs a developer's build.  The work directory is
@@ -24,6 +30,10 @@
 #   BENCH_STRACE_N      calls per variant traced for syscall counts (100)
 #   BENCH_STREAM_MB     size of the streamed replace, in MiB (1024)
 #   BENCH_STREAM_RUNS   measured runs per streaming variant (9)
+#   BENCH_BATCH_N       files per batch in bench_batch (1000)
+#   BENCH_BATCH_ROUNDS  measured rounds in bench_batch (5)
+#   BENCH_BATCH_DIRTY_MB  unrelated dirty data for the second pass over
+#                       the sync methods, MiB; 0 skips it (64)
 #   BENCH_BUILD_DIR     build directory (SOURCE/build-bench)
 #   BENCH_WORK_PARENT   where the work directory goes (the build directory)
 #   BENCH_SKIP_BUILD=1  use the binaries already in BENCH_BUILD_DIR
@@ -45,6 +55,9 @@ dirsize=${BENCH_SMALL_DIRSIZE:-10000}
 strace_n=${BENCH_STRACE_N:-100}
 stream_mb=${BENCH_STREAM_MB:-1024}
 stream_runs=${BENCH_STREAM_RUNS:-9}
+batch_n=${BENCH_BATCH_N:-1000}
+batch_rounds=${BENCH_BATCH_ROUNDS:-5}
+batch_dirty=${BENCH_BATCH_DIRTY_MB:-64}
 cli=${AFILE_CLI:-}
 
 die() {
@@ -60,10 +73,11 @@ section() {
   printf '\n== %s ==\n' "$*"
 }
 
-for v in small_n strace_n stream_mb stream_runs; do
+for v in small_n strace_n stream_mb stream_runs batch_n batch_rounds; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
 [[ $dirsize =~ ^[0-9]+$ ]] || die "BENCH_SMALL_DIRSIZE must be a number"
+[[ $batch_dirty =~ ^[0-9]+$ ]] || die "BENCH_BATCH_DIRTY_MB must be a number"
 
 # ------------------------------------------------------------------ build
 
@@ -97,7 +111,7 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   build_bench
 fi
 bin=$build/bench
-[[ -x $bin/bench_small && -x $bin/bench_stream ]] ||
+[[ -x $bin/bench_small && -x $bin/bench_stream && -x $bin/bench_batch ]] ||
   die "no benchmarks in $bin (build first, or unset BENCH_SKIP_BUILD)"
 if [[ -z $cli && -f $bin/cli-path.txt ]]; then
   cli=$(<"$bin/cli-path.txt")
@@ -197,6 +211,7 @@ echo "build:      $build (Release, no sanitizers)"
 echo "cli:        ${cli:-not built}"
 echo "parameters: BENCH_SMALL_N=$small_n BENCH_SMALL_DIRSIZE=$dirsize BENCH_STRACE_N=$strace_n"
 echo "            BENCH_STREAM_MB=$stream_mb BENCH_STREAM_RUNS=$stream_runs"
+echo "            BENCH_BATCH_N=$batch_n BENCH_BATCH_ROUNDS=$batch_rounds BENCH_BATCH_DIRTY_MB=$batch_dirty"
 
 # ------------------------------------------------------------ 1. small
 
@@ -410,6 +425,17 @@ for v in "${variants[@]}"; do
     }'
 done
 
+# ------------------------------------------------------------ 4. batch
+
+section "4. batch of $batch_n small files, and ways of syncing staged temps"
+# The program settles the file system before each variant, rotates their
+# order from round to round and reports medians; run.sh only reads the
+# medians back.  SQLite and io_uring variants read "SKIPPED" when the
+# build found no libsqlite3-dev or liburing-dev: their rows become n/a.
+mkdir "$work/batch"
+"$bin/bench_batch" --files="$batch_n" --rounds="$batch_rounds" \
+  --dirty-mb="$batch_dirty" --dir="$work/batch" --kv="$work/batch.kv"
+
 # ------------------------------------------------------------ report
 
 section "summary (ratio = atomicfile / peer; medians)"
@@ -472,6 +498,62 @@ row "stream writer peak RSS (MiB) vs dd" "$rss_lib" "$rss_dd" \
 row "  the same with size_hint (MiB) vs dd" "$rss_hint" "$rss_dd" \
   "$(calc "$ratio" "$rss_hint" "$rss_dd")" "<16MiB" \
   "$(met "a < 16" "$rss_hint" "$rss_dd")"
+bk() {
+  fmt1 "$(kv "$work/batch.kv" "batch.$1.$2")"
+}
+b_sep=$(bk separate median_ms)
+b_many=$(bk many median_ms)
+b_txn=$(bk txn median_ms)
+b_sql=$(bk sqlite median_ms)
+b_nock=$(bk sqlite_nockpt median_ms)
+b_sync_sep=$(bk separate syncs_per_batch)
+b_sync_many=$(bk many syncs_per_batch)
+b_sync_txn=$(bk txn syncs_per_batch)
+m_each=$(bk fsync_each median_ms)
+m_fs=$(bk syncfs median_ms)
+m_ur=$(bk uring median_ms)
+m_each_d=$(bk fsync_each_dirty median_ms)
+m_fs_d=$(bk syncfs_dirty median_ms)
+# The best thread count of this run (lowest median).
+m_thr=n/a
+m_thr_name=threads
+if [[ -s $work/batch.kv ]]; then
+  read -r m_thr_name m_thr < <(awk '
+    $1 ~ /^batch\.threads_[0-9]+\.median_ms$/ {
+      split($1, p, "."); if (best == "" || $2 + 0 < best + 0) { best = $2; n = p[2] } }
+    END { if (best == "") print "threads n/a"; else print n, best }' "$work/batch.kv")
+  m_thr=$(fmt1 "$m_thr")
+  m_thr_name=${m_thr_name/_/-}
+fi
+ten='ratio<=0.10'
+row "batch $batch_n write_many ms vs separate" "$b_many" "$b_sep" \
+  "$(calc "$ratio" "$b_many" "$b_sep")" "$ten" \
+  "$(met "a / b <= 0.10" "$b_many" "$b_sep")"
+row "batch $batch_n txn ms vs separate" "$b_txn" "$b_sep" \
+  "$(calc "$ratio" "$b_txn" "$b_sep")" "$ten" \
+  "$(met "a / b <= 0.10" "$b_txn" "$b_sep")"
+row "batch $batch_n write_many ms vs sqlite" "$b_many" "$b_sql" \
+  "$(calc "$ratio" "$b_many" "$b_sql")" "ratio<=3.00" \
+  "$(met "a / b <= 3.0" "$b_many" "$b_sql")"
+row "batch $batch_n txn ms vs sqlite" "$b_txn" "$b_sql" \
+  "$(calc "$ratio" "$b_txn" "$b_sql")" "ratio<=3.00" \
+  "$(met "a / b <= 3.0" "$b_txn" "$b_sql")"
+row "  txn vs sqlite, checkpoint untimed" "$b_txn" "$b_nock" \
+  "$(calc "$ratio" "$b_txn" "$b_nock")" "(none)" "-"
+row "batch syncs: write_many vs separate" "$b_sync_many" "$b_sync_sep" \
+  "$(calc "$ratio" "$b_sync_many" "$b_sync_sep")" "(none)" "-"
+row "batch syncs: txn vs separate" "$b_sync_txn" "$b_sync_sep" \
+  "$(calc "$ratio" "$b_sync_txn" "$b_sync_sep")" "(none)" "-"
+row "sync $batch_n temps ms: syncfs vs fsync" "$m_fs" "$m_each" \
+  "$(calc "$ratio" "$m_fs" "$m_each")" "(none)" "-"
+row "  syncfs vs fsync from $m_thr_name" "$m_fs" "$m_thr" \
+  "$(calc "$ratio" "$m_fs" "$m_thr")" "(none)" "-"
+row "  syncfs vs io_uring fsync" "$m_fs" "$m_ur" \
+  "$(calc "$ratio" "$m_fs" "$m_ur")" "(none)" "-"
+if ((batch_dirty > 0)); then
+  row "  with ${batch_dirty}MiB unrelated dirty data" "$m_fs_d" "$m_each_d" \
+    "$(calc "$ratio" "$m_fs_d" "$m_each_d")" "(none)" "-"
+fi
 echo
 echo "Times are machine-dependent; compare ratios, measured side by side in"
 echo "this run.  'n/a' means the variant could not run (see the notes above)."

@@ -760,7 +760,8 @@ AFILE_API int afile_txn_put(struct afile_txn *txn, const char *path,
  * afile_txn_writer - stage new contents for a file, streamed
  * @txn:        an open transaction
  * @path:       as for afile_txn_put()
- * @flags:      as for afile_txn_put()
+ * @flags:      as for afile_txn_put(), plus AFILE_NOREPLACE to stream an
+ *              afile_txn_create() instead of a put
  * @ret_writer: receives a writer; write to it, then call
  *              afile_writer_commit(), which stages the contents into the
  *              transaction instead of publishing them, and

@@ -313,6 +313,22 @@ rename_names(struct afile__op *op, struct afile__target *s,
 			return afile__fail(op, r == -EINVAL ? r : -ENOTSUP,
 			    "rename", s->shown);
 		r = afile__linkat(s->dfd, s->name, d->dfd, d->name, 0);
+		/*
+		 * The new name must be on disk before the old one goes: the
+		 * directory sync after both cannot order them, and a power
+		 * cut could keep the unlink and lose the link (found by the
+		 * simulator, tests/simfs).
+		 */
+		if (r == 0 && op->sync != AFILE_SYNC_NONE) {
+			r = afile__fsync_dir(d->dfd);
+			if (r == -EINVAL || r == -ENOTSUP)
+				r = 0; /* cannot sync: as afile__sync_dir() */
+			if (r < 0) {
+				(void)afile__unlinkat(d->dfd, d->name, 0);
+				return afile__fail(
+				    op, r, "sync directory", d->shown);
+			}
+		}
 		if (r == 0) {
 			r = afile__unlinkat(s->dfd, s->name, 0);
 			if (r < 0) {

@@ -936,11 +936,16 @@ afile_txn_writer(struct afile_txn *txn, const char *path, unsigned int flags,
 	if (r < 0)
 		return r;
 	if (!ret_writer ||
-	    (flags & ~(AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT)))
+	    (flags &
+		~(AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT |
+		    AFILE_NOREPLACE)))
 		return poison_txn(txn, -EINVAL);
+	/* AFILE_NOREPLACE streams a create: the writer refuses early too. */
 	r = open_writer(txn, path, flags, &w, &dir);
 	if (r == 0)
-		r = add_op(txn, AFILE__J_PUT, path, NULL, &v);
+		r = add_op(txn,
+		    (flags & AFILE_NOREPLACE) ? AFILE__J_CREATE : AFILE__J_PUT,
+		    path, NULL, &v);
 	if (r < 0) {
 		afile_writer_free(w);
 		return poison_txn(txn, r);

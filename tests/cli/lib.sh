@@ -20,7 +20,18 @@ esac
 [ -x "$AF" ] || { echo "FAIL: $AF is not an executable" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/afile-cli.XXXXXX")
-trap 'cd /; rm -rf "$WORK"' EXIT
+# On exit, end any background job this test started (a tool it could not
+# stop), then remove the work directory.
+cleanup() {
+	local pids
+	pids=$(jobs -p)
+	# Commands of "hold" outlive a killed tool: end them too.
+	pids="$pids $(cat "$O"/cmd.* 2>/dev/null || :)"
+	[ -z "${pids// /}" ] || kill -s KILL $pids 2>/dev/null || :
+	cd /
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 T=$WORK/t
 O=$WORK/o
 mkdir "$T" "$O"
@@ -100,7 +111,7 @@ expect_no_err() {
 # no_temps [DIR]: no temporary file of the library is left in DIR.
 no_temps() {
 	local left
-	left=$(ls -A "${1:-.}" | grep -E 'afile-tmp|^\.#' || :)
+	left=$(find "${1:-.}" -mindepth 1 -maxdepth 1 -name '*afile-tmp*' -printf '%f ')
 	[ -z "$left" ] || fail "temporary files left in ${1:-.}: $left"
 }
 
@@ -112,4 +123,50 @@ stat_value() {
 # sanitized: the tool was built with a sanitizer (memory figures differ).
 sanitized() {
 	ldd "$AF" 2>/dev/null | grep -Eq 'lib(a|ub|t)san'
+}
+
+# wait_for FILE: wait until FILE exists.  The loop only guards against a
+# hang (20 s); nothing depends on how long it takes.
+wait_for() {
+	local _
+	for _ in $(seq 1 400); do
+		[ ! -e "$1" ] || return 0
+		sleep 0.05
+	done
+	fail "waited in vain for $1"
+}
+
+# wait_gone PID: wait until process PID (not necessarily our child) has
+# ended.
+wait_gone() {
+	local _
+	for _ in $(seq 1 400); do
+		case $(cut -d' ' -f3 /proc/$1/stat 2>/dev/null || echo Z) in
+		Z) return 0 ;;
+		esac
+		sleep 0.05
+	done
+	fail "process $1 did not end"
+}
+
+# hold TAG [OPTIONS] FILE: hold FILE's lock with "atomicfile lock" in the
+# background, running a command that waits on the FIFO $O/gate.TAG;
+# returns once the command runs (so the lock is held).  Its pid is in
+# $O/cmd.TAG, the tool's in $O/tool.TAG.  release TAG ends it.
+hold() {
+	local tag=$1
+	shift
+	rm -f "$O/gate.$tag" "$O/cmd.$tag"
+	mkfifo "$O/gate.$tag"
+	"$AF" lock "$@" -- sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" &&
+		read x <"$2"' sh "$O/cmd.$tag" "$O/gate.$tag" &
+	echo $! >"$O/tool.$tag"
+	wait_for "$O/cmd.$tag"
+}
+
+# release TAG: let the command of "hold TAG" end, and wait for it.
+release() {
+	echo >"$O/gate.$1"
+	wait_gone "$(cat "$O/cmd.$1")"
+	wait "$(cat "$O/tool.$1")" 2>/dev/null || :
 }

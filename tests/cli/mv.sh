@@ -100,7 +100,7 @@ for d in /dev/shm /run /var/tmp; do
 done
 if [ -n "$other" ]; then
 	X=$(mktemp -d "$other/afile-cli.XXXXXX")
-	trap 'cd /; rm -rf "$WORK" "$X"' EXIT
+	trap 'cleanup; rm -rf "$X"' EXIT
 	head -c 100000 /dev/urandom >xs
 	cp xs "$O/xs"
 	chmod 640 xs

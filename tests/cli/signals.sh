@@ -11,8 +11,8 @@ set -m
 # past its setup and reading its input.  The loop only guards against a
 # hang; nothing here depends on timing.
 wait_writing() {
-	local i fd
-	for i in $(seq 1 400); do
+	local _ fd
+	for _ in $(seq 1 400); do
 		for fd in /proc/$1/fd/*; do
 			case $(readlink "$fd" 2>/dev/null || :) in
 			"$T"/pipe) ;;
@@ -25,10 +25,32 @@ wait_writing() {
 	fail "the tool never opened a temporary file"
 }
 
+# reap PID: wait for PID and set $got to its exit status; if it has not
+# ended after a long while, kill it and fail rather than hang the test.
+reap() {
+	local _ ended=no
+	got=0
+	for _ in $(seq 1 600); do
+		case $(cut -d' ' -f3 /proc/$1/stat 2>/dev/null || echo Z) in
+		Z)
+			ended=yes
+			break
+			;;
+		esac
+		sleep 0.05
+	done
+	if [ "$ended" = no ]; then
+		kill -s KILL "$1" 2>/dev/null || :
+		wait "$1" 2>/dev/null || :
+		fail "the tool did not end after the signal"
+	fi
+	wait "$1" || got=$?
+}
+
 # interrupt SIG STATUS SUBCOMMAND: interrupt SUBCOMMAND f after it has
 # read part of its input.
 interrupt() {
-	local sig=$1 want=$2 sub=$3 pid got=0
+	local sig=$1 want=$2 sub=$3 pid
 	printf 'old\n' >f
 	rm -f pipe
 	mkfifo pipe
@@ -38,7 +60,7 @@ interrupt() {
 	printf 'half of the new contents' >&3
 	wait_writing $pid
 	kill -s "$sig" $pid
-	wait $pid || got=$?
+	reap $pid
 	exec 3>&-
 	[ "$got" = "$want" ] ||
 		fail "$sub, SIG$sig: expected exit status $want, got $got"
@@ -65,8 +87,7 @@ exec 3>pipe
 printf partial >&3
 wait_writing $pid
 kill -s TERM $pid
-got=0
-wait $pid || got=$?
+reap $pid
 exec 3>&-
 [ "$got" = 143 ] || fail "create, SIGTERM: expected exit status 143, got $got"
 [ ! -e f ] || fail "interrupted create published f"

@@ -2,14 +2,12 @@
 # error (exit 2), which must change nothing.
 . "$(dirname "$0")/lib.sh"
 
+SUBS="write create cat rm cp mv patch lock clean txn recover verify"
+
 run 0 "$AF" --help
 grep -q '^Usage: atomicfile' "$O/out" || fail "--help: no Usage line"
-for sub in write create cat rm cp mv patch; do
+for sub in $SUBS; do
 	grep -Eq "^  $sub " "$O/out" || fail "--help does not list '$sub'"
-done
-# Subcommands of later milestones are not offered yet.
-for sub in lock clean txn recover verify; do
-	! grep -Eq "^  $sub " "$O/out" || fail "--help lists unimplemented '$sub'"
 done
 expect_no_err
 
@@ -17,13 +15,19 @@ run 0 "$AF" --version
 grep -Eqx 'atomicfile [0-9]+\.[0-9]+\.[0-9]+' "$O/out" ||
 	fail "--version: expected 'atomicfile X.Y.Z', got '$(cat "$O/out")'"
 
-for sub in write create cat rm cp mv patch; do
+for sub in $SUBS; do
 	run 0 "$AF" "$sub" --help
 	grep -q "^Usage: atomicfile $sub " "$O/out" ||
 		fail "$sub --help: no 'Usage: atomicfile $sub' line"
 	expect_no_err
 done
 run 0 "$AF" write -h
+grep -q '^Usage: atomicfile write ' "$O/out" || fail "write -h: no usage"
+for sub in $SUBS; do
+	run 0 "$AF" "$sub" --version
+	grep -Eqx 'atomicfile [0-9]+\.[0-9]+\.[0-9]+' "$O/out" ||
+		fail "$sub --version: expected 'atomicfile X.Y.Z', got '$(cat "$O/out")'"
+done
 
 # Every usage error exits 2, says so on stderr, and touches nothing.
 echo keep >a
@@ -37,13 +41,31 @@ usage_error "$AF"
 usage_error "$AF" --bogus
 usage_error "$AF" frobnicate
 grep -q "unknown subcommand 'frobnicate'" "$O/err" || fail "no 'unknown subcommand' message"
-for sub in lock clean txn recover verify; do
-	usage_error "$AF" "$sub" f
-done
+usage_error "$AF" lock
+usage_error "$AF" lock f
+usage_error "$AF" lock f true
+grep -q "expected '--' after FILE" "$O/err" || fail "lock: no message for a missing --"
+usage_error "$AF" lock f --
+usage_error "$AF" lock --timeout=-1 f -- true
+usage_error "$AF" lock --timeout=1e3 f -- true
+usage_error "$AF" lock --timeout=. f -- true
+usage_error "$AF" lock --timeout=99999999999 f -- true
+usage_error "$AF" lock --lock f -- true
+usage_error "$AF" clean
+usage_error "$AF" clean --older-than=1w .
+usage_error "$AF" txn
+usage_error "$AF" txn put a
+usage_error "$AF" recover --sync=full
+usage_error "$AF" verify --stats
+usage_error "$AF" write --timeout=1 x
+grep -q -- "--timeout needs --lock" "$O/err" || fail "no message for --timeout without --lock"
+usage_error "$AF" write --lock --timeout=abc x
+usage_error "$AF" rm --timeout=0 a
+usage_error "$AF" cp --timeout=0 a b
+usage_error "$AF" cat --lock a
 usage_error "$AF" write
 usage_error "$AF" write x y
 usage_error "$AF" write --bogus x
-usage_error "$AF" write --lock x
 usage_error "$AF" write --sync=bogus x
 usage_error "$AF" write --sync x
 usage_error "$AF" write --mode=999 x

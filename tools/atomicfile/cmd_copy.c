@@ -36,6 +36,8 @@ static const struct option cp_longopts[] = {
     CLI_LOPT_NO_FOLLOW,
     CLI_LOPT_BREAK_HARDLINKS,
     CLI_LOPT_ALLOW_OWNER_CHANGE,
+    CLI_LOPT_LOCK,
+    CLI_LOPT_TIMEOUT,
     CLI_LOPT_STATS,
     CLI_LOPT_QUIET,
     CLI_LOPT_HELP,
@@ -47,6 +49,8 @@ static const struct option mv_longopts[] = {
     {"exchange", no_argument, NULL, OPT_EXCHANGE},
     CLI_LOPT_SYNC,
     CLI_LOPT_ALLOW_OWNER_CHANGE,
+    CLI_LOPT_LOCK,
+    CLI_LOPT_TIMEOUT,
     CLI_LOPT_STATS,
     CLI_LOPT_QUIET,
     CLI_LOPT_HELP,
@@ -56,38 +60,40 @@ static const struct option mv_longopts[] = {
 static void
 cp_usage(void)
 {
-	(void)fputs("Usage: atomicfile cp [OPTIONS] SRC DST\n"
-		    "Copy SRC to DST atomically, keeping its mode, extended "
-		    "attributes, ACLs,\n"
-		    "modification time and (where permitted) owner. A DST "
-		    "that is a directory\n"
-		    "receives DST/SRC-NAME.\n"
-		    "\n"
-		    "Options:\n"
-		    "      --no-clobber           fail with exit 3 if DST "
-		    "exists\n"
-		    "      --progress             show a progress bar on a "
-		    "terminal\n" CLI_HELP_SYNC CLI_HELP_MODE CLI_HELP_NO_FOLLOW
-			CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
-			    CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
+	(void)fputs(
+	    "Usage: atomicfile cp [OPTIONS] SRC DST\n"
+	    "Copy SRC to DST atomically, keeping its mode, extended "
+	    "attributes, ACLs,\n"
+	    "modification time and (where permitted) owner. A DST "
+	    "that is a directory\n"
+	    "receives DST/SRC-NAME.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --no-clobber           fail with exit 3 if DST "
+	    "exists\n"
+	    "      --progress             show a progress bar on a "
+	    "terminal\n" CLI_HELP_SYNC CLI_HELP_MODE CLI_HELP_NO_FOLLOW
+		CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
+		    CLI_HELP_LOCK CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
 }
 
 static void
 mv_usage(void)
 {
-	(void)fputs("Usage: atomicfile mv [OPTIONS] SRC DST\n"
-		    "Rename SRC to DST durably, also across file systems. A "
-		    "DST that is a\n"
-		    "directory receives DST/SRC-NAME (except with "
-		    "--exchange).\n"
-		    "\n"
-		    "Options:\n"
-		    "      --no-clobber           fail with exit 3 if DST "
-		    "exists\n"
-		    "      --exchange             swap SRC and DST; both must "
-		    "exist\n" CLI_HELP_SYNC CLI_HELP_ALLOW_OWNER_CHANGE
-			CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
+	(void)fputs(
+	    "Usage: atomicfile mv [OPTIONS] SRC DST\n"
+	    "Rename SRC to DST durably, also across file systems. A "
+	    "DST that is a\n"
+	    "directory receives DST/SRC-NAME (except with "
+	    "--exchange).\n"
+	    "\n"
+	    "Options:\n"
+	    "      --no-clobber           fail with exit 3 if DST "
+	    "exists\n"
+	    "      --exchange             swap SRC and DST; both must "
+	    "exist\n" CLI_HELP_SYNC CLI_HELP_ALLOW_OWNER_CHANGE CLI_HELP_LOCK
+		CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
 }
 
@@ -121,12 +127,14 @@ into_directory(const char *src, const char *dst, char **ret)
  * records the path its failing step acted on; when that is neither
  * operand as typed (a symlink's target), a step on the source says so in
  * its name ("open source"), and anything else is about the destination.
- * "File exists" is always about the destination.
+ * "File exists" and a lock not acquired (the lock is DST's) are always
+ * about the destination.
  */
 static const char *
 failed_operand(const struct cli *c, const char *src, const char *dst, int code)
 {
-	if (code == -EEXIST || strcmp(c->err.path, dst) == 0)
+	if (code == -EEXIST || cli_lock_timed_out(c, code) ||
+	    strcmp(c->err.path, dst) == 0)
 		return dst;
 	if (strcmp(c->err.path, src) == 0)
 		return src;
@@ -228,6 +236,8 @@ parse(struct cli *c, int argc, char **argv, const struct option *longopts,
 		switch (cli_common_option(c, opt, optarg)) {
 		case CLI_OPT_DONE:
 			continue;
+		case CLI_OPT_VERSION:
+			return EXIT_OK;
 		case CLI_OPT_HELP:
 			if (strcmp(c->verb, "cp") == 0)
 				cp_usage();
@@ -257,6 +267,8 @@ parse(struct cli *c, int argc, char **argv, const struct option *longopts,
 	    (c->flags & AFILE_EXCHANGE) != 0)
 		return cli_usage_error(
 		    c, "--no-clobber and --exchange cannot be combined");
+	if (!cli_lock_options(c))
+		return EXIT_USAGE;
 	if (argc - optind < 2)
 		return cli_usage_error(c, "missing %s operand",
 		    argc - optind == 0 ? "SRC and DST" : "DST");
@@ -270,6 +282,7 @@ int
 cmd_cp(int argc, char **argv)
 {
 	struct cli c;
+	struct cli_lock_wait lw;
 	struct progress p;
 	const char *src, *dst;
 	char *inside = NULL;
@@ -297,7 +310,10 @@ cmd_cp(int argc, char **argv)
 	c.opts.progress_ctx = &p;
 	cli_signals_catch(false);
 
-	r = afile_copy(AT_FDCWD, src, AT_FDCWD, dst, c.flags, &c.opts);
+	cli_lock_wait_init(&c, &lw);
+	do
+		r = afile_copy(AT_FDCWD, src, AT_FDCWD, dst, c.flags, &c.opts);
+	while (cli_lock_wait(&c, r, &lw));
 	if (p.drawn)
 		(void)fputc('\n', stderr);
 	if (r < 0 && r != AFILE_EUNSYNCED && cli_signal != 0) {

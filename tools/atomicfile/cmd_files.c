@@ -4,6 +4,12 @@
  *
  * Both go on after a failure, so that one bad operand does not hide the
  * others, and exit 1 if any operand failed.
+ *
+ * cat -C ROOT reads the files of a transaction root as one version: it
+ * holds the root's snapshot lock (afile_txn_snapshot()) around all the
+ * reads, so that no transaction applies between two of them, and hands
+ * the root to afile_read(), which recovers an interrupted transaction
+ * before reading.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +30,8 @@ static const struct option cat_longopts[] = {
 
 static const struct option rm_longopts[] = {
     CLI_LOPT_SYNC,
+    CLI_LOPT_LOCK,
+    CLI_LOPT_TIMEOUT,
     CLI_LOPT_STATS,
     CLI_LOPT_QUIET,
     CLI_LOPT_HELP,
@@ -50,8 +58,8 @@ rm_usage(void)
 		    "Delete each FILE durably (a symlink itself, never its "
 		    "target).\n"
 		    "\n"
-		    "Options:\n" CLI_HELP_SYNC CLI_HELP_STATS CLI_HELP_QUIET
-			CLI_HELP_HELP,
+		    "Options:\n" CLI_HELP_SYNC CLI_HELP_LOCK CLI_HELP_STATS
+			CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
 }
 
@@ -78,6 +86,7 @@ int
 cmd_cat(int argc, char **argv)
 {
 	struct cli c;
+	struct afile_lock *snap = NULL;
 	const char *root = NULL;
 	int opt, r, i, dirfd = AT_FDCWD, status = EXIT_OK;
 
@@ -87,6 +96,8 @@ cmd_cat(int argc, char **argv)
 		switch (cli_common_option(&c, opt, optarg)) {
 		case CLI_OPT_DONE:
 			continue;
+		case CLI_OPT_VERSION:
+			return EXIT_OK;
 		case CLI_OPT_HELP:
 			cat_usage();
 			return EXIT_OK;
@@ -108,6 +119,19 @@ cmd_cat(int argc, char **argv)
 			return cli_finish(&c,
 			    cli_fail_msg(&c, root, "open directory",
 				afile_strerror(-errno)));
+		r = afile_txn_snapshot(dirfd, ".", -1, &snap);
+		/*
+		 * A root this reader cannot write (a read-only file system,
+		 * no permission to create .atomicfile/ in it) is read
+		 * without the snapshot lock: afile_read() still recovers an
+		 * interrupted transaction, or fails if it cannot.
+		 */
+		if (r < 0 && r != -EROFS && r != -EACCES && r != -EPERM) {
+			(void)close(dirfd);
+			return cli_finish(&c,
+			    cli_fail_msg(&c, root, "take a snapshot",
+				afile_strerror(r)));
+		}
 	}
 	for (i = optind; i < argc; i++) {
 		void *buf = NULL;
@@ -128,6 +152,7 @@ cmd_cat(int argc, char **argv)
 			break;
 		}
 	}
+	afile_lock_release(snap);
 	if (dirfd >= 0)
 		(void)close(dirfd);
 	return cli_finish(&c, status);
@@ -144,6 +169,8 @@ cmd_rm(int argc, char **argv)
 		switch (cli_common_option(&c, opt, optarg)) {
 		case CLI_OPT_DONE:
 			break;
+		case CLI_OPT_VERSION:
+			return EXIT_OK;
 		case CLI_OPT_HELP:
 			rm_usage();
 			return EXIT_OK;
@@ -153,10 +180,12 @@ cmd_rm(int argc, char **argv)
 			return cli_usage_error(&c, NULL);
 		}
 	}
+	if (!cli_lock_options(&c))
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return cli_usage_error(&c, "missing FILE operand");
 	for (i = optind; i < argc; i++) {
-		r = afile_remove(AT_FDCWD, argv[i], 0, &c.opts);
+		r = afile_remove(AT_FDCWD, argv[i], c.flags, &c.opts);
 		if (r < 0)
 			status = cli_fail(&c, argv[i], r);
 	}

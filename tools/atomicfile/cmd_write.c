@@ -35,6 +35,8 @@ static const struct option write_longopts[] = {
     CLI_LOPT_NO_FOLLOW,
     CLI_LOPT_BREAK_HARDLINKS,
     CLI_LOPT_ALLOW_OWNER_CHANGE,
+    CLI_LOPT_LOCK,
+    CLI_LOPT_TIMEOUT,
     CLI_LOPT_STATS,
     CLI_LOPT_QUIET,
     CLI_LOPT_HELP,
@@ -47,6 +49,8 @@ static const struct option patch_longopts[] = {
     CLI_LOPT_NO_FOLLOW,
     CLI_LOPT_BREAK_HARDLINKS,
     CLI_LOPT_ALLOW_OWNER_CHANGE,
+    CLI_LOPT_LOCK,
+    CLI_LOPT_TIMEOUT,
     CLI_LOPT_STATS,
     CLI_LOPT_QUIET,
     CLI_LOPT_HELP,
@@ -66,29 +70,31 @@ write_usage(const char *verb)
 			    "Replace FILE with standard input, atomically "
 			    "(streamed, any size).\n",
 		    stdout);
-	(void)fputs("Nothing is published if reading fails or the tool is "
-		    "interrupted.\n"
-		    "\n"
-		    "Options:\n" CLI_HELP_SYNC CLI_HELP_MODE CLI_HELP_NO_FOLLOW
-			CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
-			    CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
+	(void)fputs(
+	    "Nothing is published if reading fails or the tool is "
+	    "interrupted.\n"
+	    "\n"
+	    "Options:\n" CLI_HELP_SYNC CLI_HELP_MODE CLI_HELP_NO_FOLLOW
+		CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
+		    CLI_HELP_LOCK CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
 }
 
 static void
 patch_usage(void)
 {
-	(void)fputs("Usage: atomicfile patch [OPTIONS] --offset=N FILE\n"
-		    "Replace bytes N.. of FILE with standard input (at most "
-		    "64 MiB), atomically.\n"
-		    "Like pwrite(2): FILE grows as needed; an offset past "
-		    "the end leaves a hole.\n"
-		    "\n"
-		    "Options:\n"
-		    "      --offset=N             byte offset in FILE "
-		    "(decimal; required)\n" CLI_HELP_SYNC CLI_HELP_NO_FOLLOW
-			CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
-			    CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
+	(void)fputs(
+	    "Usage: atomicfile patch [OPTIONS] --offset=N FILE\n"
+	    "Replace bytes N.. of FILE with standard input (at most "
+	    "64 MiB), atomically.\n"
+	    "Like pwrite(2): FILE grows as needed; an offset past "
+	    "the end leaves a hole.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --offset=N             byte offset in FILE "
+	    "(decimal; required)\n" CLI_HELP_SYNC CLI_HELP_NO_FOLLOW
+		CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
+		    CLI_HELP_LOCK CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
 }
 
@@ -132,6 +138,7 @@ static int
 stream(struct cli *c, const char *path)
 {
 	struct afile_writer *w = NULL;
+	struct cli_lock_wait lw;
 	unsigned char *buf;
 	ssize_t n;
 	int r, status;
@@ -144,7 +151,12 @@ stream(struct cli *c, const char *path)
 		return cli_fail_msg(c, path, NULL, afile_strerror(-ENOMEM));
 	c->opts.size_hint = input_size();
 	/* Open first: a write that cannot succeed fails before any input. */
-	r = afile_writer_open(AT_FDCWD, path, c->flags, &c->opts, &w);
+	cli_lock_wait_init(c, &lw);
+	do
+		r = afile_writer_open(AT_FDCWD, path, c->flags, &c->opts, &w);
+	while (cli_lock_wait(c, r, &lw));
+	if (cli_signal != 0)
+		goto interrupted;
 	if (r < 0) {
 		status = cli_fail(c, path, r);
 		goto out;
@@ -193,6 +205,8 @@ run_write(int argc, char **argv, const char *verb, unsigned int flags)
 		switch (cli_common_option(&c, opt, optarg)) {
 		case CLI_OPT_DONE:
 			break;
+		case CLI_OPT_VERSION:
+			return EXIT_OK;
 		case CLI_OPT_HELP:
 			write_usage(verb);
 			return EXIT_OK;
@@ -202,6 +216,8 @@ run_write(int argc, char **argv, const char *verb, unsigned int flags)
 			return cli_usage_error(&c, NULL);
 		}
 	}
+	if (!cli_lock_options(&c))
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return cli_usage_error(&c, "missing FILE operand");
 	if (argc - optind > 1)
@@ -273,6 +289,7 @@ int
 cmd_patch(int argc, char **argv)
 {
 	struct cli c;
+	struct cli_lock_wait lw;
 	unsigned char *buf = NULL;
 	const char *path;
 	uint64_t offset = 0;
@@ -286,6 +303,8 @@ cmd_patch(int argc, char **argv)
 		switch (cli_common_option(&c, opt, optarg)) {
 		case CLI_OPT_DONE:
 			continue;
+		case CLI_OPT_VERSION:
+			return EXIT_OK;
 		case CLI_OPT_HELP:
 			patch_usage();
 			return EXIT_OK;
@@ -304,6 +323,8 @@ cmd_patch(int argc, char **argv)
 	}
 	if (!have_offset)
 		return cli_usage_error(&c, "--offset=N is required");
+	if (!cli_lock_options(&c))
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return cli_usage_error(&c, "missing FILE operand");
 	if (argc - optind > 1)
@@ -331,7 +352,15 @@ cmd_patch(int argc, char **argv)
 		free(buf);
 		cli_signals_reraise();
 	}
-	r = afile_patch(AT_FDCWD, path, offset, buf, len, c.flags, &c.opts);
+	cli_lock_wait_init(&c, &lw);
+	do
+		r = afile_patch(
+		    AT_FDCWD, path, offset, buf, len, c.flags, &c.opts);
+	while (cli_lock_wait(&c, r, &lw));
+	if (cli_signal != 0) {
+		free(buf);
+		cli_signals_reraise();
+	}
 	status = r < 0 ? cli_fail(&c, path, r) : EXIT_OK;
 	free(buf);
 	return cli_finish(&c, status);

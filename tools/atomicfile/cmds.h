@@ -14,5 +14,10 @@ int cmd_cat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_mv(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
+int cmd_clean(int argc, char **argv);
+int cmd_txn(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif /* AFILE_CLI_CMDS_H */

@@ -12,21 +12,41 @@
  * reported none) and REASON is afile_strerror() of the code.
  *
  * Signals.  The writing subcommands catch SIGINT, SIGTERM and SIGPIPE
- * with a handler that only records the signal, installed without
- * SA_RESTART so that a blocking read() of the input returns EINTR.  The
- * subcommand then discards its unpublished file and calls
- * cli_signals_reraise(), which dies by the same signal, so that the
- * caller (a shell, make, timeout(1)) sees what happened.  The invariant
- * the subcommands keep: death by one of these signals means nothing was
- * published.
+ * with a handler that only records the signal in cli_signal, installed
+ * without SA_RESTART so that a wait for input returns EINTR.  write,
+ * create and patch keep these signals blocked except while waiting for
+ * input in ppoll(), which unblocks them atomically: no signal can slip
+ * in between the check of cli_signal and the wait, and none interrupts
+ * the library halfway.  On a signal the subcommand discards its
+ * unpublished file and calls cli_signals_reraise(), which dies by the
+ * same signal, so that the caller (a shell, make, timeout(1)) sees what
+ * happened.  cp leaves them unblocked and cancels the copy from its
+ * progress callback.  The invariant every subcommand keeps: death by one
+ * of these signals means nothing was published.
+ *
+ * Locks.  A subcommand that catches these signals cannot let the
+ * library wait for an AFILE_LOCK: the library waits with the signals
+ * blocked (or retries after EINTR), so Ctrl-C would do nothing until
+ * the lock came.  Such a subcommand tries the lock with AFILE_LOCK_TRY
+ * and waits between tries itself, in cli_lock_wait(), where a caught
+ * signal ends the wait.  Subcommands that leave the signals at their
+ * defaults (rm, mv) let the library wait: a signal ends the tool there.
+ *
+ * Invariants:
+ *  1. cli_signal is 0 until a caught signal arrives, then the signal.
+ *  2. With blocking on, the caught signals are blocked everywhere except
+ *     inside cli_read()'s ppoll() and cli_signals_check().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -49,6 +69,7 @@ cli_init(struct cli *c, const char *verb, char **argv)
 	c->verb = verb;
 	c->opts.size = sizeof(c->opts);
 	c->opts.err = &c->err;
+	c->timeout_ms = -1;
 	(void)snprintf(progname, sizeof(progname), "atomicfile %s", verb);
 	argv[0] = progname;
 	/* Restart getopt: main() has already used it for global options. */
@@ -109,11 +130,26 @@ cli_common_option(struct cli *c, int opt, const char *arg)
 	case OPT_STATS:
 		c->stats = true;
 		return CLI_OPT_DONE;
+	case OPT_LOCK:
+		c->flags |= AFILE_LOCK;
+		return CLI_OPT_DONE;
+	case OPT_TIMEOUT:
+		if (cli_parse_seconds(arg, &c->timeout_ms) < 0) {
+			(void)cli_usage_error(c,
+			    "invalid --timeout '%s' (seconds, such as 10 or "
+			    "0.5)",
+			    arg);
+			return CLI_OPT_USAGE;
+		}
+		return CLI_OPT_DONE;
 	case 'q':
 		c->quiet = true;
 		return CLI_OPT_DONE;
 	case 'h':
 		return CLI_OPT_HELP;
+	case 'V':
+		(void)printf("atomicfile %s\n", afile_version());
+		return CLI_OPT_VERSION;
 	case '?':
 		/* getopt_long has printed what was wrong. */
 		(void)cli_usage_error(c, NULL);
@@ -121,6 +157,51 @@ cli_common_option(struct cli *c, int opt, const char *arg)
 	default:
 		return CLI_OPT_UNKNOWN;
 	}
+}
+
+/*
+ * Check --lock and --timeout of a subcommand that takes both, and turn
+ * the timeout into opts.lock_wait_ms, whose encoding differs from the
+ * command line's: there 0 waits forever and AFILE_LOCK_TRY tries once.
+ * Returns false after reporting a usage error.
+ */
+bool
+cli_lock_options(struct cli *c)
+{
+	if (c->timeout_ms >= 0 && (c->flags & AFILE_LOCK) == 0) {
+		(void)cli_usage_error(c, "--timeout needs --lock");
+		return false;
+	}
+	if (c->timeout_ms < 0)
+		c->opts.lock_wait_ms = 0;
+	else if (c->timeout_ms == 0)
+		c->opts.lock_wait_ms = AFILE_LOCK_TRY;
+	else
+		c->opts.lock_wait_ms = c->timeout_ms;
+	return true;
+}
+
+/*
+ * Did a call fail only because the lock it was asked to take (AFILE_LOCK)
+ * was held by someone else for longer than the timeout?  A try gives
+ * -EAGAIN, a timed wait -ETIMEDOUT; the step tells them from the same
+ * codes of other steps.
+ */
+bool
+cli_lock_timed_out(const struct cli *c, int code)
+{
+	return (code == -ETIMEDOUT || code == -EAGAIN) &&
+	    (c->flags & AFILE_LOCK) != 0 && c->err.step != NULL &&
+	    strcmp(c->err.step, "lock") == 0;
+}
+
+/* Report a lock not acquired in time; returns EXIT_LOCKED. */
+int
+cli_fail_locked(const struct cli *c, const char *path)
+{
+	(void)cli_fail_msg(
+	    c, path, NULL, "lock not acquired before the timeout");
+	return EXIT_LOCKED;
 }
 
 /*
@@ -156,6 +237,12 @@ cli_fail(struct cli *c, const char *path, int code)
 	int status = EXIT_FAIL;
 	const char *step = c->err.step;
 
+	if (cli_lock_timed_out(c, code)) {
+		status = cli_fail_locked(c, path);
+		c->err.step = NULL;
+		c->err.path[0] = '\0';
+		return status;
+	}
 	/*
 	 * "File exists" says all there is to say about a refused create;
 	 * the internal step that noticed it would only add noise.
@@ -187,11 +274,10 @@ cli_fail_msg(
 }
 
 void
-cli_print_stats(const struct cli *c)
+cli_print_stats(void)
 {
 	struct afile_stats st;
 
-	(void)c;
 	memset(&st, 0, sizeof(st));
 	st.size = sizeof(st);
 	if (afile_stats_get(&st) < 0)
@@ -215,7 +301,7 @@ int
 cli_finish(const struct cli *c, int status)
 {
 	if (c->stats)
-		cli_print_stats(c);
+		cli_print_stats();
 	return status;
 }
 
@@ -276,6 +362,45 @@ cli_parse_duration(const char *s, uint64_t *ret_seconds)
 }
 
 /*
+ * Parse a timeout in SECONDS: decimal, with an optional fraction ("10",
+ * "0.5", "2.25"), into milliseconds, rounded up so that a positive
+ * timeout never becomes "try once".  At most INT_MAX milliseconds
+ * (about 24 days).
+ */
+int
+cli_parse_seconds(const char *s, int *ret_ms)
+{
+	uint64_t ms = 0, scale = 100;
+	bool digits = false, rest = false;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		ms = ms * 10 + (uint64_t)(*s - '0');
+		digits = true;
+		if (ms > (uint64_t)INT_MAX)
+			return -ERANGE;
+	}
+	ms *= 1000;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++) {
+			digits = true;
+			if (scale > 0)
+				ms += (uint64_t)(*s - '0') * scale;
+			else if (*s != '0')
+				rest = true;
+			scale /= 10;
+		}
+	}
+	if (!digits || *s != '\0')
+		return -EINVAL;
+	if (rest)
+		ms++;
+	if (ms > (uint64_t)INT_MAX)
+		return -ERANGE;
+	*ret_ms = (int)ms;
+	return 0;
+}
+
+/*
  * The last component of PATH, without trailing slashes, as cp(1) and
  * mv(1) name a file moved into a directory.  Returns NULL when it does
  * not fit in buf or PATH has no name ("/", "").
@@ -300,7 +425,7 @@ cli_basename(const char *path, char *buf, size_t size)
 static void
 on_signal(int sig)
 {
-	cli_signal = 0 * sig;
+	cli_signal = sig;
 }
 
 /* The signal mask to restore while waiting for input (when blocking). */
@@ -345,6 +470,71 @@ cli_signals_catch(bool block)
 	}
 }
 
+/* Tries of a lock are this far apart at first, then twice as far, up to
+ * the maximum: quick when the holder is quick, cheap when it is not. */
+#define LOCK_BACKOFF_MIN_NS 1000000LL
+#define LOCK_BACKOFF_MAX_NS 64000000LL
+
+static long long
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Prepare the tool's own wait for an AFILE_LOCK (see the top comment):
+ * the library only tries, and cli_lock_wait() waits until --timeout.
+ */
+void
+cli_lock_wait_init(struct cli *c, struct cli_lock_wait *w)
+{
+	w->forever = c->timeout_ms < 0;
+	w->deadline_ns = monotonic_ns() + (long long)c->timeout_ms * 1000000LL;
+	w->backoff_ns = LOCK_BACKOFF_MIN_NS;
+	if ((c->flags & AFILE_LOCK) != 0)
+		c->opts.lock_wait_ms = AFILE_LOCK_TRY;
+}
+
+/*
+ * After a try that returned code: if it failed only because the lock is
+ * held, wait a little and return true to try again.  Returns false when
+ * the try succeeded or failed otherwise, when --timeout has passed (the
+ * code then says so), or when a caught signal arrived during the wait
+ * (cli_signal says so).
+ */
+bool
+cli_lock_wait(struct cli *c, int code, struct cli_lock_wait *w)
+{
+	struct timespec ts;
+	long long now, ns;
+
+	if (!cli_lock_timed_out(c, code) || cli_signal != 0)
+		return false;
+	now = monotonic_ns();
+	if (!w->forever && now >= w->deadline_ns)
+		return false;
+	ns = w->backoff_ns;
+	if (!w->forever && ns > w->deadline_ns - now)
+		ns = w->deadline_ns - now;
+	ts.tv_sec = (time_t)(ns / 1000000000LL);
+	ts.tv_nsec = (long)(ns % 1000000000LL);
+	/* A caught signal ends the sleep early: no SA_RESTART. */
+	if (blocking)
+		(void)ppoll(NULL, 0, &ts, &wait_mask);
+	else
+		(void)nanosleep(&ts, NULL);
+	if (cli_signal != 0)
+		return false;
+	if (w->backoff_ns < LOCK_BACKOFF_MAX_NS)
+		w->backoff_ns *= 2;
+	c->err.step = NULL;
+	c->err.path[0] = '\0';
+	return true;
+}
+
 /*
  * Read up to len bytes of input.  Returns the count, 0 at end of input,
  * -EINTR once a caught signal has arrived, or -errno.  The wait happens
@@ -371,6 +561,36 @@ cli_read(int fd, void *buf, size_t len)
 		/* EAGAIN: a non-blocking input; wait in ppoll() again. */
 		if (errno != EINTR && errno != EAGAIN)
 			return -errno;
+	}
+}
+
+/*
+ * Open an input file for reading.  Returns the descriptor, -EINTR once a
+ * caught signal has arrived, or -errno.  The open happens with the caught
+ * signals let in: opening a FIFO waits for its writer, and the tool must
+ * not be deaf to SIGINT meanwhile.  (A signal that lands between the
+ * check and the open is seen only when the writer comes: there is no
+ * ppoll() for open.)
+ */
+int
+cli_open_input(const char *path)
+{
+	sigset_t cur;
+	int fd, err;
+
+	for (;;) {
+		if (cli_signal != 0)
+			return -EINTR;
+		if (blocking)
+			(void)sigprocmask(SIG_SETMASK, &wait_mask, &cur);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		err = errno;
+		if (blocking)
+			(void)sigprocmask(SIG_SETMASK, &cur, NULL);
+		if (fd >= 0)
+			return fd;
+		if (err != EINTR)
+			return -err;
 	}
 }
 

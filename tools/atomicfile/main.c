@@ -29,6 +29,11 @@ static const struct subcommand subcommands[] = {
     {"cp", cmd_cp},
     {"mv", cmd_mv},
     {"patch", cmd_patch},
+    {"lock", cmd_lock},
+    {"clean", cmd_clean},
+    {"txn", cmd_txn},
+    {"recover", cmd_recover},
+    {"verify", cmd_verify},
 };
 
 static void
@@ -51,11 +56,25 @@ usage(FILE *f)
 	    "  patch  [OPTIONS] --offset=N FILE\n"
 	    "                                 standard input replaces bytes "
 	    "of FILE\n"
+	    "  lock   [OPTIONS] FILE -- COMMAND [ARG...]\n"
+	    "                                 run COMMAND holding FILE's "
+	    "lock\n"
+	    "  clean  [OPTIONS] DIR...        remove abandoned temporary "
+	    "files\n"
+	    "  txn    [OPTIONS] [-C ROOT] OP...\n"
+	    "                                 change several files all or "
+	    "nothing\n"
+	    "  recover [ROOT...]              finish or roll back "
+	    "interrupted transactions\n"
+	    "  verify [ROOT...]               report leftovers of "
+	    "interruptions\n"
 	    "\n"
 	    "Run 'atomicfile SUBCOMMAND --help' for its options.\n"
 	    "\n"
 	    "Exit status: 0 success, 1 failure, 2 usage error, 3 target "
-	    "exists.\n",
+	    "exists,\n"
+	    "4 lock not acquired before the timeout; lock: the command's "
+	    "status.\n",
 	    f);
 }
 

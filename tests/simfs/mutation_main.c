@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mutation_main.c - simfs-mutation: does the suite catch a broken
+ * protocol?  For each workload, every sync call is in turn dropped
+ * (SIMFS_MUT_SKIP: it returns 0 and forces nothing), and every file sync
+ * is in turn moved after the publication (SIMFS_MUT_DEFER: publish before
+ * sync).  Each such mutant must make at least one crash state violate the
+ * invariants; the test passes only at a mutation score of 100%, and only
+ * if the unmutated runs are clean (else every mutant would look killed).
+ */
+#include <stdio.h>
+
+#include "harness.h"
+
+static unsigned int killed, total;
+
+static void
+try_mutant(const struct workload *w, enum simfs_mutant m, unsigned int n)
+{
+	struct simfs_opts o = {.seed = 0x5eed, .mutant = m, .mutant_n = n};
+	struct result res;
+
+	run_workload(w, &o, true, &res);
+	total++;
+	if (res.failures) {
+		killed++;
+		return;
+	}
+	printf("SURVIVED simfs workload=%s mutant=%s:%u (%llu states)\n",
+	    w->name, m == SIMFS_MUT_SKIP ? "skip" : "defer", n,
+	    (unsigned long long)res.states);
+}
+
+int
+main(void)
+{
+	struct simfs_opts clean = {.seed = 0x5eed};
+	int bad = 0;
+
+	for (unsigned int i = 0; i < n_workloads; i++) {
+		const struct workload *w = &workloads[i];
+		struct result res;
+
+		if (!w->mutate)
+			continue;
+		run_workload(w, &clean, true, &res);
+		if (res.ret != 0 || res.failures) {
+			printf(
+			    "FAIL simfs workload=%s: unmutated run not clean "
+			    "(ret %d)\n",
+			    w->name, res.ret);
+			bad = 1;
+			continue;
+		}
+		if (!res.syncs) {
+			printf("FAIL simfs workload=%s: no sync to mutate\n",
+			    w->name);
+			bad = 1;
+		}
+		for (unsigned int n = 1; n <= res.syncs; n++) {
+			try_mutant(w, SIMFS_MUT_SKIP, n);
+			if (n <= 64 && res.sync_is_file[n - 1])
+				try_mutant(w, SIMFS_MUT_DEFER, n);
+		}
+	}
+	printf("simfs-mutation: mutation score %u/%u killed%s\n", killed, total,
+	    killed == total && !bad ? "" : " -- FAIL");
+	return killed == total && total && !bad ? 0 : 1;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops_main.c - simfs-ops: every single-file operation, every crash point,
+ * every legal crash state (sampled above SIMFS_EXHAUSTIVE_MAX pending
+ * micro-ops) must satisfy the invariants of workloads.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "atomicfile.h"
+#include "harness.h"
+
+int
+main(void)
+{
+	struct simfs_opts o = {.seed = 0x5eed};
+	uint64_t total = 0, points = 0;
+	int bad = 0;
+
+	for (unsigned int i = 0; i < n_workloads; i++) {
+		struct result res;
+
+		run_workload(&workloads[i], &o, false, &res);
+		printf("%-24s ret=%d points=%" PRIu64 " states=%" PRIu64
+		       " syncs=%u failing-points=%" PRIu64 "\n",
+		    workloads[i].name, res.ret, res.points, res.states,
+		    res.syncs, res.failures);
+		if (res.ret != 0) {
+			printf("FAIL simfs workload=%s: the call returned %s\n",
+			    workloads[i].name, afile_err_name(res.ret));
+			bad = 1;
+		}
+		if (workloads[i].finding) {
+			printf("%s simfs workload=%s: known finding: %s\n",
+			    res.failures ? "FINDING"
+					 : "FAIL (fixed? remove "
+					   "the mark)",
+			    workloads[i].name, workloads[i].finding);
+			if (!res.failures)
+				bad = 1;
+		} else if (res.failures) {
+			bad = 1;
+		}
+		total += res.states;
+		points += res.points;
+	}
+	printf("simfs-ops: %" PRIu64 " crash states checked at %" PRIu64
+	       " crash points: %s\n",
+	    total, points, bad ? "FAIL" : "ok");
+	return bad;
+}

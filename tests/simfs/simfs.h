@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * simfs.h - an in-memory file system with a power-loss model, behind the
+ * library's syscall table.
+ *
+ * A simfs keeps two layers: the volatile image (what a running process
+ * sees, POSIX in-memory semantics) and a trace of micro-ops that says
+ * what may have reached the disk.  Every call through the table is one
+ * event; a crash point p means "power lost after the first p events".
+ * For each crash point, simfs_each_state() builds every legal durable
+ * state (crash-testing.md §2, POSIX-pessimistic profile) as a fresh simfs
+ * and hands it to a checker.
+ *
+ * Not thread-safe: simfs_install() points the process-wide table at one
+ * instance.
+ */
+#ifndef AFILE_TEST_SIMFS_H
+#define AFILE_TEST_SIMFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Kernel features a simfs can lack, so that the fallbacks run. */
+#define SIMFS_NO_TMPFILE   0x1u /* O_TMPFILE fails with EOPNOTSUPP */
+#define SIMFS_NO_RENAMEAT2 0x2u /* renameat2 with flags fails, EINVAL */
+
+/* Mutations of the barriers, for the harness's self-test. */
+enum simfs_mutant {
+	SIMFS_MUT_NONE,
+	SIMFS_MUT_SKIP,  /* the n-th sync returns 0 and forces nothing */
+	SIMFS_MUT_DEFER, /* the n-th file sync runs after the next publish */
+};
+
+struct simfs_opts {
+	unsigned int features; /* SIMFS_NO_* */
+	uint64_t seed;         /* getrandom and state sampling */
+	enum simfs_mutant mutant;
+	unsigned int mutant_n; /* 1-based index among the sync calls */
+};
+
+struct simfs;
+
+struct simfs *simfs_new(const struct simfs_opts *o);
+void simfs_free(struct simfs *fs);
+
+/* Route afile__sys to @fs (NULL: back to the real system calls). */
+void simfs_install(struct simfs *fs);
+
+/* Events recorded so far: crash points are 0..simfs_events(). */
+size_t simfs_events(const struct simfs *fs);
+/* Sync calls (fsync, fdatasync, syncfs) seen so far, mutated or not. */
+unsigned int simfs_syncs(const struct simfs *fs);
+/* File syncs (not of a directory) among them. */
+unsigned int simfs_file_syncs(const struct simfs *fs);
+/* Is the n-th sync call a file sync?  For choosing mutants. */
+bool simfs_sync_is_file(const struct simfs *fs, unsigned int n);
+
+/*
+ * Direct helpers for setting up and inspecting a tree, without going
+ * through the table and without recording events.  They act on the
+ * volatile image; simfs_sync_all() then makes everything durable.
+ * Paths are relative to the root.
+ */
+int simfs_put(struct simfs *fs, const char *path, const void *buf, size_t len,
+    mode_t mode);
+int simfs_mkdir(struct simfs *fs, const char *path, mode_t mode);
+void simfs_sync_all(struct simfs *fs);
+/* 0 and a malloc()ed copy, -ENOENT, or -EISDIR. */
+int simfs_get(struct simfs *fs, const char *path, char **buf, size_t *len);
+/* Stat of @path in the volatile image: 0 or -errno. */
+struct stat;
+int simfs_stat(struct simfs *fs, const char *path, struct stat *st);
+/* One line per entry of directory @path, sorted: "name=content-digest". */
+char *simfs_describe_dir(struct simfs *fs, const char *path);
+
+/*
+ * Crash-state enumeration.  For crash point @p, calls @visit with every
+ * legal durable state (a fresh simfs, freed after the call) and its index;
+ * stops at the first nonzero return and returns it.  *@count is increased
+ * by the number of states visited.  All subsets of the pending micro-ops
+ * when there are at most SIMFS_EXHAUSTIVE_MAX of them, else the
+ * structured states plus SIMFS_SAMPLES seeded random ones.
+ */
+#define SIMFS_EXHAUSTIVE_MAX 12
+#define SIMFS_SAMPLES        200
+
+int simfs_each_state(const struct simfs *fs, size_t p,
+    int (*visit)(struct simfs *crashed, size_t index, void *arg), void *arg,
+    uint64_t *count);
+/* Pending micro-ops at crash point @p (for messages). */
+size_t simfs_pending(const struct simfs *fs, size_t p);
+
+#endif

@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * workloads.c - the single-file operations under AFILE_SYNC_FULL, and the
+ * invariants every crash state must satisfy.
+ *
+ * Each starts from a durable tree: directory d/ holding the target f
+ * (unless the call creates it), an unrelated file d/other, and for the
+ * renames d/g; cross-directory renames go to e/.  Invariants (old = before
+ * the call, new = what it was asked to do):
+ *   - the target is byte-identical (contents and size) to old or new,
+ *     with its old mode on a replace; a name that existed never vanishes
+ *     except by the removal or rename asked for;
+ *   - once the call returned 0, only new is allowed (acknowledged =
+ *     durable);
+ *   - d/other is untouched; the only other names allowed in d/ are the
+ *     library's hidden temps of f.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "atomicfile.h"
+#include "harness.h"
+
+#define BIG 9000
+
+static char old_f[1500], new_f[1500 + 700], big_f[BIG];
+static const char other[] = "unrelated";
+static const char old_g[] = "the old g";
+static const char patch_bytes[] = "PATCHED";
+#define PATCH_OFF 700
+
+static void
+init_buffers(void)
+{
+	for (size_t i = 0; i < sizeof(old_f); i++)
+		old_f[i] = (char)('a' + i % 26);
+	for (size_t i = 0; i < sizeof(new_f); i++)
+		new_f[i] = (char)('A' + i % 23);
+	for (size_t i = 0; i < sizeof(big_f); i++)
+		big_f[i] = (char)('0' + i % 10);
+}
+
+/* ---- checking helpers ---- */
+
+static bool
+is_file(struct simfs *fs, const char *path, const void *want, size_t len)
+{
+	char *buf;
+	size_t n;
+	bool same;
+
+	if (simfs_get(fs, path, &buf, &n) < 0)
+		return false;
+	same = n == len && !memcmp(buf, want, len);
+	free(buf);
+	return same;
+}
+
+static bool
+absent(struct simfs *fs, const char *path)
+{
+	struct stat st;
+
+	return simfs_stat(fs, path, &st) == -ENOENT;
+}
+
+static bool
+has_mode(struct simfs *fs, const char *path, mode_t mode)
+{
+	struct stat st;
+
+	return simfs_stat(fs, path, &st) == 0 && (st.st_mode & 07777) == mode;
+}
+
+/* Names in d/ besides f, g, other: only hidden temps of f or g. */
+static const char *
+strays(struct simfs *fs)
+{
+	char *list = simfs_describe_dir(fs, "d"), *save = NULL, *tok;
+	const char *why = NULL;
+
+	for (tok = strtok_r(list, " ", &save); tok && !why;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		size_t n;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		n = strlen(tok);
+		if (!strcmp(tok, "f") || !strcmp(tok, "g") ||
+		    !strcmp(tok, "other"))
+			continue;
+		if ((!strncmp(tok, ".f.", 3) || !strncmp(tok, ".g.", 3)) &&
+		    n > 13 && !strcmp(tok + n - 10, ".afile-tmp"))
+			continue;
+		why = "a stray name in d/";
+	}
+	free(list);
+	if (!why && !is_file(fs, "d/other", other, sizeof(other)))
+		why = "d/other changed";
+	return why;
+}
+
+/* ---- setups ---- */
+
+static void
+setup_base(struct simfs *fs)
+{
+	init_buffers();
+	(void)simfs_mkdir(fs, "d", 0755);
+	(void)simfs_mkdir(fs, "e", 0755);
+	(void)simfs_put(fs, "d/other", other, sizeof(other), 0644);
+}
+
+static void
+setup_f(struct simfs *fs)
+{
+	setup_base(fs);
+	(void)simfs_put(fs, "d/f", old_f, sizeof(old_f), 0640);
+}
+
+static void
+setup_fg(struct simfs *fs)
+{
+	setup_f(fs);
+	(void)simfs_put(fs, "d/g", old_g, sizeof(old_g), 0644);
+}
+
+static void
+setup_big(struct simfs *fs)
+{
+	setup_base(fs);
+	(void)simfs_put(fs, "d/f", big_f, sizeof(big_f), 0640);
+}
+
+/* ---- replace ---- */
+
+static int
+run_replace(void)
+{
+	return afile_write(AT_FDCWD, "d/f", new_f, sizeof(new_f), 0, NULL);
+}
+
+static const char *
+check_replace(struct simfs *fs, bool acked)
+{
+	bool is_new = is_file(fs, "d/f", new_f, sizeof(new_f));
+
+	if (!is_new && !is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return absent(fs, "d/f") ? "d/f missing"
+					 : "d/f neither old nor new";
+	if (acked && !is_new)
+		return "acknowledged replace not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	return strays(fs);
+}
+
+/* ---- create ---- */
+
+static int
+run_create(void)
+{
+	return afile_write(
+	    AT_FDCWD, "d/f", new_f, sizeof(new_f), AFILE_NOREPLACE, NULL);
+}
+
+static const char *
+check_create(struct simfs *fs, bool acked)
+{
+	bool is_new = is_file(fs, "d/f", new_f, sizeof(new_f));
+
+	if (!is_new && !absent(fs, "d/f"))
+		return "d/f neither absent nor new";
+	if (acked && !is_new)
+		return "acknowledged create not durable";
+	return strays(fs);
+}
+
+/* ---- remove ---- */
+
+static int
+run_remove(void)
+{
+	return afile_remove(AT_FDCWD, "d/f", 0, NULL);
+}
+
+static const char *
+check_remove(struct simfs *fs, bool acked)
+{
+	bool gone = absent(fs, "d/f");
+
+	if (!gone && !is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return "d/f neither old nor absent";
+	if (acked && !gone)
+		return "acknowledged remove not durable";
+	return strays(fs);
+}
+
+/* ---- rename ---- */
+
+static int
+run_rename(void)
+{
+	return afile_rename(AT_FDCWD, "d/f", AT_FDCWD, "d/g", 0, NULL);
+}
+
+static int
+run_rename_noreplace(void)
+{
+	return afile_rename(
+	    AT_FDCWD, "d/f", AT_FDCWD, "d/g", AFILE_NOREPLACE, NULL);
+}
+
+static int
+run_rename_exchange(void)
+{
+	return afile_rename(
+	    AT_FDCWD, "d/f", AT_FDCWD, "d/g", AFILE_EXCHANGE, NULL);
+}
+
+static int
+run_rename_xdir(void)
+{
+	return afile_rename(AT_FDCWD, "d/f", AT_FDCWD, "e/g", 0, NULL);
+}
+
+/* Either before (f=old, g=@g_before) or after (no f, g=old). */
+static const char *
+check_moved(struct simfs *fs, bool acked, const char *g, const void *g_old,
+    size_t g_len)
+{
+	bool before = is_file(fs, "d/f", old_f, sizeof(old_f)) &&
+	    (g_old ? is_file(fs, g, g_old, g_len) : absent(fs, g));
+	bool after = absent(fs, "d/f") && is_file(fs, g, old_f, sizeof(old_f));
+
+	if (!before && !after)
+		return "names neither before nor after the rename";
+	if (acked && !after)
+		return "acknowledged rename not durable";
+	return strays(fs);
+}
+
+static const char *
+check_rename(struct simfs *fs, bool acked)
+{
+	return check_moved(fs, acked, "d/g", old_g, sizeof(old_g));
+}
+
+static const char *
+check_rename_new(struct simfs *fs, bool acked)
+{
+	return check_moved(fs, acked, "d/g", NULL, 0);
+}
+
+/*
+ * Without renameat2 a no-replace rename is a link and an unlink: after a
+ * crash between them the file may have both names (each path is then old
+ * or new), but never neither.
+ */
+static const char *
+check_rename_link(struct simfs *fs, bool acked)
+{
+	if (is_file(fs, "d/f", old_f, sizeof(old_f)) &&
+	    is_file(fs, "d/g", old_f, sizeof(old_f)) && !acked)
+		return strays(fs);
+	if (absent(fs, "d/f") && absent(fs, "d/g"))
+		return "the file lost both names";
+	return check_moved(fs, acked, "d/g", NULL, 0);
+}
+
+static const char *
+check_rename_xdir(struct simfs *fs, bool acked)
+{
+	return check_moved(fs, acked, "e/g", NULL, 0);
+}
+
+static const char *
+check_exchange(struct simfs *fs, bool acked)
+{
+	bool before = is_file(fs, "d/f", old_f, sizeof(old_f)) &&
+	    is_file(fs, "d/g", old_g, sizeof(old_g));
+	bool after = is_file(fs, "d/g", old_f, sizeof(old_f)) &&
+	    is_file(fs, "d/f", old_g, sizeof(old_g));
+
+	if (!before && !after)
+		return "names neither before nor after the exchange";
+	if (acked && !after)
+		return "acknowledged exchange not durable";
+	return strays(fs);
+}
+
+/* ---- patch ---- */
+
+static int
+run_patch(void)
+{
+	return afile_patch(AT_FDCWD, "d/f", PATCH_OFF, patch_bytes,
+	    sizeof(patch_bytes), 0, NULL);
+}
+
+static const char *
+check_patched(struct simfs *fs, bool acked, const char *old, size_t len)
+{
+	char *want = malloc(len);
+	bool is_new, is_old;
+
+	if (!want)
+		abort();
+	memcpy(want, old, len);
+	memcpy(want + PATCH_OFF, patch_bytes, sizeof(patch_bytes));
+	is_new = is_file(fs, "d/f", want, len);
+	is_old = is_file(fs, "d/f", old, len);
+	free(want);
+	if (!is_new && !is_old)
+		return absent(fs, "d/f") ? "d/f missing"
+					 : "d/f neither old nor patched";
+	if (acked && !is_new)
+		return "acknowledged patch not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	return strays(fs);
+}
+
+static const char *
+check_patch(struct simfs *fs, bool acked)
+{
+	return check_patched(fs, acked, old_f, sizeof(old_f));
+}
+
+static const char *
+check_patch_big(struct simfs *fs, bool acked)
+{
+	return check_patched(fs, acked, big_f, sizeof(big_f));
+}
+
+#define NT SIMFS_NO_TMPFILE
+#define NR SIMFS_NO_RENAMEAT2
+
+/*
+ * The cross-directory rename is not in the mutation set: under the model
+ * a rename is forced by a sync of either directory (one journal
+ * transaction), so dropping one of the two directory syncs is an
+ * equivalent mutant that no crash state can expose.
+ */
+const struct workload workloads[] = {
+    {"write-replace", 0, true, NULL, setup_f, run_replace, check_replace},
+    {"write-replace-named", NT, true, NULL, setup_f, run_replace,
+	check_replace},
+    {"write-create", 0, true, NULL, setup_base, run_create, check_create},
+    {"write-create-named", NT, true, NULL, setup_base, run_create,
+	check_create},
+    {"write-create-link", NT | NR, true, NULL, setup_base, run_create,
+	check_create},
+    {"remove", 0, true, NULL, setup_f, run_remove, check_remove},
+    {"rename", 0, true, NULL, setup_fg, run_rename, check_rename},
+    {"rename-noreplace", 0, true, NULL, setup_f, run_rename_noreplace,
+	check_rename_new},
+    /* Found here: the link fallback lacked a sync between link and unlink. */
+    {"rename-noreplace-link", NR, true, NULL, setup_f, run_rename_noreplace,
+	check_rename_link},
+    {"rename-exchange", 0, true, NULL, setup_fg, run_rename_exchange,
+	check_exchange},
+    {"rename-xdir", 0, false, NULL, setup_f, run_rename_xdir,
+	check_rename_xdir},
+    {"patch", 0, true, NULL, setup_f, run_patch, check_patch},
+    {"patch-named", NT, true, NULL, setup_f, run_patch, check_patch},
+    {"patch-big", 0, true, NULL, setup_big, run_patch, check_patch_big},
+};
+
+const unsigned int n_workloads = sizeof(workloads) / sizeof(workloads[0]);
