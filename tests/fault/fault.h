@@ -24,7 +24,7 @@ enum fault_mode {
 	FAULT_PERSIST,
 	FAULT_SHORT_ONCE,    /* the n-th write-like call transfers less */
 	FAULT_SHORT_PERSIST, /* every write-like call from the n-th on */
-	FAULT_KILL,	     /* _exit(FAULT_KILLED) at the n-th call, before it */
+	FAULT_KILL, /* _exit(FAULT_KILLED) at the n-th call, before it */
 };
 
 /* Kernel features the base layer can hide. */
