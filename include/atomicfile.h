@@ -921,7 +921,8 @@ struct afile_item {
  *
  * Each file is replaced atomically, as afile_write() would, but the syncs
  * are shared: the temps are synced in one batch, each directory once.
- * Items go in groups of 256 (a temp is open per item of a group).
+ * Items go in groups as large as the descriptor limit allows (each item
+ * of a group holds two until the group's sync; 16 to 4096 items).
  * AFILE_LOCK is not accepted.  Returns 0, or the first error: the items
  * of earlier groups, and the items of the failing group before a failed
  * publication, are published (each whole); the rest are not.  No temporary file

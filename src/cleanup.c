@@ -137,30 +137,44 @@ afile__sweep_target(int dfd, const char *target)
 		each_entry(buf, n, sweep_one, &ts);
 }
 
-static void
-sweep_any(const char *name, void *ctx)
-{
-	int *dfd = ctx;
-	uint64_t size;
+struct tagged {
+	int dfd;
+	const char *tag;
+	bool remove;
+	uint64_t found;
+};
 
-	if (looks_like_tmp(name))
-		(void)examine(*dfd, name, 0, false, &size);
+static void
+remove_one_tagged(const char *name, void *ctx)
+{
+	struct tagged *tg = ctx;
+	size_t len = strlen(name), sl = sizeof(AFILE__TXN_SUFFIX) - 1;
+
+	/* ".NAME." TAG(6) COUNTER(6) ".afile-txn" */
+	if (name[0] != '.' || len < 1 + 1 + 1 + 12 + sl ||
+	    strcmp(name + len - sl, AFILE__TXN_SUFFIX) ||
+	    name[len - sl - 13] != '.' ||
+	    memcmp(name + len - sl - 12, tg->tag, 6))
+		return;
+	if (!tg->remove || afile__unlinkat(tg->dfd, name, 0) == 0)
+		tg->found++;
 }
 
-void
-afile__sweep_dir(int dfd)
+uint64_t
+afile__find_tagged(int dfd, const char *tag, bool remove)
 {
-	_Alignas(struct dirent64) char buf[SWEEP_BUF];
-	int fd;
+	_Alignas(struct dirent64) char buf[CLEANUP_BUF / 4];
+	struct tagged tg = {.tag = tag, .remove = remove};
 	ssize_t n;
 
 	/* Its own descriptor: the directory offset must start at 0. */
-	fd = afile__openat(dfd, ".", O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
-		return;
-	while ((n = afile__getdents(fd, buf, sizeof(buf))) > 0)
-		each_entry(buf, n, sweep_any, &fd);
-	afile__close_quiet(fd);
+	tg.dfd = afile__openat(dfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	if (tg.dfd < 0)
+		return 0;
+	while ((n = afile__getdents(tg.dfd, buf, sizeof(buf))) > 0)
+		each_entry(buf, n, remove_one_tagged, &tg);
+	afile__close_quiet(tg.dfd);
+	return tg.found;
 }
 
 struct dir_sweep {

@@ -47,7 +47,15 @@ struct afile__op {
 	uint64_t size_hint;
 	struct afile_errinfo *err; /* caller's, or NULL */
 	bool failed;               /* err was filled: the first failure wins */
-	unsigned int *ret_sync;    /* caller's, or NULL */
+	bool have_euid;            /* euid below is known (a batch asks once) */
+	/*
+	 * Transactions: temps are created under names this makes, directly
+	 * (no O_TMPFILE, no lock: see txn.c), instead of the usual way.
+	 */
+	int (*stage_name)(void *ctx, const char *target, char *out);
+	void *stage_ctx;
+	uid_t euid;
+	unsigned int *ret_sync; /* caller's, or NULL */
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;
 	int lock_wait_ms;
@@ -78,6 +86,9 @@ AFILE_HIDDEN int afile__fail(
 /* As afile__fail(), for a library code with an errno behind it. */
 AFILE_HIDDEN int afile__fail_cause(struct afile__op *op, int code, int cause,
     const char *step, const char *path);
+
+/* The effective uid, asked of the kernel once per operation or batch. */
+AFILE_HIDDEN uid_t afile__op_euid(struct afile__op *op);
 
 /* Count a finished public call and report the durability reached. */
 AFILE_HIDDEN int afile__op_done(struct afile__op *op, int r);
@@ -186,16 +197,11 @@ AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
 /* Link the temp under the name @name in @dfd (-EEXIST if taken). */
 AFILE_HIDDEN int afile__tmp_link(
     int dfd, struct afile__tmp *tmp, const char *name);
-/* Give an unnamed temp a locked, registered random name beside @target. */
-/*
- * Give the temp a fresh random name ending in @suffix beside @target
- * (link an unnamed one, rename a named one), locked and registered.
- * @announce, when not NULL, hears each name before it is used, so that
- * a transaction can log it first.
- */
-AFILE_HIDDEN int afile__tmp_give_name(int dfd, struct afile__tmp *tmp,
-    const char *target, const char *suffix,
-    int (*announce)(void *ctx, const char *name), void *ctx);
+/* Link an unnamed temp under a fresh random name beside @target, locked. */
+AFILE_HIDDEN int afile__tmp_give_name(
+    int dfd, struct afile__tmp *tmp, const char *target);
+/* Encode @v in @n characters of the temp-name alphabet. */
+AFILE_HIDDEN void afile__name_chars(uint64_t v, char *out, size_t n);
 /* The temp's name became the target's: forget it. */
 AFILE_HIDDEN void afile__tmp_published(struct afile__tmp *tmp);
 /* Remove the temp's name, if any, and close it.  Never fails. */
@@ -211,8 +217,12 @@ AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
  * directory costs one system call; afile_cleanup() is thorough.
  */
 AFILE_HIDDEN void afile__sweep_target(int dfd, const char *target);
-/* Remove every abandoned writer temp of the directory @dfd. */
-AFILE_HIDDEN void afile__sweep_dir(int dfd);
+
+/*
+ * Count (or, with @remove, remove) the staged temps of the transaction
+ * tagged @tag in the directory @dfd; returns how many.
+ */
+AFILE_HIDDEN uint64_t afile__find_tagged(int dfd, const char *tag, bool remove);
 /*
  * Take the lock of the name @name in @dfd: *@ret_fd receives the
  * sidecar's descriptor.  @wait_ms: -1 forever, 0 once, > 0 at most.
@@ -275,9 +285,8 @@ AFILE_HIDDEN int afile__writer_sync_dir(struct afile_writer *w);
  * transaction: *@ret_tmp owns it (open, locked, registered); the writer
  * is done.
  */
-AFILE_HIDDEN int afile__writer_stage(struct afile_writer *w,
-    struct afile__tmp *ret_tmp, int (*announce)(void *ctx, const char *name),
-    void *ctx);
+AFILE_HIDDEN int afile__writer_stage(
+    struct afile_writer *w, struct afile__tmp *ret_tmp);
 /* Read all of @fd into a malloc()ed, NUL-terminated buffer. */
 AFILE_HIDDEN int afile__read_fd(int fd, char **ret_buf, size_t *ret_len);
 /* Transactions (txn.c): a writer from afile_txn_writer() stages here. */

@@ -69,6 +69,16 @@ afile__fail(struct afile__op *op, int code, const char *step, const char *path)
 	return afile__fail_cause(op, code, code, step, path);
 }
 
+uid_t
+afile__op_euid(struct afile__op *op)
+{
+	if (!op->have_euid) {
+		op->euid = afile__geteuid();
+		op->have_euid = true;
+	}
+	return op->euid;
+}
+
 int
 afile__op_done(struct afile__op *op, int r)
 {

@@ -243,6 +243,17 @@ sys_getdents64(int fd, void *buf, size_t n)
 #endif
 }
 
+static int
+sys_getrlimit(int resource, struct rlimit *rl)
+{
+#ifdef __GLIBC__
+	/* glibc's prototype takes an enum; the table takes the int. */
+	return getrlimit((__rlimit_resource_t)resource, rl);
+#else
+	return getrlimit(resource, rl);
+#endif
+}
+
 static ssize_t
 sys_getrandom(void *buf, size_t n, unsigned int flags)
 {
@@ -289,6 +300,7 @@ const struct afile__sys afile__sys_default = {
     .getdents64 = sys_getdents64,
     .nanosleep = nanosleep,
     .getpid = getpid,
+    .getrlimit = sys_getrlimit,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -331,6 +343,7 @@ struct afile__sys afile__sys = {
     .getdents64 = sys_getdents64,
     .nanosleep = nanosleep,
     .getpid = getpid,
+    .getrlimit = sys_getrlimit,
     .getrandom = sys_getrandom,
     .geteuid = geteuid,
     .clock_gettime = clock_gettime,
@@ -742,6 +755,18 @@ pid_t
 afile__getpid(void)
 {
 	return afile__sys.getpid();
+}
+
+size_t
+afile__fd_budget(void)
+{
+	struct rlimit rl;
+
+	if (afile__sys.getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < 128)
+		return 64;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
+		return 1u << 20;
+	return (size_t)rl.rlim_cur - 64;
 }
 
 int64_t

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -66,6 +67,7 @@ struct afile__sys {
 	ssize_t (*getdents64)(int fd, void *buf, size_t n);
 	int (*nanosleep)(const struct timespec *req, struct timespec *rem);
 	pid_t (*getpid)(void);
+	int (*getrlimit)(int resource, struct rlimit *rl);
 	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
 	uid_t (*geteuid)(void);
 	int (*clock_gettime)(clockid_t clk, struct timespec *ts);
@@ -144,6 +146,8 @@ AFILE_HIDDEN int afile__lock_fd(int fd, short type, bool wait);
 AFILE_HIDDEN ssize_t afile__getdents(int fd, void *buf, size_t n);
 AFILE_HIDDEN void afile__sleep_ns(uint64_t ns);
 AFILE_HIDDEN pid_t afile__getpid(void);
+/* Descriptors a batch may hold: the soft limit less a reserve (64). */
+AFILE_HIDDEN size_t afile__fd_budget(void);
 /* Wall-clock seconds, for file ages. */
 AFILE_HIDDEN int64_t afile__now_real_s(void);
 AFILE_HIDDEN int afile__random(void *buf, size_t n);

@@ -23,11 +23,12 @@
  *      linked) or, for a named create, from right after it, checked by
  *      the link count (a sweeper that raced in and removed the name makes
  *      the writer start over).  So a sweeper that can take the lock knows
- *      the writer is gone (cleanup.c).
- *   2. A temp that keeps a name for longer than a rename takes (a named
- *      fallback temp, a transaction's staged temp) is in the registry
- *      below while it has it, so that afile_cleanup_on_signal() can
- *      remove it from a signal handler.
+ *      the writer is gone (cleanup.c).  A transaction's staged temps are
+ *      the exception: no lock-based sweeper touches their suffix; the
+ *      transaction's own rollback removes them (txn.c).
+ *   2. A named fallback temp, which keeps its name while it is written,
+ *      is in the registry below while it has it, so that
+ *      afile_cleanup_on_signal() can remove it from a signal handler.
  *
  * States of struct afile__tmp:
  *
@@ -111,6 +112,13 @@ afile__tmp_name(const char *target, const char *suffix, char name[NAME_MAX + 1])
 		return -EINVAL;
 	memcpy(tail + 1 + RANDOM_CHARS, suffix, strlen(suffix) + 1);
 	return afile__hidden_name(target, tail, name);
+}
+
+void
+afile__name_chars(uint64_t v, char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++, v >>= 6)
+		out[i] = alphabet[v & 63];
 }
 
 bool
@@ -220,6 +228,26 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 	tmp->slot = -1;
 	tmp->named = false;
 	tmp->name[0] = '\0';
+	if (op->stage_name) {
+		/* A transaction's staged temp: named as it says, unlocked. */
+		for (int i = 0; i < NAMED_TRIES; i++) {
+			r = op->stage_name(op->stage_ctx, target, tmp->name);
+			if (r < 0)
+				return afile__fail(
+				    op, r, "create temporary file", target);
+			fd = afile__openat(dfd, tmp->name,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+			if (fd >= 0) {
+				tmp->fd = fd;
+				tmp->named = true;
+				return 0;
+			}
+			if (fd != -EEXIST)
+				break;
+		}
+		tmp->name[0] = '\0';
+		return afile__fail(op, fd, "create temporary file", target);
+	}
 #ifdef O_TMPFILE
 	fd = afile__openat(dfd, ".", O_TMPFILE | O_RDWR, mode);
 	if (fd >= 0) {
@@ -282,43 +310,26 @@ afile__tmp_link(int dfd, struct afile__tmp *tmp, const char *name)
 }
 
 int
-afile__tmp_give_name(int dfd, struct afile__tmp *tmp, const char *target,
-    const char *suffix, int (*announce)(void *ctx, const char *name), void *ctx)
+afile__tmp_give_name(int dfd, struct afile__tmp *tmp, const char *target)
 {
 	char name[NAME_MAX + 1];
 	int r;
 
 	/* Invariant 1: locked before the name can be seen. */
-	if (!tmp->named)
-		(void)afile__lock_fd(tmp->fd, F_WRLCK, false);
+	(void)afile__lock_fd(tmp->fd, F_WRLCK, false);
 	for (int i = 0; i < NAMED_TRIES; i++) {
-		r = afile__tmp_name(target, suffix, name);
-		if (r == 0 && announce)
-			r = announce(ctx, name);
+		r = afile__tmp_name(target, AFILE__TMP_SUFFIX, name);
 		if (r < 0)
 			return r;
-		if (!tmp->named) {
-			r = afile__tmp_link(dfd, tmp, name);
-		} else {
-			/* A named temp changes name: no other file is lost. */
-			r = afile__renameat2(
-			    dfd, tmp->name, dfd, name, RENAME_NOREPLACE);
-			if (r == -ENOSYS || r == -EINVAL)
-				r = afile__renameat2(
-				    dfd, tmp->name, dfd, name, 0);
-		}
+		/*
+		 * Not registered: a rename consumes this name a moment later
+		 * (a signal in between leaves it to the next sweep), which
+		 * spares every replace a getpid().
+		 */
+		r = afile__tmp_link(dfd, tmp, name);
 		if (r == 0) {
-			tmp_unregister(tmp);
 			memcpy(tmp->name, name, sizeof(name));
 			tmp->named = true;
-			/*
-			 * A name that lives until a commit goes into the
-			 * registry; one that a rename consumes a moment later
-			 * does not (a signal in between leaves it to the next
-			 * sweep), which spares every replace a getpid().
-			 */
-			if (announce)
-				tmp_register(dfd, tmp);
 			return 0;
 		}
 		if (r != -EEXIST)

@@ -36,6 +36,7 @@
  *      kernel applies the umask or the directory's default ACL exactly as
  *      it would for an ordinary new file.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -135,7 +136,7 @@ check_target(struct afile_writer *w)
 	 * directory may rename over it.  The rename would fail only after
 	 * all the data was written; say so now.
 	 */
-	euid = afile__geteuid();
+	euid = afile__op_euid(&w->op);
 	if (euid != 0 && t->st.st_uid != euid) {
 		r = afile__fstat(t->dfd, &dst);
 		if (r < 0)
@@ -414,8 +415,7 @@ afile__writer_fill(struct afile_writer *w, int src_fd, uint64_t size)
 static int
 name_temp(struct afile_writer *w)
 {
-	int r = afile__tmp_give_name(
-	    w->t.dfd, &w->tmp, w->t.name, AFILE__TMP_SUFFIX, NULL, NULL);
+	int r = afile__tmp_give_name(w->t.dfd, &w->tmp, w->t.name);
 
 	if (r < 0)
 		return afile__fail(
@@ -562,19 +562,14 @@ afile__writer_sync_dir(struct afile_writer *w)
 }
 
 int
-afile__writer_stage(struct afile_writer *w, struct afile__tmp *ret_tmp,
-    int (*announce)(void *ctx, const char *name), void *ctx)
+afile__writer_stage(struct afile_writer *w, struct afile__tmp *ret_tmp)
 {
 	int r = afile__writer_prepare(w);
 
 	if (r < 0)
 		return r;
-	r = afile__tmp_give_name(
-	    w->t.dfd, &w->tmp, w->t.name, AFILE__TXN_SUFFIX, announce, ctx);
-	if (r < 0)
-		return abandon(w,
-		    afile__fail(&w->op, r, "name temporary file", w->t.shown));
-	/* The transaction owns the temp from here: it syncs and applies it. */
+	/* Staged temps are created named (op.stage_name): hand it over. */
+	assert(w->tmp.named);
 	*ret_tmp = w->tmp;
 	w->tmp.fd = -1;
 	w->tmp.named = false;

@@ -25,14 +25,14 @@ expect_out ".: nothing to do
 
 # Rolled back: staging was interrupted (an intent log and its temp).
 mkdir -p r2/.atomicfile
-printf 'staged\n' >r2/.f.AAAAAAAAAAAA.afile-txn
-printf '.f.AAAAAAAAAAAA.afile-txn\n' >r2/.atomicfile/intent
+printf 'staged\n' >r2/.f.AAAAAABBBBBB.afile-txn
+printf '#AAAAAA\n/\n' >r2/.atomicfile/intent
 run 0 "$AF" recover r2
 expect_out "r2: rolled back an unfinished transaction (1 temps removed)
 "
 expect_content r2/f "old
 "
-[ ! -e r2/.f.AAAAAAAAAAAA.afile-txn ] && [ ! -e r2/.atomicfile/intent ] ||
+[ ! -e r2/.f.AAAAAABBBBBB.afile-txn ] && [ ! -e r2/.atomicfile/intent ] ||
 	fail "rollback left its files"
 run 0 "$AF" verify r2
 
@@ -62,13 +62,14 @@ expect_out "r1: nothing to do
 mkdir -p r3/.atomicfile
 printf 'old\n' >r3/f
 printf 'garbage, not a journal\n' >r3/.atomicfile/journal
-printf '.f.AAAAAAAAAAAA.afile-txn\n.g.BBBBBBBBBBBB.afile-txn\n' >r3/.atomicfile/intent
-printf 'staged\n' >r3/.g.BBBBBBBBBBBB.afile-txn
+# Two files were staged (=2); one of them is already gone.
+printf '#AAAAAA\n/\n=2\n' >r3/.atomicfile/intent
+printf 'staged\n' >r3/.g.AAAAAABBBBBC.afile-txn
 run 1 "$AF" recover r3
 expect_err "atomicfile: recover 'r3': damaged journal (.atomicfile/journal): nothing was changed and every staged file was kept for salvage"
 expect_out ""
 [ -e r3/.atomicfile/journal ] && [ -e r3/.atomicfile/intent ] &&
-	[ -e r3/.g.BBBBBBBBBBBB.afile-txn ] || fail "recover changed a damaged root"
+	[ -e r3/.g.AAAAAABBBBBC.afile-txn ] || fail "recover changed a damaged root"
 expect_content r3/f "old
 "
 run 1 "$AF" recover -q r3

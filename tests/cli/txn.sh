@@ -223,7 +223,7 @@ run 1 "$AF" verify
 grep -q '^\.: interrupted staging' "$O/out" || fail "verify: no interrupted staging in '$(cat "$O/out")'"
 grep -q '\.afile-txn: staged file' "$O/out" || fail "verify: staged file not reported"
 run 0 "$AF" recover
-expect_out ".: rolled back an unfinished transaction (1 temps removed)
+expect_out ".: rolled back an unfinished transaction (2 temps removed)
 "
 same_state "$O/before"
 no_staged

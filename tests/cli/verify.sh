@@ -68,11 +68,11 @@ run 1 "$AF" verify r
 rm r/sub/deeper/.z.AAAAAAAAAAAA.afile-tmp
 
 # Interrupted staging: an intent log.
-printf '.f.CCCCCCCCCCCC.afile-txn\n' >r/.atomicfile/intent
-: >r/.f.CCCCCCCCCCCC.afile-txn
+printf '#CCCCCC\n/\n' >r/.atomicfile/intent
+: >r/.f.CCCCCCDDDDDD.afile-txn
 run 1 "$AF" verify r
 got=$(LC_ALL=C sort "$O/out")
-[ "$got" = "r/.f.CCCCCCCCCCCC.afile-txn: staged file of an unfinished transaction
+[ "$got" = "r/.f.CCCCCCDDDDDD.afile-txn: staged file of an unfinished transaction
 r: interrupted staging (run 'atomicfile recover')" ] ||
 	fail "verify: unexpected report '$got'"
 # ... unless a transaction holds the root: then they are its own.
