@@ -1139,7 +1139,12 @@ sync_staged(struct afile_txn *t)
 			return afile__fail(
 			    op, r, "sync staged files", t->ops[k].path);
 	}
-	return sync_dirs(op, &t->d, true);
+	/*
+	 * syncfs wrote back every dirty inode of the file system, the
+	 * directories that hold the temps included; fsyncs of the temps
+	 * alone do not cover their names.
+	 */
+	return each ? sync_dirs(op, &t->d, true) : 0;
 }
 
 /* Did an earlier operation of this transaction produce or drop @path? */
