@@ -266,91 +266,32 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 #endif
 }
 
-const struct afile__sys afile__sys_default = {
-    .openat = sys_openat,
-    .close = close,
-    .read = read,
-    .write = write,
-    .pwrite = pwrite,
-    .fsync = fsync,
-    .fdatasync = fdatasync,
-    .fstat = fstat,
-    .fstatat = fstatat,
-    .readlinkat = readlinkat,
-    .renameat = renameat,
-    .renameat2 = sys_renameat2,
-    .linkat = linkat,
-    .unlinkat = unlinkat,
-    .fallocate = sys_fallocate,
-    .ficlone = sys_ficlone,
-    .copy_file_range = sys_copy_file_range,
-    .fchmod = fchmod,
-    .fchown = fchown,
-    .futimens = futimens,
-    .flistxattr = sys_flistxattr,
-    .fgetxattr = sys_fgetxattr,
-    .fsetxattr = sys_fsetxattr,
-    .llistxattr = sys_llistxattr,
-    .lgetxattr = sys_lgetxattr,
-    .syncfs = sys_syncfs,
-    .mkdirat = mkdirat,
-    .openat2_beneath = sys_openat2_beneath,
-    .fcntl_lock = sys_fcntl_lock,
-    .flock = sys_flock,
-    .getdents64 = sys_getdents64,
-    .nanosleep = nanosleep,
-    .getpid = getpid,
-    .getrlimit = sys_getrlimit,
-    .getrandom = sys_getrandom,
-    .geteuid = geteuid,
-    .clock_gettime = clock_gettime,
-    .malloc = malloc,
-    .realloc = realloc,
-    .free = free,
-};
+/* The real system calls, listed once for both tables below. */
+#define SYS_REAL                                                            \
+	{                                                                   \
+		.openat = sys_openat, .close = close, .read = read,         \
+		.write = write, .pwrite = pwrite, .fsync = fsync,           \
+		.fdatasync = fdatasync, .fstat = fstat, .fstatat = fstatat, \
+		.readlinkat = readlinkat, .renameat = renameat,             \
+		.renameat2 = sys_renameat2, .linkat = linkat,               \
+		.unlinkat = unlinkat, .fallocate = sys_fallocate,           \
+		.ficlone = sys_ficlone,                                     \
+		.copy_file_range = sys_copy_file_range, .fchmod = fchmod,   \
+		.fchown = fchown, .futimens = futimens,                     \
+		.flistxattr = sys_flistxattr, .fgetxattr = sys_fgetxattr,   \
+		.fsetxattr = sys_fsetxattr, .llistxattr = sys_llistxattr,   \
+		.lgetxattr = sys_lgetxattr, .syncfs = sys_syncfs,           \
+		.mkdirat = mkdirat, .openat2_beneath = sys_openat2_beneath, \
+		.fcntl_lock = sys_fcntl_lock, .flock = sys_flock,           \
+		.getdents64 = sys_getdents64, .nanosleep = nanosleep,       \
+		.getpid = getpid, .getrlimit = sys_getrlimit,               \
+		.getrandom = sys_getrandom, .geteuid = geteuid,             \
+		.clock_gettime = clock_gettime, .malloc = malloc,           \
+		.realloc = realloc, .free = free,                           \
+	}
 
-struct afile__sys afile__sys = {
-    .openat = sys_openat,
-    .close = close,
-    .read = read,
-    .write = write,
-    .pwrite = pwrite,
-    .fsync = fsync,
-    .fdatasync = fdatasync,
-    .fstat = fstat,
-    .fstatat = fstatat,
-    .readlinkat = readlinkat,
-    .renameat = renameat,
-    .renameat2 = sys_renameat2,
-    .linkat = linkat,
-    .unlinkat = unlinkat,
-    .fallocate = sys_fallocate,
-    .ficlone = sys_ficlone,
-    .copy_file_range = sys_copy_file_range,
-    .fchmod = fchmod,
-    .fchown = fchown,
-    .futimens = futimens,
-    .flistxattr = sys_flistxattr,
-    .fgetxattr = sys_fgetxattr,
-    .fsetxattr = sys_fsetxattr,
-    .llistxattr = sys_llistxattr,
-    .lgetxattr = sys_lgetxattr,
-    .syncfs = sys_syncfs,
-    .mkdirat = mkdirat,
-    .openat2_beneath = sys_openat2_beneath,
-    .fcntl_lock = sys_fcntl_lock,
-    .flock = sys_flock,
-    .getdents64 = sys_getdents64,
-    .nanosleep = nanosleep,
-    .getpid = getpid,
-    .getrlimit = sys_getrlimit,
-    .getrandom = sys_getrandom,
-    .geteuid = geteuid,
-    .clock_gettime = clock_gettime,
-    .malloc = malloc,
-    .realloc = realloc,
-    .free = free,
-};
+const struct afile__sys afile__sys_default = SYS_REAL;
+struct afile__sys afile__sys = SYS_REAL;
 
 void
 afile__sys_reset(void)
