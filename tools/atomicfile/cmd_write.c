@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,47 @@ read_full(unsigned char *buf, size_t len)
 	return (ssize_t)fill;
 }
 
+/*
+ * Standard input that is a regular file is copied inside the kernel
+ * (copy_file_range: no trip through user space, extents shared where the
+ * file system can), in 8 MiB steps so that a signal is noticed between
+ * them.  Returns 0 when everything was copied, 1 when this input cannot
+ * be copied that way (not a regular file, another file system, an old
+ * kernel: read it instead), -EINTR on a signal, or -errno.
+ */
+static int
+copy_stdin(struct afile_writer *w)
+{
+	int out = afile_writer_fd(w);
+	bool copied = false;
+	struct stat st;
+	ssize_t n;
+
+	if (out < 0)
+		return out;
+	if (fstat(STDIN_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+		return 1;
+	for (;;) {
+		if (cli_signals_check())
+			return -EINTR;
+		n = copy_file_range(
+		    STDIN_FILENO, NULL, out, NULL, (size_t)8 << 20, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0) {
+			copied = true;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (!copied &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			errno == EOPNOTSUPP || errno == EBADF))
+			return 1;
+		return -errno;
+	}
+}
+
 static int
 stream(struct cli *c, const char *path)
 {
@@ -161,7 +203,16 @@ stream(struct cli *c, const char *path)
 		status = cli_fail(c, path, r);
 		goto out;
 	}
-	do {
+	r = copy_stdin(w);
+	if (r == -EINTR)
+		goto interrupted;
+	if (r < 0) {
+		status = cli_fail_msg(
+		    c, path, "read standard input", afile_strerror(r));
+		goto out;
+	}
+	n = r == 0 ? 0 : (ssize_t)CHUNK_SIZE; /* 1: read it below */
+	while ((size_t)n == CHUNK_SIZE) {
 		n = read_full(buf, CHUNK_SIZE);
 		if (n == -EINTR)
 			goto interrupted;
@@ -177,7 +228,7 @@ stream(struct cli *c, const char *path)
 				goto out;
 			}
 		}
-	} while ((size_t)n == CHUNK_SIZE);
+	}
 	if (cli_signals_check())
 		goto interrupted;
 	r = afile_writer_commit(w);
