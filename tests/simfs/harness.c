@@ -10,6 +10,7 @@
  * durable.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,6 +25,20 @@ struct visit_ctx {
 	bool print;
 	const char *tag; /* FAIL, or KILLED for a mutant caught */
 };
+
+/* The run being recorded, and its first acknowledged crash point. */
+static struct simfs *recording;
+static size_t ack_point = SIZE_MAX;
+
+const char *harness_tag;
+
+void
+harness_acked(void)
+{
+	/* The first mark counts: acknowledged stays acknowledged. */
+	if (ack_point == SIZE_MAX)
+		ack_point = simfs_events(recording);
+}
 
 static const char *
 mutant_name(enum simfs_mutant m)
@@ -62,7 +77,9 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 	struct simfs_opts so = *o;
 	struct visit_ctx v = {.w = w,
 	    .o = o,
-	    .tag = o->mutant == SIMFS_MUT_NONE ? "FAIL" : "KILLED"};
+	    .tag = o->mutant != SIMFS_MUT_NONE ? "KILLED"
+		: harness_tag                  ? harness_tag
+					       : "FAIL"};
 	struct simfs *fs;
 	unsigned int printed = 0;
 
@@ -70,9 +87,12 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 	fs = simfs_new(&so);
 	w->setup(fs);
 	simfs_sync_all(fs);
+	recording = fs;
+	ack_point = SIZE_MAX;
 	simfs_install(fs);
 	res->ret = w->run();
 	simfs_install(NULL);
+	recording = NULL;
 
 	res->states = res->failures = 0;
 	res->syncs = simfs_syncs(fs);
@@ -82,7 +102,8 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 	v.points = simfs_events(fs);
 	res->points = v.points + 1;
 	for (v.p = 0; v.p <= v.points; v.p++) {
-		v.acked = res->ret == 0 && v.p == v.points;
+		v.acked =
+		    (res->ret == 0 && v.p == v.points) || v.p >= ack_point;
 		v.print = printed < (stop_first ? 1u : 10u);
 		if (simfs_each_state(fs, v.p, visit, &v, &res->states)) {
 			res->failures++;

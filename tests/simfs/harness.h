@@ -53,4 +53,14 @@ struct result {
 void run_workload(const struct workload *w, const struct simfs_opts *o,
     bool stop_first, struct result *res);
 
+/*
+ * Called by a workload's @run once the call whose result must be durable
+ * has returned 0 (a transaction's commit, before its free): every crash
+ * point from here on is checked as acknowledged.
+ */
+void harness_acked(void);
+
+/* Replaces "FAIL" in reproducer lines (a self-test expecting violations). */
+extern const char *harness_tag;
+
 #endif
