@@ -823,7 +823,10 @@ AFILE_API int afile_txn_rename(struct afile_txn *txn, const char *from,
  * write error, AFILE_EPOISONED after a failed stage): nothing changed and
  * no temporary file remains.  After it, AFILE_EJOURNAL: the transaction
  * is committed but could not be fully applied; the next recovery in the
- * root finishes it.  Since: 0.1.
+ * root finishes it.  AFILE_EJOURNAL also when writing the journal failed
+ * and taking it back failed too (a sync error, say): the journal may or
+ * may not have reached the disk, and the next recovery in the root makes
+ * the outcome all new or all old.  Since: 0.1.
  */
 AFILE_API int afile_txn_commit(struct afile_txn *txn);
 

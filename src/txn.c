@@ -422,6 +422,7 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
     const struct afile__journal *j, struct afile_recover_report *rep)
 {
 	struct intent in;
+	uint64_t before;
 	int r;
 
 	r = afile__unlinkat(adfd, JOURNAL, 0);
@@ -435,12 +436,25 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
 	r = read_intent(adfd, &in);
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(op, r, "read", ADIR "/" INTENT);
+	before = rep->temps_removed;
 	for (size_t k = 0; j && k < j->nrec; k++)
 		if (j->recs[k].op == AFILE__J_PUT ||
 		    j->recs[k].op == AFILE__J_CREATE)
 			remove_staged(d, j->recs[k].path2, &rep->temps_removed);
 	rep->temps_removed += find_logged(d, &in, true);
 	intent_done(&in);
+	/*
+	 * The removals are durable before the intent log goes: a temp that
+	 * came back after a power cut without the log naming it would leak.
+	 */
+	for (size_t i = 0; i < d->n && rep->temps_removed > before &&
+	     op->sync != AFILE_SYNC_NONE;
+	     i++) {
+		r = afile__fsync_dir(d->v[i].fd);
+		if (r < 0)
+			return afile__fail(op, r, "sync directory",
+			    d->v[i].rel[0] ? d->v[i].rel : ".");
+	}
 	r = afile__unlinkat(adfd, INTENT, 0);
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(op, r, "retire journal", ADIR "/" INTENT);
@@ -719,7 +733,9 @@ struct top {
 
 struct afile_txn {
 	enum tstate state;
-	bool committed; /* the journal was written: its temps are its own */
+	bool committed;   /* the journal was written: its temps are its own */
+	bool unstaged;    /* the temps were taken back (see unstage()) */
+	bool keep_intent; /* ...not durably: recovery needs the intent log */
 	struct afile__op op;
 	int adfd, lock, intent;
 	struct dirs d;
@@ -879,20 +895,35 @@ intent_append(struct afile_txn *t, const char *line, size_t len)
  * the root): a rollback removes the staged temps with this transaction's
  * tag from every logged directory, even those whose journal record was
  * never written.  One write per directory, none per file.
+ *
+ * The line is durable before the first temp is created in that
+ * directory: a file system may persist the temp's name at any moment (a
+ * journal commit, writeback), and a name that outlives a power cut
+ * while the line naming its directory does not would leak forever, since
+ * only recovery removes staged temps (the simulator found this).  The
+ * cost is one fdatasync per directory per transaction, plus one sync of
+ * .atomicfile/ for the log's own name.
  */
 static int
 log_dir(struct afile_txn *t, size_t i)
 {
+	bool created = t->intent < 0;
 	char line[4096 + 2];
-	int n;
+	int n, r;
 
 	if (t->d.v[i].logged)
 		return 0;
 	n = snprintf(line, sizeof(line), "%s/\n", t->d.v[i].rel);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -ENAMETOOLONG;
-	t->d.v[i].logged = true;
-	return intent_append(t, line, (size_t)n);
+	r = intent_append(t, line, (size_t)n);
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
+		r = afile__fsync(t->intent, true);
+	if (r == 0 && created && t->op.sync != AFILE_SYNC_NONE)
+		r = afile__fsync_dir(t->adfd);
+	if (r == 0)
+		t->d.v[i].logged = true;
+	return r;
 }
 
 /*
@@ -949,10 +980,11 @@ open_writer(struct afile_txn *t, const char *path, unsigned int flags,
 	int r;
 
 	r = dir_of(&t->d, path, ret_dir, &name);
-	if (r == 0)
-		r = log_dir(t, *ret_dir);
 	if (r < 0)
 		return afile__fail(&t->op, r, "open directory", path);
+	r = log_dir(t, *ret_dir);
+	if (r < 0)
+		return afile__fail(&t->op, r, "log intent", ADIR "/" INTENT);
 	return afile__writer_open(&t->op, t->d.v[*ret_dir].fd, name,
 	    flags | AFILE__AT | AFILE__NO_SWEEP, NULL, ret);
 }
@@ -1296,11 +1328,50 @@ write_journal(struct afile_txn *t)
 	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
 		r = afile__fsync_dir(t->adfd);
 	if (r < 0) {
-		/* Not committed, or not known to be: take it back. */
-		(void)afile__unlinkat(t->adfd, JOURNAL, 0);
+		/*
+		 * Not committed, or not known to be (a failed sync may have
+		 * written it anyway): take it back, durably, before any
+		 * staged temp goes; a journal that came back after its temps
+		 * went would be redone by halves.  If that fails too, the
+		 * outcome is recovery's: all new or all old.
+		 */
+		int u = afile__unlinkat(t->adfd, JOURNAL, 0);
+
+		if (u == 0 && t->op.sync != AFILE_SYNC_NONE)
+			u = afile__fsync_dir(t->adfd);
+		if (u < 0) {
+			t->committed = true; /* the temps are the journal's */
+			return afile__fail_cause(&t->op, AFILE_EJOURNAL, r,
+			    "write journal", ADIR "/" JOURNAL);
+		}
 		return afile__fail(&t->op, r, "write journal", ADIR);
 	}
 	return 0;
+}
+
+/*
+ * Take back what was staged: remove the temps, then make the removals
+ * durable, so that the intent log (removed after this) never goes while
+ * a temp it names could come back after a power cut.  If a sync fails,
+ * the intent log stays for the next recovery, which removes them again.
+ */
+static void
+unstage(struct afile_txn *t)
+{
+	if (t->unstaged || t->committed)
+		return;
+	t->unstaged = true;
+	for (size_t k = 0; k < t->nops; k++) {
+		struct top *v = &t->ops[k];
+
+		if (v->pending)
+			continue; /* an open writer: it discards its temp */
+		if (v->tmp.fd >= 0 || v->tmp.named)
+			afile__tmp_discard(t->d.v[v->dir].fd, &v->tmp);
+	}
+	for (size_t i = 0; i < t->d.n && t->op.sync != AFILE_SYNC_NONE; i++)
+		if (t->d.v[i].logged && afile__fsync_dir(t->d.v[i].fd) < 0)
+			t->keep_intent = true;
 }
 
 /* Steps 4 and 5: apply under the apply lock, then retire. */
@@ -1360,13 +1431,17 @@ afile_txn_commit(struct afile_txn *txn)
 		r = log_staged_count(txn);
 	if (r == 0)
 		r = write_journal(txn);
+	if (r < 0 && txn->committed) {
+		/* In doubt (see write_journal()): recovery decides. */
+		txn->state = T_DONE;
+		for (size_t k = 0; k < txn->nops; k++)
+			afile__tmp_published(&txn->ops[k].tmp);
+		return afile__op_done(&txn->op, r);
+	}
 	if (r < 0) {
 		/* Not committed: nothing staged may stay (the header says). */
 		txn->state = T_DONE;
-		for (size_t k = 0; k < txn->nops; k++)
-			if (txn->ops[k].tmp.fd >= 0 || txn->ops[k].tmp.named)
-				afile__tmp_discard(txn->d.v[txn->ops[k].dir].fd,
-				    &txn->ops[k].tmp);
+		unstage(txn);
 		return afile__op_done(&txn->op, r);
 	}
 	/* Committed: from here a failure is finished by recovery. */
@@ -1389,6 +1464,7 @@ afile_txn_free(struct afile_txn *txn)
 {
 	if (!txn)
 		return;
+	unstage(txn);
 	for (size_t k = 0; k < txn->nops; k++) {
 		struct top *v = &txn->ops[k];
 
@@ -1405,7 +1481,7 @@ afile_txn_free(struct afile_txn *txn)
 	afile__free(txn->ops);
 	/* Rolled back: nothing staged remains for the intent log to name. */
 	afile__close_quiet(txn->intent);
-	if (txn->intent >= 0 && !txn->committed)
+	if (txn->intent >= 0 && !txn->committed && !txn->keep_intent)
 		(void)afile__unlinkat(txn->adfd, INTENT, 0);
 	dirs_done(&txn->d);
 	afile__close_quiet(txn->d.rootfd);

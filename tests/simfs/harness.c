@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "atomicfile.h"
 #include "harness.h"
@@ -61,9 +62,12 @@ visit(struct simfs *crashed, size_t index, void *arg)
 		tree = simfs_describe_dir(crashed, "d");
 		/* The reproducer: everything needed to rebuild this state. */
 		printf("%s simfs workload=%s point=%zu/%zu state=%zu "
-		       "seed=%" PRIu64 " mutant=%s:%u acked=%d: %s; d: %s\n",
+		       "seed=%" PRIu64 " mutant=%s:%u fault=%zu:%s:%s "
+		       "acked=%d: %s; d: %s\n",
 		    v->tag, v->w->name, v->p, v->points, index, v->o->seed,
-		    mutant_name(v->o->mutant), v->o->mutant_n, v->acked, why,
+		    mutant_name(v->o->mutant), v->o->mutant_n, v->o->fault_at,
+		    v->o->fault_at ? strerrorname_np(v->o->fault_err) : "-",
+		    v->o->fault_persist ? "persist" : "once", v->acked, why,
 		    tree);
 		free(tree);
 	}
@@ -94,14 +98,22 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 	simfs_install(NULL);
 	recording = NULL;
 
+	res->faults = simfs_faults(fs);
+	res->open_fds = simfs_open_fds(fs);
+	res->ncalls = simfs_events(fs);
+	for (size_t k = 0; k < res->ncalls && k < 2048; k++)
+		res->calls[k] = simfs_event_call(fs, k);
 	res->states = res->failures = 0;
 	res->syncs = simfs_syncs(fs);
 	res->file_syncs = simfs_file_syncs(fs);
-	for (unsigned int n = 1; n <= res->syncs && n <= 64; n++)
+	for (unsigned int n = 1; n <= res->syncs && n <= 64; n++) {
 		res->sync_is_file[n - 1] = simfs_sync_is_file(fs, n);
+		(void)snprintf(res->sync_site[n - 1], sizeof(res->sync_site[0]),
+		    "%s", simfs_sync_desc(fs, n));
+	}
 	v.points = simfs_events(fs);
 	res->points = v.points + 1;
-	for (v.p = 0; v.p <= v.points; v.p++) {
+	for (v.p = o->fault_at; v.p <= v.points; v.p++) {
 		v.acked =
 		    (res->ret == 0 && v.p == v.points) || v.p >= ack_point;
 		v.print = printed < (stop_first ? 1u : 10u);

@@ -34,6 +34,12 @@ struct workload {
 extern const struct workload workloads[];
 extern const unsigned int n_workloads;
 
+/* Transactions (txn_workloads.c); their checks run afile_recover() first. */
+extern const struct workload txn_workloads[];
+extern const unsigned int n_txn_workloads;
+/* Set: the transaction checks skip recovery (a blindness self-test). */
+extern bool txn_skip_recovery;
+
 struct result {
 	int ret;           /* what the library call returned */
 	uint64_t states;   /* crash states checked */
@@ -42,13 +48,19 @@ struct result {
 	unsigned int syncs;
 	unsigned int file_syncs;
 	bool sync_is_file[64];
+	char sync_site[64][96]; /* simfs_sync_desc() of each */
+	unsigned int faults;    /* injected (o->fault_at) */
+	size_t open_fds;        /* descriptors left open by the call */
+	size_t ncalls;
+	const char *calls[2048]; /* simfs_event_call() of each event */
 };
 
 /*
- * Run @w under the mutant in @o (features and seed are taken from @w and
- * @o), check every crash point and print a one-line reproducer for the
- * first violation of each failing point (up to 10); @stop_first ends the
- * run at the first violation (mutation testing).
+ * Run @w under the mutant or fault in @o (features and seed are taken
+ * from @w and @o), check every crash point (from o->fault_at on when a
+ * fault is set: the earlier ones are those of the clean run) and print a
+ * one-line reproducer for the first violation of each failing point (up to 10);
+ * @stop_first ends the run at the first violation (mutation testing).
  */
 void run_workload(const struct workload *w, const struct simfs_opts *o,
     bool stop_first, struct result *res);

@@ -108,6 +108,7 @@ struct mop {
 	uid_t uid;
 	gid_t gid;
 	bool exchange;
+	bool dropped; /* a failed sync let it go: no barrier forces it now */
 	size_t issued, forced;
 };
 
@@ -131,6 +132,12 @@ struct simfs {
 	bool *sync_file;       /* per sync call: was it a file sync? */
 	unsigned int deferred; /* DEFER mutant: inode whose sync is held */
 	bool deferred_armed;   /* ...and a publish happened since */
+	const char **calls;    /* per event: the call's name */
+	size_t calls_cap;
+	char **sync_desc;         /* per sync call: what it synced */
+	const char *persist_call; /* a persistent fault fails these */
+	unsigned int faults;      /* faults injected */
+	bool direct;              /* in simfs_put/mkdir: no fault */
 };
 
 static struct simfs *cur;
@@ -432,35 +439,52 @@ is_name_kind(enum opkind k)
 
 enum force { F_FILE, F_DATA, F_DIR, F_ALL };
 
+/* Does a barrier of kind @how on inode @ino cover @op? */
+static bool
+covers(const struct mop *op, enum force how, unsigned int ino)
+{
+	switch (how) {
+	case F_ALL:
+		return true;
+	case F_FILE:
+		return op->ino == ino &&
+		    (is_data_kind(op->kind) || op->kind == OP_META);
+	case F_DATA:
+		return op->ino == ino && is_data_kind(op->kind);
+	case F_DIR:
+		return is_name_kind(op->kind) &&
+		    (op->dir == ino ||
+			(op->kind == OP_RENAME && op->dir2 == ino));
+	}
+	return false;
+}
+
 /* A barrier at event @ev: make the matching issued ops durable. */
 static void
 force(struct simfs *fs, size_t ev, enum force how, unsigned int ino)
 {
 	for (size_t k = 0; k < fs->nops; k++) {
 		struct mop *op = &fs->ops[k];
-		bool hit = false;
 
-		if (op->forced != NEVER)
-			continue;
-		switch (how) {
-		case F_ALL:
-			hit = true;
-			break;
-		case F_FILE:
-			hit = op->ino == ino &&
-			    (is_data_kind(op->kind) || op->kind == OP_META);
-			break;
-		case F_DATA:
-			hit = op->ino == ino && is_data_kind(op->kind);
-			break;
-		case F_DIR:
-			hit = is_name_kind(op->kind) &&
-			    (op->dir == ino ||
-				(op->kind == OP_RENAME && op->dir2 == ino));
-			break;
-		}
-		if (hit)
+		if (op->forced == NEVER && !op->dropped && covers(op, how, ino))
 			op->forced = ev;
+	}
+}
+
+/*
+ * A barrier that failed (fsyncgate, crash-testing.md §2.3 rule 8): Linux
+ * marks the dirty pages clean, so what it covered may or may not be on
+ * disk, and no later barrier forces it: it stays a free choice at every
+ * later crash point.  The volatile image keeps showing it.
+ */
+static void
+drop(struct simfs *fs, enum force how, unsigned int ino)
+{
+	for (size_t k = 0; k < fs->nops; k++) {
+		struct mop *op = &fs->ops[k];
+
+		if (op->forced == NEVER && covers(op, how, ino))
+			op->dropped = true;
 	}
 }
 
@@ -471,9 +495,16 @@ force(struct simfs *fs, size_t ev, enum force how, unsigned int ino)
  * target), to the first other call.
  */
 static size_t
-event_of(struct simfs *fs, bool publishing)
+event_of(struct simfs *fs, bool publishing, const char *call)
 {
 	size_t ev = fs->events++;
+
+	if (ev >= fs->calls_cap) {
+		fs->calls_cap = fs->calls_cap ? 2 * fs->calls_cap : 64;
+		fs->calls =
+		    xrealloc(fs->calls, fs->calls_cap * sizeof(*fs->calls));
+	}
+	fs->calls[ev] = call;
 
 	if (fs->deferred_armed && !publishing) {
 		/* DEFER mutant: the held sync happens now, after publishing. */
@@ -485,9 +516,33 @@ event_of(struct simfs *fs, bool publishing)
 }
 
 static size_t
-event(struct simfs *fs)
+event(struct simfs *fs, const char *call)
 {
-	return event_of(fs, false);
+	return event_of(fs, false, call);
+}
+
+/*
+ * Fault injection: the errno that event @ev (named @call) fails with, or
+ * 0.  The o.fault_at-th event fails; with o.fault_persist every later
+ * call of the same name fails too.  A failing call changes nothing,
+ * except the barriers (fsyncgate, see do_sync) and close (the descriptor
+ * goes anyway, as on Linux).
+ */
+static int
+injected(struct simfs *fs, size_t ev, const char *call)
+{
+	if (fs->direct)
+		return 0;
+	if (fs->persist_call && !strcmp(fs->persist_call, call)) {
+		fs->faults++;
+		return fs->o.fault_err;
+	}
+	if (!fs->o.fault_at || ev + 1 != fs->o.fault_at)
+		return 0;
+	if (fs->o.fault_persist)
+		fs->persist_call = call;
+	fs->faults++;
+	return fs->o.fault_err;
 }
 
 static void
@@ -650,11 +705,13 @@ static int
 s_openat(int dfd, const char *path, int flags, mode_t mode)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, "openat");
 	char last[NAME_MAX + 1];
 	unsigned int dir, ino;
 	int acc = flags & O_ACCMODE, r;
 
+	if ((r = injected(fs, ev, "openat")))
+		return fail(r);
 	r = resolve(fs, dfd, path, &dir, last);
 	if (r < 0)
 		return fail(-r);
@@ -696,12 +753,17 @@ static int
 s_close(int fd)
 {
 	struct simfs *fs = cur;
+	size_t ev = event(fs, "close");
 	struct sfd *f;
+	int e = injected(fs, ev, "close");
 
-	(void)event(fs);
 	f = getfd(fs, fd);
 	if (!f)
 		return fail(EBADF);
+	if (e) {
+		f->used = false; /* closed even so, as on Linux */
+		return fail(e);
+	}
 	f->used = false;
 	return 0;
 }
@@ -713,8 +775,11 @@ s_read(int fd, void *buf, size_t n)
 	struct sfd *f;
 	const struct sino *i;
 	size_t avail, have;
+	size_t ev = event(fs, "read");
+	int e = injected(fs, ev, "read");
 
-	(void)event(fs);
+	if (e)
+		return fail(e);
 	f = getfd(fs, fd);
 	if (!f || (f->flags & O_ACCMODE) == O_WRONLY)
 		return fail(EBADF);
@@ -738,9 +803,12 @@ static ssize_t
 do_pwrite(int fd, const void *buf, size_t n, size_t off, bool advance)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, "write");
 	struct sfd *f = getfd(fs, fd);
+	int e = injected(fs, ev, "write");
 
+	if (e)
+		return fail(e);
 	if (!f || (f->flags & O_ACCMODE) == O_RDONLY)
 		return fail(EBADF);
 	if (f->flags & O_APPEND)
@@ -767,14 +835,106 @@ s_pwrite(int fd, const void *buf, size_t n, off_t off)
 	return do_pwrite(fd, buf, n, (size_t)off, false);
 }
 
+/* Append to @out the path of directory @dir from the root ("" for it). */
+static void
+dir_path(struct simfs *fs, unsigned int dir, char *out, size_t room)
+{
+	const struct sino *p;
+	unsigned int up;
+
+	if (dir == ROOT || !dir) {
+		out[0] = '\0';
+		return;
+	}
+	up = fs->v.ino[dir].parent;
+	dir_path(fs, up, out, room);
+	p = &fs->v.ino[up];
+	for (size_t k = 0; k < p->nents; k++)
+		if (p->ents[k].ino == dir) {
+			size_t n = strlen(out);
+
+			(void)snprintf(out + n, room - n, "%s%s", n ? "/" : "",
+			    p->ents[k].name);
+			return;
+		}
+}
+
+static bool
+is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] == '.' &&
+	    ((n > 10 && !strcmp(name + n - 10, ".afile-tmp")) ||
+		(n > 10 && !strcmp(name + n - 10, ".afile-txn")));
+}
+
+/*
+ * Record what sync call @n synced, as a name that is the same in every
+ * run of a workload ("fsync d/.atomicfile/intent", "fsync d/<temp>",
+ * "fsync dir d", "syncfs"), numbered when repeated ("fsync dir d #2"):
+ * the sync site, for the mutation reports.
+ */
+static void
+note_sync(struct simfs *fs, unsigned int n, const char *call, unsigned int ino)
+{
+	char what[512] = "", desc[600];
+	unsigned int again = 1;
+
+	if (!ino)
+		(void)snprintf(what, sizeof(what), "%s", call);
+	else if (isdir(fs, ino)) {
+		char path[400];
+
+		dir_path(fs, ino, path, sizeof(path));
+		(void)snprintf(
+		    what, sizeof(what), "%s dir %s", call, *path ? path : "/");
+	} else {
+		const char *name = NULL;
+		char path[400] = "";
+
+		for (unsigned int d = 1; d < fs->v.n && !name; d++) {
+			const struct sino *di = &fs->v.ino[d];
+
+			if (!di->used || !S_ISDIR(di->mode))
+				continue;
+			for (size_t k = 0; k < di->nents && !name; k++)
+				if (di->ents[k].ino == ino) {
+					name = di->ents[k].name;
+					dir_path(fs, d, path, sizeof(path));
+				}
+		}
+		(void)snprintf(what, sizeof(what), "%s %s%s%s", call, path,
+		    *path ? "/" : "",
+		    !name                    ? "<unnamed>"
+			: is_temp_name(name) ? "<temp>"
+					     : name);
+	}
+	for (unsigned int k = 1; k < n; k++) {
+		const char *o = fs->sync_desc[k - 1];
+		size_t wl = strlen(what);
+
+		if (!strncmp(o, what, wl) && (!o[wl] || o[wl] == ' '))
+			again++;
+	}
+	if (again > 1)
+		(void)snprintf(desc, sizeof(desc), "%s #%u", what, again);
+	else
+		(void)snprintf(desc, sizeof(desc), "%s", what);
+	fs->sync_desc = xrealloc(fs->sync_desc, n * sizeof(char *));
+	fs->sync_desc[n - 1] = xstrdup(desc);
+}
+
 static int
 do_sync(int fd, bool data_only)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	const char *call = data_only ? "fdatasync" : "fsync";
+	size_t ev = event(fs, call);
 	struct sfd *f = getfd(fs, fd);
 	bool file;
 	unsigned int n;
+	int e;
 
 	if (!f)
 		return fail(EBADF);
@@ -782,8 +942,19 @@ do_sync(int fd, bool data_only)
 	n = ++fs->syncs;
 	fs->sync_file = xrealloc(fs->sync_file, n * sizeof(bool));
 	fs->sync_file[n - 1] = file;
+	note_sync(fs, n, call, f->ino);
 	if (file)
 		fs->file_syncs++;
+	if ((e = injected(fs, ev, call))) {
+		/* An interrupted wait is not a writeback error. */
+		if (e != EINTR)
+			drop(fs,
+			    !file           ? F_DIR
+				: data_only ? F_DATA
+					    : F_FILE,
+			    f->ino);
+		return fail(e);
+	}
 	if (fs->o.mutant_n == n && fs->o.mutant == SIMFS_MUT_SKIP)
 		return 0;
 	if (fs->o.mutant_n == n && fs->o.mutant == SIMFS_MUT_DEFER && file) {
@@ -810,14 +981,21 @@ static int
 s_syncfs(int fd)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, "syncfs");
 	unsigned int n;
+	int e;
 
 	if (!getfd(fs, fd))
 		return fail(EBADF);
 	n = ++fs->syncs;
 	fs->sync_file = xrealloc(fs->sync_file, n * sizeof(bool));
 	fs->sync_file[n - 1] = false;
+	note_sync(fs, n, "syncfs", 0);
+	if ((e = injected(fs, ev, "syncfs"))) {
+		if (e != EINTR)
+			drop(fs, F_ALL, 0);
+		return fail(e);
+	}
 	if (fs->o.mutant_n == n && fs->o.mutant == SIMFS_MUT_SKIP)
 		return 0;
 	force(fs, ev, F_ALL, 0);
@@ -829,8 +1007,11 @@ s_fstat(int fd, struct stat *st)
 {
 	struct simfs *fs = cur;
 	struct sfd *f;
+	size_t ev = event(fs, "fstat");
+	int e = injected(fs, ev, "fstat");
 
-	(void)event(fs);
+	if (e)
+		return fail(e);
 	f = getfd(fs, fd);
 	if (!f)
 		return fail(EBADF);
@@ -858,8 +1039,10 @@ s_fstatat(int dfd, const char *path, struct stat *st, int flags)
 	char last[NAME_MAX + 1];
 	unsigned int dir, ino;
 	int r;
+	size_t ev = event(fs, "fstatat");
 
-	(void)event(fs);
+	if ((r = injected(fs, ev, "fstatat")))
+		return fail(r);
 	if (!*path && !(flags & AT_EMPTY_PATH))
 		return fail(ENOENT);
 	r = existing(fs, dfd, path, &dir, last, &ino);
@@ -872,7 +1055,8 @@ s_fstatat(int dfd, const char *path, struct stat *st, int flags)
 static ssize_t
 s_readlinkat(int dfd, const char *path, char *buf, size_t n)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "readlinkat"), "readlinkat"))
+		return fail(cur->o.fault_err);
 	(void)dfd;
 	(void)path;
 	(void)buf;
@@ -885,9 +1069,13 @@ do_rename(
     int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 	struct simfs *fs = cur;
-	size_t ev = event_of(fs, true);
+	size_t ev = event_of(fs, true, "rename");
 	char sn[NAME_MAX + 1], dn[NAME_MAX + 1];
 	unsigned int sd, dd, si, di;
+	int e = injected(fs, ev, "rename");
+
+	if (e)
+		return fail(e);
 	int r;
 
 	if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE) ||
@@ -943,7 +1131,8 @@ s_renameat2(
     int sdfd, const char *src, int ddfd, const char *dst, unsigned int flags)
 {
 	if (flags && (cur->o.features & SIMFS_NO_RENAMEAT2)) {
-		(void)event(cur);
+		if (injected(cur, event(cur, "rename"), "rename"))
+			return fail(cur->o.fault_err);
 		return fail(EINVAL);
 	}
 	return do_rename(sdfd, src, ddfd, dst, flags);
@@ -953,9 +1142,13 @@ static int
 s_linkat(int sdfd, const char *src, int ddfd, const char *dst, int flags)
 {
 	struct simfs *fs = cur;
-	size_t ev = event_of(fs, true);
+	size_t ev = event_of(fs, true, "linkat");
 	char sn[NAME_MAX + 1], dn[NAME_MAX + 1];
 	unsigned int sd, dd, si;
+	int e = injected(fs, ev, "linkat");
+
+	if (e)
+		return fail(e);
 	int r;
 
 	if (!*src && !(flags & AT_EMPTY_PATH))
@@ -981,11 +1174,13 @@ static int
 s_unlinkat(int dfd, const char *path, int flags)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, "unlinkat");
 	char last[NAME_MAX + 1];
 	unsigned int dir, ino;
 	int r;
 
+	if ((r = injected(fs, ev, "unlinkat")))
+		return fail(r);
 	r = existing(fs, dfd, path, &dir, last, &ino);
 	if (r < 0)
 		return fail(-r);
@@ -1011,11 +1206,13 @@ static int
 s_mkdirat(int dfd, const char *path, mode_t mode)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, "mkdirat");
 	char last[NAME_MAX + 1];
 	unsigned int dir, ino;
 	int r;
 
+	if ((r = injected(fs, ev, "mkdirat")))
+		return fail(r);
 	r = resolve(fs, dfd, path, &dir, last);
 	if (r < 0)
 		return fail(-r);
@@ -1031,7 +1228,8 @@ s_mkdirat(int dfd, const char *path, mode_t mode)
 static int
 s_fallocate(int fd, int mode, off_t off, off_t len)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "fallocate"), "fallocate"))
+		return fail(cur->o.fault_err);
 	(void)mode;
 	(void)off;
 	(void)len;
@@ -1042,7 +1240,8 @@ s_fallocate(int fd, int mode, off_t off, off_t len)
 static int
 s_ficlone(int dst_fd, int src_fd)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "ficlone"), "ficlone"))
+		return fail(cur->o.fault_err);
 	(void)dst_fd;
 	(void)src_fd;
 	return fail(EOPNOTSUPP);
@@ -1052,7 +1251,8 @@ static ssize_t
 s_cfr(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len,
     unsigned int flags)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "copy_file_range"), "copy_file_range"))
+		return fail(cur->o.fault_err);
 	(void)in_fd;
 	(void)in_off;
 	(void)out_fd;
@@ -1063,13 +1263,16 @@ s_cfr(int in_fd, off_t *in_off, int out_fd, off_t *out_off, size_t len,
 }
 
 static int
-set_meta(int fd, mode_t mode, uid_t uid, gid_t gid)
+set_meta(const char *call, int fd, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct simfs *fs = cur;
-	size_t ev = event(fs);
+	size_t ev = event(fs, call);
 	struct sfd *f = getfd(fs, fd);
 	const struct sino *i;
+	int e = injected(fs, ev, call);
 
+	if (e)
+		return fail(e);
 	if (!f)
 		return fail(EBADF);
 	i = &fs->v.ino[f->ino];
@@ -1085,19 +1288,19 @@ set_meta(int fd, mode_t mode, uid_t uid, gid_t gid)
 static int
 s_fchmod(int fd, mode_t mode)
 {
-	return set_meta(fd, mode, (uid_t)-1, (gid_t)-1);
+	return set_meta("fchmod", fd, mode, (uid_t)-1, (gid_t)-1);
 }
 
 static int
 s_fchown(int fd, uid_t uid, gid_t gid)
 {
-	return set_meta(fd, (mode_t)-1, uid, gid);
+	return set_meta("fchown", fd, (mode_t)-1, uid, gid);
 }
 
 static int
 s_futimens(int fd, const struct timespec ts[2])
 {
-	(void)event(cur);
+	(void)event(cur, "futimens");
 	(void)ts;
 	return getfd(cur, fd) ? 0 : fail(EBADF);
 }
@@ -1105,7 +1308,8 @@ s_futimens(int fd, const struct timespec ts[2])
 static ssize_t
 s_flistxattr(int fd, char *list, size_t size)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "flistxattr"), "flistxattr"))
+		return fail(cur->o.fault_err);
 	(void)list;
 	(void)size;
 	return getfd(cur, fd) ? 0 : fail(EBADF);
@@ -1114,7 +1318,8 @@ s_flistxattr(int fd, char *list, size_t size)
 static ssize_t
 s_fgetxattr(int fd, const char *name, void *value, size_t size)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "fgetxattr"), "fgetxattr"))
+		return fail(cur->o.fault_err);
 	(void)fd;
 	(void)name;
 	(void)value;
@@ -1125,7 +1330,8 @@ s_fgetxattr(int fd, const char *name, void *value, size_t size)
 static int
 s_fsetxattr(int fd, const char *name, const void *value, size_t size, int fl)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "fsetxattr"), "fsetxattr"))
+		return fail(cur->o.fault_err);
 	(void)fd;
 	(void)name;
 	(void)value;
@@ -1141,7 +1347,8 @@ s_llistxattr(const char *path, char *list, size_t size)
 	unsigned int dir, ino;
 	int r;
 
-	(void)event(cur);
+	if (injected(cur, event(cur, "llistxattr"), "llistxattr"))
+		return fail(cur->o.fault_err);
 	(void)list;
 	(void)size;
 	r = existing(cur, AT_FDCWD, path, &dir, last, &ino);
@@ -1151,7 +1358,8 @@ s_llistxattr(const char *path, char *list, size_t size)
 static ssize_t
 s_lgetxattr(const char *path, const char *name, void *value, size_t size)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "lgetxattr"), "lgetxattr"))
+		return fail(cur->o.fault_err);
 	(void)path;
 	(void)name;
 	(void)value;
@@ -1162,7 +1370,8 @@ s_lgetxattr(const char *path, const char *name, void *value, size_t size)
 static int
 s_openat2_beneath(int dfd, const char *path, int flags)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "openat2"), "openat2"))
+		return fail(cur->o.fault_err);
 	(void)dfd;
 	(void)path;
 	(void)flags;
@@ -1172,7 +1381,8 @@ s_openat2_beneath(int dfd, const char *path, int flags)
 static int
 s_fcntl_lock(int fd, int cmd, struct flock *fl)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "fcntl_lock"), "fcntl_lock"))
+		return fail(cur->o.fault_err);
 	(void)cmd;
 	(void)fl;
 	return getfd(cur, fd) ? 0 : fail(EBADF);
@@ -1181,7 +1391,8 @@ s_fcntl_lock(int fd, int cmd, struct flock *fl)
 static int
 s_flock(int fd, int op)
 {
-	(void)event(cur);
+	if (injected(cur, event(cur, "flock"), "flock"))
+		return fail(cur->o.fault_err);
 	(void)op;
 	return getfd(cur, fd) ? 0 : fail(EBADF);
 }
@@ -1193,8 +1404,11 @@ s_getdents64(int fd, void *buf, size_t n)
 	struct sfd *f;
 	const struct sino *d;
 	size_t used = 0;
+	size_t ev = event(fs, "getdents64");
+	int err = injected(fs, ev, "getdents64");
 
-	(void)event(fs);
+	if (err)
+		return fail(err);
 	f = getfd(fs, fd);
 	if (!f)
 		return fail(EBADF);
@@ -1287,6 +1501,10 @@ simfs_free(struct simfs *fs)
 	img_free(&fs->v);
 	free(fs->fds);
 	free(fs->sync_file);
+	for (unsigned int n = 0; n < fs->syncs; n++)
+		free(fs->sync_desc[n]);
+	free(fs->sync_desc);
+	free(fs->calls);
 	free(fs);
 }
 
@@ -1358,6 +1576,34 @@ simfs_sync_is_file(const struct simfs *fs, unsigned int n)
 	return n >= 1 && n <= fs->syncs && fs->sync_file[n - 1];
 }
 
+const char *
+simfs_sync_desc(const struct simfs *fs, unsigned int n)
+{
+	return n >= 1 && n <= fs->syncs ? fs->sync_desc[n - 1] : "?";
+}
+
+const char *
+simfs_event_call(const struct simfs *fs, size_t ev)
+{
+	return ev < fs->events ? fs->calls[ev] : "?";
+}
+
+unsigned int
+simfs_faults(const struct simfs *fs)
+{
+	return fs->faults;
+}
+
+size_t
+simfs_open_fds(const struct simfs *fs)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < fs->nfds; k++)
+		n += fs->fds[k].used;
+	return n;
+}
+
 /* ------------------------------------------------------------------
  * Direct helpers (no events)
  * ------------------------------------------------------------------ */
@@ -1369,7 +1615,9 @@ simfs_mkdir(struct simfs *fs, const char *path, mode_t mode)
 	int r;
 
 	cur = fs;
+	fs->direct = true;
 	r = s_mkdirat(AT_FDCWD, path, mode);
+	fs->direct = false;
 	cur = saved;
 	fs->events--;
 	return r < 0 ? -errno : 0;
@@ -1384,6 +1632,7 @@ simfs_put(struct simfs *fs, const char *path, const void *buf, size_t len,
 	int fd, r = 0;
 
 	cur = fs;
+	fs->direct = true;
 	fd = s_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	if (fd < 0) {
 		r = -errno;
@@ -1393,6 +1642,7 @@ simfs_put(struct simfs *fs, const char *path, const void *buf, size_t len,
 		(void)s_fchmod(fd, mode);
 		(void)s_close(fd);
 	}
+	fs->direct = false;
 	cur = saved;
 	fs->events = ev;
 	return r;
@@ -1407,7 +1657,11 @@ simfs_sync_all(struct simfs *fs)
 	img_clone(&fs->base, &fs->v);
 	drop_ops(fs);
 	fs->events = 0;
+	for (unsigned int n = 0; n < fs->syncs; n++)
+		free(fs->sync_desc[n]);
 	fs->syncs = fs->file_syncs = 0;
+	fs->faults = 0;
+	fs->persist_call = NULL;
 }
 
 /* The visible bytes of a file: its backing store, zeros beyond. */
@@ -1552,8 +1806,11 @@ materialize(const struct simfs *fs, size_t p, const bool *choose)
 	struct simfs *c;
 	size_t j = 0;
 
+	/* The next boot: no mutant, no fault (unless recovery sets one). */
 	o.mutant = SIMFS_MUT_NONE;
 	o.mutant_n = 0;
+	o.fault_at = 0;
+	o.fault_persist = false;
 	c = simfs_new(&o);
 	img_free(&c->v);
 	img_clone(&c->v, &fs->base);

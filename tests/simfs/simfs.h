@@ -38,6 +38,17 @@ struct simfs_opts {
 	uint64_t seed;         /* getrandom and state sampling */
 	enum simfs_mutant mutant;
 	unsigned int mutant_n; /* 1-based index among the sync calls */
+	/*
+	 * Fault injection: the fault_at-th event (1-based; 0: none) fails
+	 * with fault_err and changes nothing; with fault_persist every
+	 * later call of the same name fails too.  A failed fsync, fdatasync
+	 * or syncfs follows Linux (fsyncgate): what it covered may or may
+	 * not reach the disk, no later barrier forces it, the next sync
+	 * succeeds.  A failed close still closes.
+	 */
+	size_t fault_at;
+	int fault_err;
+	bool fault_persist;
 };
 
 struct simfs;
@@ -56,6 +67,17 @@ unsigned int simfs_syncs(const struct simfs *fs);
 unsigned int simfs_file_syncs(const struct simfs *fs);
 /* Is the n-th sync call a file sync?  For choosing mutants. */
 bool simfs_sync_is_file(const struct simfs *fs, unsigned int n);
+/*
+ * What the n-th sync call synced, the same in every run of a workload:
+ * "fsync d/<temp>", "fsync dir d #2", "syncfs"...  The sync site.
+ */
+const char *simfs_sync_desc(const struct simfs *fs, unsigned int n);
+/* The name of the call that was event @ev (0-based), e.g. "openat". */
+const char *simfs_event_call(const struct simfs *fs, size_t ev);
+/* Faults injected so far (o.fault_at and its persistent repeats). */
+unsigned int simfs_faults(const struct simfs *fs);
+/* Descriptors open now (after a call returned: 0, or it leaked some). */
+size_t simfs_open_fds(const struct simfs *fs);
 
 /*
  * Direct helpers for setting up and inspecting a tree, without going
