@@ -9,6 +9,8 @@
  * if the unmutated runs are clean (else every mutant would look killed).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -26,16 +28,30 @@ try_mutant(const struct workload *w, enum simfs_mutant m, unsigned int n)
 		killed++;
 		return;
 	}
-	printf("SURVIVED simfs workload=%s mutant=%s:%u (%llu states)\n",
+	printf("SURVIVED simfs workload=%s mutant=%s:%u (%llu states); "
+	       "replay: simfs_mutation %s %s %u\n",
 	    w->name, m == SIMFS_MUT_SKIP ? "skip" : "defer", n,
-	    (unsigned long long)res.states);
+	    (unsigned long long)res.states, w->name,
+	    m == SIMFS_MUT_SKIP ? "skip" : "defer", n);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct simfs_opts clean = {.seed = 0x5eed};
 	int bad = 0;
+
+	/* Replay one mutant: simfs_mutation WORKLOAD skip|defer N. */
+	if (argc == 4) {
+		for (unsigned int i = 0; i < n_workloads; i++)
+			if (!strcmp(workloads[i].name, argv[1]))
+				try_mutant(&workloads[i],
+				    !strcmp(argv[2], "defer") ? SIMFS_MUT_DEFER
+							      : SIMFS_MUT_SKIP,
+				    (unsigned int)strtoul(argv[3], NULL, 10));
+		printf("simfs-mutation: %u/%u killed\n", killed, total);
+		return killed == total && total ? 0 : 1;
+	}
 
 	for (unsigned int i = 0; i < n_workloads; i++) {
 		const struct workload *w = &workloads[i];

@@ -3,15 +3,18 @@
  * ops_main.c - simfs-ops: every single-file operation, every crash point,
  * every legal crash state (sampled above SIMFS_EXHAUSTIVE_MAX pending
  * micro-ops) must satisfy the invariants of workloads.c.
+ *
+ * Replay one workload: simfs_ops NAME.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "atomicfile.h"
 #include "harness.h"
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct simfs_opts o = {.seed = 0x5eed};
 	uint64_t total = 0, points = 0;
@@ -20,6 +23,9 @@ main(void)
 	for (unsigned int i = 0; i < n_workloads; i++) {
 		struct result res;
 
+		/* Replay: simfs_ops WORKLOAD runs that one alone. */
+		if (argc > 1 && strcmp(argv[1], workloads[i].name))
+			continue;
 		run_workload(&workloads[i], &o, false, &res);
 		printf("%-24s ret=%d points=%" PRIu64 " states=%" PRIu64
 		       " syncs=%u failing-points=%" PRIu64 "\n",
@@ -41,6 +47,8 @@ main(void)
 		} else if (res.failures) {
 			bad = 1;
 		}
+		if (res.failures || res.ret)
+			printf("  replay: simfs_ops %s\n", workloads[i].name);
 		total += res.states;
 		points += res.points;
 	}

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomicfile.h"
@@ -104,6 +105,8 @@ mutation(const struct simfs_opts *o)
 				       "mutant=skip:%u: dropping \"%s\" goes "
 				       "unnoticed\n",
 				    w->name, n, site);
+				printf("  replay: simfs_txn %s skip %u\n",
+				    w->name, n);
 				bad = 1;
 			} else if (!mr.failures) {
 				printf("survivor workload=%s skip:%u \"%s\": "
@@ -120,16 +123,33 @@ mutation(const struct simfs_opts *o)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct simfs_opts o = {.seed = 0x5eed};
 	uint64_t total = 0, points = 0;
 	int bad = 0;
 
+	/* Replay one mutant: simfs_txn WORKLOAD skip N. */
+	for (unsigned int i = 0; argc == 4 && i < N_TXN; i++) {
+		struct simfs_opts m = {.seed = o.seed,
+		    .mutant = SIMFS_MUT_SKIP,
+		    .mutant_n = (unsigned int)strtoul(argv[3], NULL, 10)};
+		struct result res;
+
+		if (strcmp(argv[1], txn_workloads[i].name))
+			continue;
+		run_workload(&txn_workloads[i], &m, true, &res);
+		printf("mutant %s: %s\n", res.failures ? "killed" : "SURVIVED",
+		    res.sync_site[m.mutant_n - 1 < 64 ? m.mutant_n - 1 : 0]);
+		return res.failures ? 0 : 1;
+	}
 	for (unsigned int i = 0; i < N_TXN; i++) {
 		const struct workload *w = &txn_workloads[i];
 		struct result res;
 
+		/* Replay: simfs_txn WORKLOAD checks that one alone. */
+		if (argc > 1 && strcmp(argv[1], w->name))
+			continue;
 		run_workload(w, &o, false, &res);
 		printf("%-30s ret=%d points=%" PRIu64 " states=%" PRIu64
 		       " syncs=%u failing-points=%" PRIu64 "\n",
@@ -140,11 +160,15 @@ main(void)
 			    w->name, afile_err_name(res.ret));
 			bad = 1;
 		}
-		if (res.failures)
+		if (res.failures || res.ret) {
+			printf("  replay: simfs_txn %s\n", w->name);
 			bad = 1;
+		}
 		total += res.states;
 		points += res.points;
 	}
+	if (argc > 1)
+		return bad;
 
 	bad |= mutation(&o);
 

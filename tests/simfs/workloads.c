@@ -340,6 +340,70 @@ check_patch_big(struct simfs *fs, bool acked)
 	return check_patched(fs, acked, big_f, sizeof(big_f));
 }
 
+/* ---- batch: replace d/f and d/g, create e/h, sharing the syncs ---- */
+
+static int
+run_batch(void)
+{
+	const struct afile_item items[] = {
+	    {"d/f", new_f, sizeof(new_f)},
+	    {"d/g", big_f, 700},
+	    {"e/h", patch_bytes, sizeof(patch_bytes)},
+	};
+
+	return afile_write_many(AT_FDCWD, items, 3, 0, NULL);
+}
+
+/* Only e/h, or a hidden temp of it, may be in e/. */
+static const char *
+strays_e(struct simfs *fs)
+{
+	char *list = simfs_describe_dir(fs, "e"), *save = NULL, *tok;
+	const char *why = NULL;
+
+	for (tok = strtok_r(list, " ", &save); tok && !why;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		size_t n;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		n = strlen(tok);
+		if (!strcmp(tok, "h") ||
+		    (!strncmp(tok, ".h.", 3) && n > 13 &&
+			!strcmp(tok + n - 10, ".afile-tmp")))
+			continue;
+		why = "a stray name in e/";
+	}
+	free(list);
+	return why;
+}
+
+/*
+ * Each item alone is old or new (afile_write_many() promises each file's
+ * atomicity, not the batch's); once it returned, all are new.
+ */
+static const char *
+check_batch(struct simfs *fs, bool acked)
+{
+	bool f_new = is_file(fs, "d/f", new_f, sizeof(new_f));
+	bool g_new = is_file(fs, "d/g", big_f, 700);
+	bool h_new = is_file(fs, "e/h", patch_bytes, sizeof(patch_bytes));
+
+	if (!f_new && !is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return "d/f neither old nor new";
+	if (!g_new && !is_file(fs, "d/g", old_g, sizeof(old_g)))
+		return "d/g neither old nor new";
+	if (!h_new && !absent(fs, "e/h"))
+		return "e/h neither absent nor new";
+	if (acked && !(f_new && g_new && h_new))
+		return "acknowledged batch not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	return strays(fs) ? strays(fs) : strays_e(fs);
+}
+
 #define NT SIMFS_NO_TMPFILE
 #define NR SIMFS_NO_RENAMEAT2
 
@@ -372,6 +436,8 @@ const struct workload workloads[] = {
     {"patch", 0, true, NULL, setup_f, run_patch, check_patch},
     {"patch-named", NT, true, NULL, setup_f, run_patch, check_patch},
     {"patch-big", 0, true, NULL, setup_big, run_patch, check_patch_big},
+    {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
+    {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
 };
 
 const unsigned int n_workloads = sizeof(workloads) / sizeof(workloads[0]);
