@@ -17,7 +17,10 @@
  * single EINTR is invisible (the call returns what the clean run did);
  * no descriptor is left open.
  *
- * Replay one case: simfs_faults WORKLOAD N ERRNO-NAME once|persist
+ * Each write is also made short (half its bytes), once and from then on:
+ * the library must loop, invisibly.
+ *
+ * Replay one case: simfs_faults WORKLOAD N ERRNO-NAME|short once|persist
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,12 +68,14 @@ static uint64_t runs, states, syncfaults;
 /* One fault run: 0 if every check held. */
 static int
 one(const struct workload *w, int clean_ret, size_t n, const char *call,
-    int err, bool persist)
+    int err, bool persist, bool shrt)
 {
 	struct simfs_opts o = {.seed = 0x5eed,
 	    .fault_at = n,
 	    .fault_err = err,
-	    .fault_persist = persist};
+	    .fault_persist = persist,
+	    .fault_short = shrt};
+	const char *spec = shrt ? "short" : strerrorname_np(err);
 	struct result res;
 	int bad = 0;
 
@@ -85,27 +90,27 @@ one(const struct workload *w, int clean_ret, size_t n, const char *call,
 	if (!res.faults) {
 		printf("FAIL simfs-faults workload=%s fault=%zu:%s:%s: the "
 		       "fault never fired (call %zu is %s in the clean run)\n",
-		    w->name, n, strerrorname_np(err),
-		    persist ? "persist" : "once", n, call);
+		    w->name, n, spec, persist ? "persist" : "once", n, call);
 		bad = 1;
 	}
-	if (err == EINTR && !persist && res.ret != clean_ret) {
-		printf("FAIL simfs-faults workload=%s fault=%zu:EINTR:once: "
-		       "an EINTR at %s was not invisible: %s instead of %s\n",
-		    w->name, n, call, afile_err_name(res.ret),
-		    afile_err_name(clean_ret));
+	if (((err == EINTR && !persist) || shrt) && res.ret != clean_ret) {
+		printf("FAIL simfs-faults workload=%s fault=%zu:%s:%s: "
+		       "%s at %s was not invisible: %s instead of %s\n",
+		    w->name, n, spec, persist ? "persist" : "once",
+		    shrt ? "a short write" : "an EINTR", call,
+		    afile_err_name(res.ret), afile_err_name(clean_ret));
 		bad = 1;
 	}
 	if (res.open_fds) {
 		printf("FAIL simfs-faults workload=%s fault=%zu:%s:%s: %zu "
 		       "descriptor(s) left open after %s failed\n",
-		    w->name, n, strerrorname_np(err),
-		    persist ? "persist" : "once", res.open_fds, call);
+		    w->name, n, spec, persist ? "persist" : "once",
+		    res.open_fds, call);
 		bad = 1;
 	}
 	if (bad)
 		printf("  replay: simfs_faults %s %zu %s %s\n", w->name, n,
-		    strerrorname_np(err), persist ? "persist" : "once");
+		    spec, persist ? "persist" : "once");
 	return bad;
 }
 
@@ -126,10 +131,15 @@ sweep(const struct workload *w)
 		const char *call = clean.calls[n - 1];
 
 		for (const int *e = matrix(call); *e; e++) {
-			bad |= one(w, clean.ret, n, call, *e, false);
+			bad |= one(w, clean.ret, n, call, *e, false, false);
 			/* A persistent EINTR only spins the retry bound. */
 			if (*e != EINTR)
-				bad |= one(w, clean.ret, n, call, *e, true);
+				bad |=
+				    one(w, clean.ret, n, call, *e, true, false);
+		}
+		if (!strcmp(call, "write")) {
+			bad |= one(w, clean.ret, n, call, EIO, false, true);
+			bad |= one(w, clean.ret, n, call, EIO, true, true);
 		}
 	}
 	return bad;
@@ -164,7 +174,8 @@ main(int argc, char **argv)
 	if (argc == 5) {
 		/* Replay one case. */
 		const struct workload *w = find(argv[1]);
-		int err = errno_of(argv[3]);
+		bool shrt = !strcmp(argv[3], "short");
+		int err = shrt ? EIO : errno_of(argv[3]);
 		static struct result clean;
 
 		if (!w || !err) {
@@ -179,7 +190,7 @@ main(int argc, char **argv)
 		printf("\n");
 		return one(w, clean.ret, strtoul(argv[2], NULL, 10),
 		    clean.calls[strtoul(argv[2], NULL, 10) - 1], err,
-		    !strcmp(argv[4], "persist"));
+		    !strcmp(argv[4], "persist"), shrt);
 	}
 	for (unsigned int i = 0; i < n_workloads; i++)
 		bad |= sweep(&workloads[i]);

@@ -66,7 +66,9 @@ visit(struct simfs *crashed, size_t index, void *arg)
 		       "acked=%d: %s; d: %s\n",
 		    v->tag, v->w->name, v->p, v->points, index, v->o->seed,
 		    mutant_name(v->o->mutant), v->o->mutant_n, v->o->fault_at,
-		    v->o->fault_at ? strerrorname_np(v->o->fault_err) : "-",
+		    !v->o->fault_at         ? "-"
+			: v->o->fault_short ? "short"
+					    : strerrorname_np(v->o->fault_err),
 		    v->o->fault_persist ? "persist" : "once", v->acked, why,
 		    tree);
 		free(tree);

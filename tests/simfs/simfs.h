@@ -49,6 +49,8 @@ struct simfs_opts {
 	size_t fault_at;
 	int fault_err;
 	bool fault_persist;
+	/* With fault_err set: a faulted write transfers half its bytes. */
+	bool fault_short;
 };
 
 struct simfs;
