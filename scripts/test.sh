@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # scripts/test.sh - install what the tests need, build with -Werror and
-# ASan+UBSan, and run the whole CTest suite.  This is the README's test
-# command, and exactly what CI (.ci/run) runs.
+# ASan+UBSan, and run the whole CTest suite; then scripts/coverage.sh (a
+# gcov build, the gcovr report of src/ and the branch-coverage gate).
+# This is the README's test command, and exactly what CI (.ci/run) runs.
 #
-# Environment: BUILD_DIR (default build-test), JOBS (default: nproc).
+# Environment: BUILD_DIR (default build-test), COV_BUILD_DIR (default
+# build-cov), JOBS (default: nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(cmake gcc g++ make pkg-config libcmocka-dev clang libclang-rt-14-dev e2fsprogs xfsprogs
-  btrfs-progs acl attr mandoc util-linux strace)
+  btrfs-progs acl attr mandoc util-linux strace gcovr)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -33,3 +35,6 @@ cmake --build "$build" -j "$jobs"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
   ctest --test-dir "$build" --output-on-failure -j "$jobs"
+
+# Last: the coverage build, its report of src/ and the branch gate.
+COV_BUILD_DIR=${COV_BUILD_DIR:-build-cov} JOBS=$jobs ./scripts/coverage.sh
