@@ -142,6 +142,7 @@ struct tagged {
 	const char *tag;
 	bool remove;
 	uint64_t found;
+	int err; /* the first failure to remove one */
 };
 
 static void
@@ -156,12 +157,19 @@ remove_one_tagged(const char *name, void *ctx)
 	    name[len - sl - 13] != '.' ||
 	    memcmp(name + len - sl - 12, tg->tag, 6))
 		return;
-	if (!tg->remove || afile__unlinkat(tg->dfd, name, 0) == 0)
-		tg->found++;
+	if (tg->remove) {
+		int r = afile__unlinkat(tg->dfd, name, 0);
+
+		if (r < 0 && r != -ENOENT && !tg->err)
+			tg->err = r;
+		if (r < 0)
+			return;
+	}
+	tg->found++;
 }
 
-uint64_t
-afile__find_tagged(int dfd, const char *tag, bool remove)
+int
+afile__find_tagged(int dfd, const char *tag, bool remove, uint64_t *found)
 {
 	_Alignas(struct dirent64) char buf[CLEANUP_BUF / 4];
 	struct tagged tg = {.tag = tag, .remove = remove};
@@ -170,11 +178,14 @@ afile__find_tagged(int dfd, const char *tag, bool remove)
 	/* Its own descriptor: the directory offset must start at 0. */
 	tg.dfd = afile__openat(dfd, ".", O_RDONLY | O_DIRECTORY, 0);
 	if (tg.dfd < 0)
-		return 0;
+		return tg.dfd;
 	while ((n = afile__getdents(tg.dfd, buf, sizeof(buf))) > 0)
 		each_entry(buf, n, remove_one_tagged, &tg);
+	if (n < 0 && !tg.err)
+		tg.err = (int)n;
 	afile__close_quiet(tg.dfd);
-	return tg.found;
+	*found += tg.found;
+	return tg.err;
 }
 
 struct dir_sweep {

@@ -9,6 +9,7 @@
 #ifndef AFILE_INTERNAL_H
 #define AFILE_INTERNAL_H
 
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -220,9 +221,13 @@ AFILE_HIDDEN void afile__sweep_target(int dfd, const char *target);
 
 /*
  * Count (or, with @remove, remove) the staged temps of the transaction
- * tagged @tag in the directory @dfd; returns how many.
+ * tagged @tag in the directory @dfd, adding how many to *@found.
+ * Returns 0, or the first error (opening or reading the directory, or
+ * removing a temp): then some may be left, and the caller must keep what
+ * lets a later recovery find them.
  */
-AFILE_HIDDEN uint64_t afile__find_tagged(int dfd, const char *tag, bool remove);
+AFILE_HIDDEN int afile__find_tagged(
+    int dfd, const char *tag, bool remove, uint64_t *found);
 /*
  * Take the lock of the name @name in @dfd: *@ret_fd receives the
  * sidecar's descriptor.  @wait_ms: -1 forever, 0 once, > 0 at most.
@@ -252,6 +257,20 @@ AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
 AFILE_HIDDEN int afile__sync_file(struct afile__op *op, int fd, bool meta);
 /* Sync a directory after a name in it changed, per @op->sync. */
 AFILE_HIDDEN int afile__sync_dir(struct afile__op *op, int dfd);
+
+/*
+ * "Not supported" (-ENOTSUP or -EOPNOTSUPP: one value on Linux, two
+ * elsewhere; one test, so that no branch exists that cannot be taken).
+ */
+static inline bool
+afile__unsupported(long r)
+{
+#if ENOTSUP != EOPNOTSUPP
+	if (r == -ENOTSUP)
+		return true;
+#endif
+	return r == -EOPNOTSUPP;
+}
 
 /* ------------------------------------------------------------------
  * Writer internals (writer.c), for copy and patch

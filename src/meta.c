@@ -126,7 +126,7 @@ list_names(const struct source *src, char **ret_list, size_t *ret_len)
 	*ret_len = 0;
 	for (int tries = 0; tries < XATTR_LIST_MAX_TRIES; tries++) {
 		n = src_list(src, NULL, 0);
-		if (n == -ENOTSUP || n == -EOPNOTSUPP || n == 0)
+		if (afile__unsupported(n) || n == 0)
 			return 0;
 		if (n < 0)
 			return (int)n;
@@ -280,8 +280,7 @@ afile__meta_apply_xattrs(struct afile__op *op, const struct afile__meta *m,
 		r = afile__fsetxattr(fd, name, m->xattrs + i + nlen + 4, vlen);
 		if (r < 0 &&
 		    !(privileged_namespace(name) &&
-			(r == -EPERM || r == -EACCES || r == -ENOTSUP ||
-			    r == -EOPNOTSUPP)))
+			(r == -EPERM || r == -EACCES || afile__unsupported(r))))
 			return afile__fail(
 			    op, r, "copy extended attribute", shown);
 		i += nlen + 4 + vlen;

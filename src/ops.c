@@ -300,9 +300,7 @@ rename_names(struct afile__op *op, struct afile__target *s,
 	else if (flags & AFILE_EXCHANGE)
 		rflags = RENAME_EXCHANGE;
 	r = afile__renameat2(s->dfd, s->name, d->dfd, d->name, rflags);
-	if (rflags &&
-	    (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP ||
-		r == -EOPNOTSUPP)) {
+	if (rflags && (r == -ENOSYS || r == -EINVAL || afile__unsupported(r))) {
 		/*
 		 * No renameat2 here (old kernel, some FUSE and network file
 		 * systems).  An exchange cannot be emulated atomically.  A
@@ -321,7 +319,7 @@ rename_names(struct afile__op *op, struct afile__target *s,
 		 */
 		if (r == 0 && op->sync != AFILE_SYNC_NONE) {
 			r = afile__fsync_dir(d->dfd);
-			if (r == -EINVAL || r == -ENOTSUP)
+			if (r == -EINVAL || afile__unsupported(r))
 				r = 0; /* cannot sync: as afile__sync_dir() */
 			if (r < 0) {
 				(void)afile__unlinkat(d->dfd, d->name, 0);

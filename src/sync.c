@@ -44,7 +44,7 @@ afile__sync_dir(struct afile__op *op, int dfd)
 	if (op->sync != AFILE_SYNC_FULL)
 		return 0;
 	r = afile__fsync_dir(dfd);
-	if (r == -EINVAL || r == -ENOTSUP || r == -EOPNOTSUPP) {
+	if (r == -EINVAL || afile__unsupported(r)) {
 		/*
 		 * Some FUSE and network file systems cannot sync a
 		 * directory.  The data is synced; report the weaker level

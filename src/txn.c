@@ -387,14 +387,20 @@ read_intent(int adfd, struct intent *in)
 	return 0;
 }
 
-/* Count or remove the tagged temps in the logged directories. */
-static uint64_t
-find_logged(struct dirs *d, const struct intent *in, bool remove)
+/*
+ * Count or remove the tagged temps in the logged directories, adding to
+ * *@found.  A directory that is gone holds none; any other failure is
+ * returned (after trying the other directories), so that a rollback
+ * keeps the intent log for the next recovery.
+ */
+static int
+find_logged(
+    struct dirs *d, const struct intent *in, bool remove, uint64_t *found)
 {
 	char probe[4096 + 4];
 	const char *name;
-	uint64_t found = 0;
 	size_t i;
+	int err = 0, r;
 
 	for (size_t k = 0; in->tag[0] && k < in->ndirs; k++) {
 		size_t len = strlen(in->dirs[k]) - 1; /* without the '/' */
@@ -403,11 +409,14 @@ find_logged(struct dirs *d, const struct intent *in, bool remove)
 		if (snprintf(probe, sizeof(probe), "%.*s%sx", (int)len,
 			in->dirs[k], len ? "/" : "") >= (int)sizeof(probe))
 			continue;
-		if (dir_of(d, probe, &i, &name) == 0)
-			found +=
-			    afile__find_tagged(d->v[i].fd, in->tag, remove);
+		r = dir_of(d, probe, &i, &name);
+		if (r == 0)
+			r = afile__find_tagged(
+			    d->v[i].fd, in->tag, remove, found);
+		if (r < 0 && r != -ENOENT && !err)
+			err = r;
 	}
-	return found;
+	return err;
 }
 
 /*
@@ -441,8 +450,11 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
 		if (j->recs[k].op == AFILE__J_PUT ||
 		    j->recs[k].op == AFILE__J_CREATE)
 			remove_staged(d, j->recs[k].path2, &rep->temps_removed);
-	rep->temps_removed += find_logged(d, &in, true);
+	r = find_logged(d, &in, true, &rep->temps_removed);
 	intent_done(&in);
+	if (r < 0)
+		return afile__fail(
+		    op, r, "remove staged temps", ADIR "/" INTENT);
 	/*
 	 * The removals are durable before the intent log goes: a temp that
 	 * came back after a power cut without the log naming it would leak.
@@ -461,16 +473,19 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
 	return 0;
 }
 
-/* Is the staged temp @path still there? */
-static bool
+/* Is the staged temp @path still there?  1, 0, or an error. */
+static int
 staged_present(struct dirs *d, const char *path)
 {
 	const char *name;
 	struct stat st;
 	size_t i;
+	int r;
 
-	return dir_of(d, path, &i, &name) == 0 &&
-	    afile__fstatat(d->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	r = dir_of(d, path, &i, &name);
+	if (r == 0)
+		r = afile__fstatat(d->v[i].fd, name, &st, AT_SYMLINK_NOFOLLOW);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 /*
@@ -480,19 +495,23 @@ staged_present(struct dirs *d, const char *path)
  * record (the count is not synced: after a power cut it may be missing,
  * and then only the records speak; see docs/FORMAT.md).
  */
-static bool
+static int
 temps_intact(struct dirs *d, int adfd, const struct afile__journal *j)
 {
 	struct intent in;
-	bool ok = true;
+	uint64_t found = 0;
+	int ok = 1;
 
-	for (size_t k = 0; k < j->nrec && ok; k++)
+	for (size_t k = 0; k < j->nrec && ok == 1; k++)
 		if (j->recs[k].op == AFILE__J_PUT ||
 		    j->recs[k].op == AFILE__J_CREATE)
 			ok = staged_present(d, j->recs[k].path2);
-	if (ok && read_intent(adfd, &in) == 0) {
-		if (in.staged >= 0)
-			ok = find_logged(d, &in, false) >= (uint64_t)in.staged;
+	if (ok == 1 && read_intent(adfd, &in) == 0) {
+		if (in.staged >= 0) {
+			int r = find_logged(d, &in, false, &found);
+
+			ok = r < 0 ? r : found >= (uint64_t)in.staged;
+		}
 		intent_done(&in);
 	}
 	return ok;
@@ -560,7 +579,10 @@ recover_locked(struct afile__op *op, int rootfd, int adfd,
 			rep->action = AFILE_RECOVER_REDONE;
 			afile__stat_add(AFILE__STAT_RECOVERIES, 1);
 		}
-	} else if (temps_intact(&d, adfd, &j)) {
+	} else if ((r = temps_intact(&d, adfd, &j)) < 0) {
+		/* Could not tell torn from damaged: decide nothing now. */
+		r = afile__fail(op, r, "check journal", ADIR "/" JOURNAL);
+	} else if (r == 1) {
 		r = rollback(op, &d, adfd, &j, rep);
 		rep->action = AFILE_RECOVER_ROLLED_BACK;
 	} else {
@@ -654,10 +676,17 @@ afile__recover_if_hot(struct afile__op *op, int dirfd)
 	struct stat st;
 	int adfd, lock = -1, r;
 
-	/* One stat on the fast path: no journal, nothing to do. */
+	/*
+	 * One stat on the fast path: no journal, nothing to do; nor when
+	 * this caller may not look (it could not recover either: a reader
+	 * without access to .atomicfile/ reads what is there).  Any other
+	 * failure could hide a committed transaction: report it.
+	 */
 	r = afile__fstatat(dirfd, ADIR "/" JOURNAL, &st, AT_SYMLINK_NOFOLLOW);
-	if (r < 0)
+	if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
 		return 0;
+	if (r < 0)
+		return afile__fail(op, r, "stat", ADIR "/" JOURNAL);
 	adfd = open_adir(op, dirfd, false);
 	if (adfd < 0)
 		return adfd == -ENOENT ? 0 : adfd;

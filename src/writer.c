@@ -453,7 +453,7 @@ publish_new(struct afile_writer *w)
 	}
 	r = afile__renameat2(
 	    dfd, w->tmp.name, dfd, w->t.name, RENAME_NOREPLACE);
-	if (r == -ENOSYS || r == -EINVAL || r == -ENOTSUP || r == -EOPNOTSUPP) {
+	if (r == -ENOSYS || r == -EINVAL || afile__unsupported(r)) {
 		/* No renameat2: link, which fails on an existing name. */
 		r = afile__linkat(dfd, w->tmp.name, dfd, w->t.name, 0);
 		if (r == 0) {
