@@ -1367,7 +1367,8 @@ main(int argc, char **argv)
 {
 	unsigned long shard = 1, shards = 1;
 	const char *only = NULL, *soak = getenv("AFILE_SOAK");
-	uint64_t k_soak = 1, total, want, ace_ran = 0, ace_states = 0;
+	uint64_t k_soak = 1, total, want, ace_ran = 0, ace_states = 0,
+		 singles = 0;
 	uint64_t returns_checked = 0;
 	bool list = false, ok = true, only_returns = false;
 	struct seq s;
@@ -1437,15 +1438,19 @@ main(int argc, char **argv)
 		ok = false;
 
 	/*
-	 * A seeded subset of the space: sequence id is taken when its hash
-	 * falls under want/total; shards split the ids by residue.
+	 * Every sequence of length 1 (each operation from each initial
+	 * state), and a seeded subset of the longer ones: a sequence id is
+	 * taken when its hash falls under want/total; shards split the ids
+	 * by residue.
 	 */
 	want = only_returns ? 0 : ACE_SEQS_PER_SHARD * shards * k_soak;
 	for (uint64_t id = shard - 1; ace_seq(id, &s); id += shards) {
-		returns_only =
-		    want < total && mix(id ^ BASE_SEED) % total >= want;
+		returns_only = only_returns ||
+		    (s.n > 1 && want < total &&
+			mix(id ^ BASE_SEED) % total >= want);
 		run_seq(&s, NULL);
 		ace_ran += !returns_only;
+		singles += !returns_only && s.n == 1;
 		returns_checked++;
 	}
 	returns_only = only_returns;
@@ -1460,15 +1465,15 @@ main(int argc, char **argv)
 		ok = false;
 	printf("simfs-ace shard %lu/%lu: returns of %" PRIu64
 	       " sequences of length <= 2 checked, %" PRIu64
-	       " of them (%" PRIu64 " of %" PRIu64
-	       " in all shards) at every crash state, + %" PRIu64
+	       " of them (all %" PRIu64 " of length 1, and a sample of %" PRIu64
+	       " of %" PRIu64 " in all shards) at every crash state, + %" PRIu64
 	       " random of length 3..8; %" PRIu64 " crash points, %" PRIu64
 	       " crash states (%" PRIu64 " in random sequences, %" PRIu64
 	       " distinct recovered), %" PRIu64 " depth-2 states at %" PRIu64
 	       " recovery crash points, known "
 	       "txn leaks%s (%" PRIu64 " staging, %" PRIu64
 	       " rollback), %" PRIu64 " violations: %s\n",
-	    shard, shards, returns_checked, ace_ran,
+	    shard, shards, returns_checked, ace_ran, singles,
 	    want < total ? want : total, total, tot.rand_seqs, tot.points,
 	    tot.states, tot.states - ace_states, tot.distinct, tot.d2_states,
 	    tot.d2_points, AFILE_ACE_TOLERATE_TXN_LEAK ? " tolerated" : "",
