@@ -36,5 +36,11 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
   ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
+# What the crash, fault and kill harnesses checked: their summary lines
+# (ctest shows a passing test's output only in its log).
+echo "== evidence (summary lines from $build/Testing/Temporary/LastTest.log)"
+grep -hE '^(simfs-[a-z0-9 /-]+:|powercut-[a-z0-9-]+:|kill9[a-z0-9-]*:|recover-faults:|fuzz-journal:|# [0-9]+ (fault-injection runs|states checked))' \
+  "$build/Testing/Temporary/LastTest.log" | cut -c1-400 || true
+
 # Last: the coverage build, its report of src/ and the branch gate.
 COV_BUILD_DIR=${COV_BUILD_DIR:-build-cov} JOBS=$jobs ./scripts/coverage.sh
