@@ -130,41 +130,91 @@ seq_fsync_rename(void)
 	return afile__sys.renameat(AT_FDCWD, "d/t", AT_FDCWD, "d/f");
 }
 
+/* open, write, fsync, fsync again: the first may be made to fail */
+static int
+seq_fsync_twice(void)
+{
+	int fd = afile__sys.openat(AT_FDCWD, "d/f", O_WRONLY, 0);
+	int r1, r2;
+
+	if (fd < 0 || afile__sys.write(fd, "new", 3) != 3)
+		return -1;
+	r1 = afile__sys.fsync(fd);
+	r2 = afile__sys.fsync(fd);
+	(void)afile__sys.close(fd);
+	/* The fault is the test's: only the retry must succeed. */
+	(void)r1;
+	return r2;
+}
+
+/* create, write, fsync(file), fsync(d) twice: the first may fail */
+static int
+seq_dirsync_twice(void)
+{
+	int fd, r1, r2;
+
+	if (wfile("d/g", O_CREAT | O_EXCL, "x", true) < 0)
+		return -1;
+	fd = afile__sys.openat(AT_FDCWD, "d", O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -1;
+	r1 = afile__sys.fsync(fd);
+	r2 = afile__sys.fsync(fd);
+	(void)afile__sys.close(fd);
+	(void)r1;
+	return r2;
+}
+
 struct litmus {
 	const char *name;
 	const char *files[2][2]; /* durable before: name, contents */
 	int (*seq)(void);
 	const char *allowed[MAX_OUT]; /* sorted */
+	size_t fault_at;              /* simfs_opts: fail this event... */
+	int fault_err;                /* ...with this errno */
 };
 
 static const struct litmus tests[] = {
     {"a: write, no fsync -> old or new", {{"f", "old"}}, seq_write,
-	{"f=\"new\"", "f=\"old\""}},
-    {"b: write, fsync -> new", {{"f", "old"}}, seq_write_sync, {"f=\"new\""}},
+	{"f=\"new\"", "f=\"old\""}, 0, 0},
+    {"b: write, fsync -> new", {{"f", "old"}}, seq_write_sync, {"f=\"new\""}, 0,
+	0},
     {"c: create, write, fsync(file), no fsync(dir) -> name may be missing",
-	{{NULL, NULL}}, seq_create_sync, {"", "g=\"x\""}},
+	{{NULL, NULL}}, seq_create_sync, {"", "g=\"x\""}, 0, 0},
     {"d: rename, no fsync(dir) -> old or new name", {{"a", "A"}}, seq_rename,
-	{"a=\"A\"", "b=\"A\""}},
+	{"a=\"A\"", "b=\"A\""}, 0, 0},
     {"e: rename, fsync(dir) -> new name", {{"a", "A"}}, seq_rename_sync,
-	{"b=\"A\""}},
+	{"b=\"A\""}, 0, 0},
     {"f: append -> size without data, data without size", {{"f", ""}},
-	seq_append, {"f=\"\"", "f=\"\\x00\\x00\\x00\"", "f=\"abc\""}},
+	seq_append, {"f=\"\"", "f=\"\\x00\\x00\\x00\"", "f=\"abc\""}, 0, 0},
     {"g: rename over, no fsync -> all or nothing, never missing",
-	{{"a", "A"}, {"b", "B"}}, seq_rename, {"a=\"A\" b=\"B\"", "b=\"A\""}},
+	{{"a", "A"}, {"b", "B"}}, seq_rename, {"a=\"A\" b=\"B\"", "b=\"A\""}, 0,
+	0},
     {"h: write, rename, no fsync -> may see an empty or zeroed dst",
 	{{"f", "old"}}, seq_write_rename,
 	{"f=\"\"", "f=\"\\x00\\x00\\x00\"", "f=\"new\"", "f=\"old\"",
 	    "f=\"old\" t=\"\"", "f=\"old\" t=\"\\x00\\x00\\x00\"",
-	    "f=\"old\" t=\"new\""}},
+	    "f=\"old\" t=\"new\""},
+	0, 0},
     {"i: fsync(file), rename, no fsync(dir) -> rename may be lost",
 	{{"f", "old"}}, seq_fsync_rename,
-	{"f=\"new\"", "f=\"old\"", "f=\"old\" t=\"new\""}},
+	{"f=\"new\"", "f=\"old\"", "f=\"old\" t=\"new\""}, 0, 0},
+    /* fsyncgate (§2.3 rule 8): event 3 is the first fsync. */
+    {"j: fsync fails (EIO), fsync again succeeds -> still old or new",
+	{{"f", "old"}}, seq_fsync_twice, {"f=\"new\"", "f=\"old\""}, 3, EIO},
+    {"k: fsync interrupted (EINTR), fsync again -> new", {{"f", "old"}},
+	seq_fsync_twice, {"f=\"new\""}, 3, EINTR},
+    {"l: fsync(dir) fails, fsync(dir) again succeeds -> name may be missing",
+	{{NULL, NULL}}, seq_dirsync_twice, {"", "g=\"x\""}, 6, EIO},
+    {"m: no fault: fsync(dir) twice -> name durable", {{NULL, NULL}},
+	seq_dirsync_twice, {"g=\"x\""}, 0, 0},
 };
 
 static int
 run(const struct litmus *t)
 {
-	struct simfs_opts so = {.seed = 1};
+	struct simfs_opts so = {
+	    .seed = 1, .fault_at = t->fault_at, .fault_err = t->fault_err};
 	struct simfs *fs = simfs_new(&so);
 	struct outcomes out = {.n = 0};
 	uint64_t states = 0;
