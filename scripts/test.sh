@@ -40,7 +40,7 @@ UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 # (ctest shows a passing test's output only in its log).
 echo "== evidence (summary lines from $build/Testing/Temporary/LastTest.log)"
 grep -hE '^(simfs-[a-z0-9 /-]+:|powercut-[a-z0-9-]+:|kill9[a-z0-9-]*:|recover-faults:|fuzz-journal:|# [0-9]+ (fault-injection runs|states checked))' \
-  "$build/Testing/Temporary/LastTest.log" | cut -c1-400 || true
+  "$build/Testing/Temporary/LastTest.log" | cut -c1-700 || true
 
 # Last: the coverage build, its report of src/ and the branch gate.
 COV_BUILD_DIR=${COV_BUILD_DIR:-build-cov} JOBS=$jobs ./scripts/coverage.sh
