@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,31 +78,50 @@ has_mode(struct simfs *fs, const char *path, mode_t mode)
 	return simfs_stat(fs, path, &st) == 0 && (st.st_mode & 07777) == mode;
 }
 
-/* Names in d/ besides f, g, other: only hidden temps of f or g. */
+/*
+ * Names in directory @dir: only those in @names (space-padded, " f g "),
+ * and hidden temps (".NAME.*.afile-tmp") of those in @temps_of.
+ */
 static const char *
-strays(struct simfs *fs)
+only_names(struct simfs *fs, const char *dir, const char *names,
+    const char *temps_of, const char *why_stray)
 {
-	char *list = simfs_describe_dir(fs, "d"), *save = NULL, *tok;
+	char *list = simfs_describe_dir(fs, dir), *save = NULL, *tok;
 	const char *why = NULL;
 
 	for (tok = strtok_r(list, " ", &save); tok && !why;
 	     tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
+		char *eq = strchr(tok, '='), key[NAME_MAX + 3], *dot;
 		size_t n;
 
 		if (!eq)
 			continue;
 		*eq = '\0';
 		n = strlen(tok);
-		if (!strcmp(tok, "f") || !strcmp(tok, "g") ||
-		    !strcmp(tok, "other"))
+		(void)snprintf(key, sizeof(key), " %s ", tok);
+		if (strstr(names, key))
 			continue;
-		if ((!strncmp(tok, ".f.", 3) || !strncmp(tok, ".g.", 3)) &&
-		    n > 13 && !strcmp(tok + n - 10, ".afile-tmp"))
-			continue;
-		why = "a stray name in d/";
+		/* ".NAME.<random>.afile-tmp": NAME must be in @temps_of. */
+		dot = tok[0] == '.' ? strchr(tok + 1, '.') : NULL;
+		if (dot && n > 13 && !strcmp(tok + n - 10, ".afile-tmp")) {
+			(void)snprintf(key, sizeof(key), " %.*s ",
+			    (int)(dot - tok - 1), tok + 1);
+			if (strstr(temps_of, key))
+				continue;
+		}
+		why = why_stray;
 	}
 	free(list);
+	return why;
+}
+
+/* Names in d/ besides f, g, other: only hidden temps of f or g. */
+static const char *
+strays(struct simfs *fs)
+{
+	const char *why =
+	    only_names(fs, "d", " f g other ", " f g ", "a stray name in d/");
+
 	if (!why && !is_file(fs, "d/other", other, sizeof(other)))
 		why = "d/other changed";
 	return why;
@@ -354,32 +374,6 @@ run_batch(void)
 	return afile_write_many(AT_FDCWD, items, 3, 0, NULL);
 }
 
-/* Only e/h, or a hidden temp of it, may be in e/. */
-static const char *
-strays_e(struct simfs *fs)
-{
-	char *list = simfs_describe_dir(fs, "e"), *save = NULL, *tok;
-	const char *why = NULL;
-
-	for (tok = strtok_r(list, " ", &save); tok && !why;
-	     tok = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(tok, '=');
-		size_t n;
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		n = strlen(tok);
-		if (!strcmp(tok, "h") ||
-		    (!strncmp(tok, ".h.", 3) && n > 13 &&
-			!strcmp(tok + n - 10, ".afile-tmp")))
-			continue;
-		why = "a stray name in e/";
-	}
-	free(list);
-	return why;
-}
-
 /*
  * Each item alone is old or new (afile_write_many() promises each file's
  * atomicity, not the batch's); once it returned, all are new.
@@ -401,7 +395,9 @@ check_batch(struct simfs *fs, bool acked)
 		return "acknowledged batch not durable";
 	if (!has_mode(fs, "d/f", 0640))
 		return "d/f lost its mode";
-	return strays(fs) ? strays(fs) : strays_e(fs);
+	if (strays(fs))
+		return strays(fs);
+	return only_names(fs, "e", " h ", " h ", "a stray name in e/");
 }
 
 #define NT SIMFS_NO_TMPFILE
