@@ -1393,8 +1393,16 @@ unstage(struct afile_txn *t)
 	for (size_t k = 0; k < t->nops; k++) {
 		struct top *v = &t->ops[k];
 
-		if (v->pending)
-			continue; /* an open writer: it discards its temp */
+		if (v->pending) {
+			/*
+			 * An open writer discards its own (named) temp when
+			 * it is freed, after this: the intent log stays
+			 * until a recovery, so that a power cut before then
+			 * cannot leak it.
+			 */
+			t->keep_intent = true;
+			continue;
+		}
 		if (v->tmp.fd >= 0 || v->tmp.named)
 			afile__tmp_discard(t->d.v[v->dir].fd, &v->tmp);
 	}
