@@ -8,8 +8,9 @@
  *           transactions of the root); recover what a crash left.
  *   stage   every new content goes to a temp beside its target, named
  *           ".NAME.XXXXXXXXXXXX.afile-txn", written and given its final
- *           metadata.  Each temp's name is appended to .atomicfile/intent
- *           before the temp gets it, so that a rollback can find it.
+ *           metadata.  Each directory a temp goes into is named in
+ *           .atomicfile/intent, durably, before the first temp is created
+ *           there, so that a rollback can always find them.
  *   commit  1. sync the temps in one batch (syncfs per file system) and
  *              each of their directories once;
  *           2. check creates (target absent) and removes and renames
@@ -27,7 +28,8 @@
  *           data and is left alone).  No or an invalid journal: roll back,
  *           retiring the journal first and then removing the temps named
  *           by the intent log and the journal's readable records, so that
- *           a crash during the rollback repeats it.  An invalid journal
+ *           a crash during the rollback repeats it; the intent log goes
+ *           last, once the removals are synced.  An invalid journal
  *           one of whose staged temps is already gone was not torn but
  *           damaged after its apply began: AFILE_ECORRUPT, nothing done.
  *
