@@ -273,6 +273,33 @@ afile__unsupported(long r)
 }
 
 /* ------------------------------------------------------------------
+ * File system types (fstype.c): what may be trusted where
+ * ------------------------------------------------------------------ */
+
+/* syncfs(2) makes every file of the file system durable (power-cut tested). */
+#define AFILE__FS_SYNCFS   0x1u
+/* Memory only: nothing survives a power cut whatever is synced. */
+#define AFILE__FS_VOLATILE 0x2u
+/* A FUSE file system: each primitive is what its server makes of it. */
+#define AFILE__FS_FUSE     0x4u
+/* Served by another machine; clients may cache names, attributes, data. */
+#define AFILE__FS_NETWORK  0x8u
+
+struct afile__fstype {
+	unsigned long magic; /* statfs f_type */
+	const char *name;    /* "ext4", ..., "unknown" */
+	unsigned int flags;  /* AFILE__FS_* */
+};
+
+/* The entry for @magic; an "unknown" entry with no flags if not listed. */
+AFILE_HIDDEN const struct afile__fstype *afile__fstype(unsigned long magic);
+/*
+ * The entry for the file system holding @fd into *@ret (never NULL: the
+ * "unknown" entry on failure).  Returns 0, or the fstatfs error.
+ */
+AFILE_HIDDEN int afile__fstype_of(int fd, const struct afile__fstype **ret);
+
+/* ------------------------------------------------------------------
  * Writer internals (writer.c), for copy and patch
  * ------------------------------------------------------------------ */
 

@@ -45,6 +45,9 @@
 #ifdef HAVE_LINUX_OPENAT2_H
 #include <linux/openat2.h>
 #endif
+#ifdef HAVE_FSTATFS
+#include <sys/vfs.h>
+#endif
 #ifndef FALLOC_FL_KEEP_SIZE
 #define FALLOC_FL_KEEP_SIZE 0x01
 #endif
@@ -205,6 +208,23 @@ sys_syncfs(int fd)
 }
 
 static int
+sys_fs_magic(int fd, unsigned long *ret)
+{
+#ifdef HAVE_FSTATFS
+	struct statfs st;
+
+	if (fstatfs(fd, &st) < 0)
+		return -1;
+	*ret = (unsigned long)st.f_type;
+	return 0;
+#else
+	(void)fd, (void)ret;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static int
 sys_openat2_beneath(int dfd, const char *path, int flags)
 {
 #if defined(SYS_openat2) && defined(HAVE_LINUX_OPENAT2_H)
@@ -281,7 +301,8 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 		.flistxattr = sys_flistxattr, .fgetxattr = sys_fgetxattr,   \
 		.fsetxattr = sys_fsetxattr, .llistxattr = sys_llistxattr,   \
 		.lgetxattr = sys_lgetxattr, .syncfs = sys_syncfs,           \
-		.mkdirat = mkdirat, .openat2_beneath = sys_openat2_beneath, \
+		.fs_magic = sys_fs_magic, .mkdirat = mkdirat,               \
+		.openat2_beneath = sys_openat2_beneath,                     \
 		.fcntl_lock = sys_fcntl_lock, .flock = sys_flock,           \
 		.getdents64 = sys_getdents64, .nanosleep = nanosleep,       \
 		.getpid = getpid, .getrlimit = sys_getrlimit,               \
@@ -431,6 +452,15 @@ afile__fsync_dir(int dfd)
 	afile__stat_add(AFILE__STAT_DIR_SYNCS, 1);
 	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
 	return r;
+}
+
+int
+afile__fs_magic(int fd, unsigned long *ret_magic)
+{
+	int r;
+
+	RETRY_EINTR(r, afile__sys.fs_magic(fd, ret_magic));
+	return r < 0 ? -errno : 0;
 }
 
 int

@@ -60,6 +60,8 @@ struct afile__sys {
 	int (*fsetxattr)(int fd, const char *name, const void *value,
 	    size_t size, int flags);
 	int (*syncfs)(int fd);
+	/* The file system's magic number (statfs f_type) into *ret. */
+	int (*fs_magic)(int fd, unsigned long *ret);
 	int (*mkdirat)(int dfd, const char *path, mode_t mode);
 	int (*openat2_beneath)(int dfd, const char *path, int flags);
 	int (*fcntl_lock)(int fd, int cmd, struct flock *fl);
@@ -101,6 +103,8 @@ AFILE_HIDDEN int afile__fsync(int fd, bool data_only);
 AFILE_HIDDEN int afile__fsync_dir(int dfd);
 /* Sync the whole file system holding @fd (one journal commit). */
 AFILE_HIDDEN int afile__syncfs(int fd);
+/* The magic number (statfs f_type) of the file system holding @fd. */
+AFILE_HIDDEN int afile__fs_magic(int fd, unsigned long *ret_magic);
 AFILE_HIDDEN int afile__mkdirat(int dfd, const char *path, mode_t mode);
 /*
  * Open @path beneath @dfd: openat2(RESOLVE_BENEATH) where the kernel has
