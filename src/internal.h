@@ -257,6 +257,13 @@ AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
 AFILE_HIDDEN int afile__sync_file(struct afile__op *op, int fd, bool meta);
 /* Sync a directory after a name in it changed, per @op->sync. */
 AFILE_HIDDEN int afile__sync_dir(struct afile__op *op, int dfd);
+/*
+ * fsync of a directory where it must happen whatever the level (the
+ * transaction protocol): a file system that refuses it (EINVAL, as some
+ * FUSE servers do) lowers the level reached to AFILE_SYNC_DATA instead
+ * of failing.
+ */
+AFILE_HIDDEN int afile__sync_dir_lax(struct afile__op *op, int dfd);
 
 /*
  * "Not supported" (-ENOTSUP or -EOPNOTSUPP: one value on Linux, two
@@ -298,6 +305,17 @@ AFILE_HIDDEN const struct afile__fstype *afile__fstype(unsigned long magic);
  * "unknown" entry on failure).  Returns 0, or the fstatfs error.
  */
 AFILE_HIDDEN int afile__fstype_of(int fd, const struct afile__fstype **ret);
+
+/*
+ * Many files durable at once (syncmany.c).  afile__each() runs
+ * @one(@ctx, k) for every k < @n on a small pool of threads joined before
+ * it returns; 0, or the first failure with its item in *@ret_bad.
+ * afile__syncfs_trusted(): may one syncfs(2) on @fd stand for an fsync of
+ * every file of its file system (the fstype.c allowlist)?
+ */
+AFILE_HIDDEN int afile__each(
+    size_t n, int (*one)(void *ctx, size_t k), void *ctx, size_t *ret_bad);
+AFILE_HIDDEN bool afile__syncfs_trusted(int fd);
 
 /* ------------------------------------------------------------------
  * Writer internals (writer.c), for copy and patch

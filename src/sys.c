@@ -26,6 +26,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -806,4 +808,34 @@ void
 afile__free(void *p)
 {
 	afile__sys.free(p);
+}
+
+unsigned int
+afile__parallel(void *(*fn)(void *), void *arg, unsigned int n)
+{
+	pthread_t th[AFILE__THREADS_MAX];
+	sigset_t all, old;
+	unsigned int made = 0;
+
+	/*
+	 * A table whose syncs are swapped (fault injection, the simulator)
+	 * gets one worker, the caller: its call trace stays in order.
+	 */
+	if (afile__sys.fsync != afile__sys_default.fsync ||
+	    afile__sys.fdatasync != afile__sys_default.fdatasync)
+		n = 1;
+	if (n > AFILE__THREADS_MAX)
+		n = AFILE__THREADS_MAX;
+	/* Workers take no signals: the caller's handlers run where it does. */
+	sigfillset(&all);
+	if (n > 1 && pthread_sigmask(SIG_SETMASK, &all, &old) == 0) {
+		while (made + 1 < n &&
+		    pthread_create(&th[made], NULL, fn, arg) == 0)
+			made++;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	fn(arg);
+	for (unsigned int k = 0; k < made; k++)
+		pthread_join(th[k], NULL);
+	return made + 1;
 }

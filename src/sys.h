@@ -157,6 +157,15 @@ AFILE_HIDDEN int64_t afile__now_real_s(void);
 AFILE_HIDDEN int afile__random(void *buf, size_t n);
 AFILE_HIDDEN uid_t afile__geteuid(void);
 AFILE_HIDDEN uint64_t afile__now_ns(void);
+/*
+ * Run @fn(@arg) on up to @n threads, the caller being one of them, and
+ * join them all before returning how many ran (>= 1: a thread that cannot
+ * be created is simply not there, the others share its work).  With the
+ * sync entries of the table swapped (tests) only the caller runs it.
+ */
+#define AFILE__THREADS_MAX 64
+AFILE_HIDDEN unsigned int afile__parallel(
+    void *(*fn)(void *), void *arg, unsigned int n);
 AFILE_HIDDEN void *afile__malloc(size_t n);
 AFILE_HIDDEN void *afile__realloc(void *p, size_t n);
 AFILE_HIDDEN void afile__free(void *p);

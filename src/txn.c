@@ -197,7 +197,7 @@ sync_dirs(struct afile__op *op, struct dirs *d, bool temps)
 	for (size_t i = 0; i < d->n; i++) {
 		if (!(temps ? d->v[i].temps : d->v[i].touched))
 			continue;
-		r = afile__fsync_dir(d->v[i].fd);
+		r = afile__sync_dir_lax(op, d->v[i].fd);
 		if (r < 0)
 			return afile__fail(op, r, "sync directory",
 			    *d->v[i].rel ? d->v[i].rel : ".");
@@ -289,7 +289,7 @@ retire(struct afile__op *op, int adfd)
 		return afile__fail(op, r, "retire journal", ADIR "/" INTENT);
 	if (op->sync == AFILE_SYNC_NONE)
 		return 0;
-	r = afile__fsync_dir(adfd);
+	r = afile__sync_dir_lax(op, adfd);
 	if (r < 0)
 		return afile__fail(op, r, "sync directory", ADIR);
 	return 0;
@@ -440,7 +440,7 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(op, r, "retire journal", ADIR "/" JOURNAL);
 	if (r == 0 && op->sync != AFILE_SYNC_NONE) {
-		r = afile__fsync_dir(adfd);
+		r = afile__sync_dir_lax(op, adfd);
 		if (r < 0)
 			return afile__fail(op, r, "sync directory", ADIR);
 	}
@@ -464,7 +464,7 @@ rollback(struct afile__op *op, struct dirs *d, int adfd,
 	for (size_t i = 0; i < d->n && rep->temps_removed > before &&
 	     op->sync != AFILE_SYNC_NONE;
 	     i++) {
-		r = afile__fsync_dir(d->v[i].fd);
+		r = afile__sync_dir_lax(op, d->v[i].fd);
 		if (r < 0)
 			return afile__fail(op, r, "sync directory",
 			    d->v[i].rel[0] ? d->v[i].rel : ".");
@@ -618,7 +618,7 @@ open_adir(struct afile__op *op, int rootfd, bool create)
 		return afile__fail(op, r, "create directory", ADIR);
 	/* Its name must be durable before a journal relies on it. */
 	if (r == 0 && op->sync != AFILE_SYNC_NONE) {
-		r = afile__fsync_dir(rootfd);
+		r = afile__sync_dir_lax(op, rootfd);
 		if (r < 0)
 			return afile__fail(op, r, "sync directory", ".");
 	}
@@ -951,7 +951,7 @@ log_dir(struct afile_txn *t, size_t i)
 	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
 		r = afile__fsync(t->intent, true);
 	if (r == 0 && created && t->op.sync != AFILE_SYNC_NONE)
-		r = afile__fsync_dir(t->adfd);
+		r = afile__sync_dir_lax(&t->op, t->adfd);
 	if (r == 0)
 		t->d.v[i].logged = true;
 	return r;
@@ -1163,12 +1163,14 @@ afile_txn_rename(
 
 /*
  * Batched syncs: one syncfs per file system makes every file written on
- * it durable with a single journal commit, where an fsync per file costs
- * one each (bench/bench_batch.c: 1000 temps, 16 ms against 454 ms; 86 ms
- * with 16 threads, 148 ms with io_uring).  syncfs also reports write-back
- * errors of the file system since the descriptor was opened (Linux 5.8),
- * and it writes back the directories too.  Files spread over more than 8
- * file systems, or a kernel without syncfs, get an fsync each (@each).
+ * it durable with a single journal commit, but only where syncfs is
+ * trusted (fstype.c: ext4, xfs, btrfs, tmpfs); it also reports
+ * write-back errors of the file system since the descriptor was opened
+ * (Linux 5.8), and it writes back the directories too.  A file system
+ * off the allowlist (FUSE, NFS, ...: syncfs returns 0 there having made
+ * nothing durable), files spread over more than 8 file systems, or a
+ * kernel without syncfs: an fsync each (@each), issued concurrently
+ * (syncmany.c), and each directory synced.
  */
 struct fs_syncs {
 	dev_t dev[8];
@@ -1186,7 +1188,8 @@ fs_sync(struct fs_syncs *fs, int fd, dev_t dev)
 	for (size_t k = 0; k < fs->n; k++)
 		if (fs->dev[k] == dev)
 			return 0;
-	if (fs->n == sizeof(fs->dev) / sizeof(fs->dev[0])) {
+	if (fs->n == sizeof(fs->dev) / sizeof(fs->dev[0]) ||
+	    !afile__syncfs_trusted(fd)) {
 		fs->each = true;
 		return 0;
 	}
@@ -1200,12 +1203,21 @@ fs_sync(struct fs_syncs *fs, int fd, dev_t dev)
 	return r;
 }
 
+static int
+sync_one_staged(void *ctx, size_t k)
+{
+	struct afile_txn *t = ctx;
+
+	return t->ops[k].tmp.fd < 0 ? 0 : afile__fsync(t->ops[k].tmp.fd, false);
+}
+
 /* Step 1: the staged temps and their directories, durable. */
 static int
 sync_staged(struct afile_txn *t)
 {
 	struct afile__op *op = &t->op;
 	struct fs_syncs fs = {.n = 0};
+	size_t bad;
 	int r;
 
 	if (op->sync == AFILE_SYNC_NONE)
@@ -1219,14 +1231,10 @@ sync_staged(struct afile_txn *t)
 	}
 	if (!fs.each)
 		return 0; /* syncfs wrote the temps' directories back too */
-	for (size_t k = 0; k < t->nops; k++) {
-		if (t->ops[k].tmp.fd < 0)
-			continue;
-		r = afile__fsync(t->ops[k].tmp.fd, false);
-		if (r < 0)
-			return afile__fail(
-			    op, r, "sync staged files", t->ops[k].path);
-	}
+	r = afile__each(t->nops, sync_one_staged, t, &bad);
+	if (r < 0)
+		return afile__fail(
+		    op, r, "sync staged files", t->ops[bad].path);
 	return sync_dirs(op, &t->d, true);
 }
 
@@ -1357,7 +1365,7 @@ write_journal(struct afile_txn *t)
 	else
 		afile__close_quiet(fd);
 	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
-		r = afile__fsync_dir(t->adfd);
+		r = afile__sync_dir_lax(&t->op, t->adfd);
 	if (r < 0) {
 		/*
 		 * Not committed, or not known to be (a failed sync may have
@@ -1369,7 +1377,7 @@ write_journal(struct afile_txn *t)
 		int u = afile__unlinkat(t->adfd, JOURNAL, 0);
 
 		if (u == 0 && t->op.sync != AFILE_SYNC_NONE)
-			u = afile__fsync_dir(t->adfd);
+			u = afile__sync_dir_lax(&t->op, t->adfd);
 		if (u < 0) {
 			t->committed = true; /* the temps are the journal's */
 			return afile__fail_cause(&t->op, AFILE_EJOURNAL, r,
@@ -1409,7 +1417,8 @@ unstage(struct afile_txn *t)
 			afile__tmp_discard(t->d.v[v->dir].fd, &v->tmp);
 	}
 	for (size_t i = 0; i < t->d.n && t->op.sync != AFILE_SYNC_NONE; i++)
-		if (t->d.v[i].logged && afile__fsync_dir(t->d.v[i].fd) < 0)
+		if (t->d.v[i].logged &&
+		    afile__sync_dir_lax(&t->op, t->d.v[i].fd) < 0)
 			t->keep_intent = true;
 }
 
@@ -1533,12 +1542,19 @@ afile_txn_free(struct afile_txn *txn)
  * Batches: independent files, shared syncs
  * ------------------------------------------------------------------ */
 
+static int
+sync_one_writer(void *ctx, size_t k)
+{
+	return afile__writer_sync(((struct afile_writer **)ctx)[k]);
+}
+
 /* Sync @n prepared writers' temps (@st: their directories). */
 static int
 batch_sync(struct afile__op *op, struct afile_writer **w, const struct stat *st,
     size_t n)
 {
 	struct fs_syncs fs = {.n = 0};
+	size_t bad;
 	int r;
 
 	if (op->sync == AFILE_SYNC_NONE)
@@ -1548,12 +1564,7 @@ batch_sync(struct afile__op *op, struct afile_writer **w, const struct stat *st,
 		if (r < 0)
 			return afile__fail(op, r, "sync", ".");
 	}
-	for (size_t k = 0; fs.each && k < n; k++) {
-		r = afile__writer_sync(w[k]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return fs.each ? afile__each(n, sync_one_writer, w, &bad) : 0;
 }
 
 /* Sync each distinct directory of @n published writers once. */
