@@ -110,6 +110,7 @@ struct mop {
 	bool exchange;
 	bool dropped; /* a failed sync let it go: no barrier forces it now */
 	size_t issued, forced;
+	size_t dep; /* 1 + index of an op this one is never durable without */
 };
 
 struct sfd {
@@ -1000,7 +1001,24 @@ s_syncfs(int fd)
 	}
 	if (fs->o.mutant_n == n && fs->o.mutant == SIMFS_MUT_SKIP)
 		return 0;
+	if (fs->o.features & SIMFS_FUSE)
+		return 0; /* nothing reaches the FUSE server */
 	force(fs, ev, F_ALL, 0);
+	return 0;
+}
+
+/* statfs f_type: a query, not an event (it changes nothing). */
+static int
+s_fs_magic(int fd, unsigned long *ret)
+{
+	struct simfs *fs = cur;
+
+	if (!getfd(fs, fd))
+		return fail(EBADF);
+	*ret = (fs->o.features & SIMFS_FUSE) &&
+		fs->o.mutant != SIMFS_MUT_TRUST_SYNCFS
+	    ? 0x65735546UL /* FUSE_SUPER_MAGIC */
+	    : 0xEF53UL;    /* EXT4_SUPER_MAGIC */
 	return 0;
 }
 
@@ -1089,6 +1107,8 @@ do_rename(
 	r = resolve(fs, ddfd, dst, &dd, dn);
 	if (r < 0)
 		return fail(-r);
+	if ((fs->o.features & SIMFS_XDEV) && sd != dd)
+		return fail(EXDEV);
 	di = lookup(fs, dd, dn);
 	if (!strcmp(sn, ".") || !strcmp(dn, ".") || !strcmp(sn, "..") ||
 	    !strcmp(dn, ".."))
@@ -1108,6 +1128,22 @@ do_rename(
 			return fail(ENOTEMPTY);
 		if (!isdir(fs, di))
 			fs->v.ino[di].nlink--;
+	}
+	if ((fs->o.features & SIMFS_SPLIT_XDIR) && sd != dd &&
+	    !(flags & RENAME_EXCHANGE) && !isdir(fs, si)) {
+		size_t link = fs->nops;
+
+		record(fs, ev,
+		    (struct mop){
+			.kind = OP_LINK, .dir = dd, .name = dn, .ino = si});
+		record(fs, ev,
+		    (struct mop){.kind = OP_UNLINK,
+			.dir = sd,
+			.name = sn,
+			.ino = si,
+			.dep = link + 1});
+		published(fs);
+		return 0;
 	}
 	record(fs, ev,
 	    (struct mop){.kind = OP_RENAME,
@@ -1545,6 +1581,7 @@ simfs_install(struct simfs *fs)
 	afile__sys.lgetxattr = s_lgetxattr;
 	afile__sys.fsetxattr = s_fsetxattr;
 	afile__sys.syncfs = s_syncfs;
+	afile__sys.fs_magic = s_fs_magic;
 	afile__sys.mkdirat = s_mkdirat;
 	afile__sys.openat2_beneath = s_openat2_beneath;
 	afile__sys.fcntl_lock = s_fcntl_lock;
@@ -1813,6 +1850,8 @@ materialize(const struct simfs *fs, size_t p, const bool *choose)
 	o.mutant_n = 0;
 	o.fault_at = 0;
 	o.fault_persist = false;
+	bool *applied = xrealloc(NULL, fs->nops ? fs->nops : 1);
+
 	c = simfs_new(&o);
 	img_free(&c->v);
 	img_clone(&c->v, &fs->base);
@@ -1823,10 +1862,16 @@ materialize(const struct simfs *fs, size_t p, const bool *choose)
 			continue;
 		if (op->kind == OP_INIT ||
 		    (op->forced != NEVER && op->forced < p))
-			img_apply(&c->v, op);
-		else if (choose[j++])
+			applied[i] = true;
+		else
+			applied[i] = choose[j++];
+		/* Never without what it depends on (a split rename). */
+		if (applied[i] && op->dep && !applied[op->dep - 1])
+			applied[i] = false;
+		if (applied[i])
 			img_apply(&c->v, op);
 	}
+	free(applied);
 	img_count_links(&c->v);
 	img_free(&c->base);
 	img_clone(&c->base, &c->v);

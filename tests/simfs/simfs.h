@@ -25,12 +25,34 @@
 /* Kernel features a simfs can lack, so that the fallbacks run. */
 #define SIMFS_NO_TMPFILE   0x1u /* O_TMPFILE fails with EOPNOTSUPP */
 #define SIMFS_NO_RENAMEAT2 0x2u /* renameat2 with flags fails, EINVAL */
+/*
+ * A file system off the syncfs allowlist (FUSE): statfs says FUSE, and
+ * syncfs returns 0 having made nothing durable (the kernel sends
+ * FUSE_SYNCFS only to virtiofs).  Without it statfs says ext4.
+ */
+#define SIMFS_FUSE         0x4u
+/*
+ * A rename of a file between two directories is two micro-ops: the new
+ * name (forced by a sync of the destination directory) and the removal
+ * of the old one (forced by a sync of the source directory; never
+ * durable without the new name).  Models file systems that commit
+ * directories separately; the default makes the rename one op, durable
+ * with either directory.
+ */
+#define SIMFS_SPLIT_XDIR   0x8u
+/* A rename between two different directories fails with EXDEV. */
+#define SIMFS_XDEV         0x10u
 
 /* Mutations of the barriers, for the harness's self-test. */
 enum simfs_mutant {
 	SIMFS_MUT_NONE,
 	SIMFS_MUT_SKIP,  /* the n-th sync returns 0 and forces nothing */
 	SIMFS_MUT_DEFER, /* the n-th file sync runs after the next publish */
+	/*
+	 * With SIMFS_FUSE: statfs says ext4, so the library trusts syncfs
+	 * on FUSE (which still makes nothing durable).  mutant_n unused.
+	 */
+	SIMFS_MUT_TRUST_SYNCFS,
 };
 
 struct simfs_opts {

@@ -37,6 +37,10 @@ static const struct {
 	"the retire; killed in txn-rename-then-move-back"},
     {"txn-put-create-remove-rename", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
+    {"txn-2puts-fuse", "fsync dir d/.atomicfile #3",
+	"the retire; killed in txn-rename-then-move-back"},
+    {"txn-put-create-remove-rename-fuse", "fsync dir d/.atomicfile #3",
+	"the retire; killed in txn-rename-then-move-back"},
     /*
      * The destination directory of a cross-directory rename when
      * nothing else changed in it: the model makes a rename durable with
@@ -46,6 +50,9 @@ static const struct {
      * that.
      */
     {"txn-put-create-remove-rename", "fsync dir d/sub",
+	"equivalent in the model: a rename is durable with either "
+	"directory"},
+    {"txn-put-create-remove-rename-fuse", "fsync dir d/sub",
 	"equivalent in the model: a rename is durable with either "
 	"directory"},
 };
@@ -80,6 +87,23 @@ mutation(const struct simfs_opts *o)
 		struct result res;
 
 		run_workload(w, o, true, &res);
+		/* "Use syncfs on FUSE" (issue 9) must be caught. */
+		if (w->features & SIMFS_FUSE) {
+			struct simfs_opts m = *o;
+			struct result mr;
+
+			m.mutant = SIMFS_MUT_TRUST_SYNCFS;
+			run_workload(w, &m, true, &mr);
+			mutants++;
+			killed += mr.failures != 0;
+			if (!mr.failures) {
+				printf("FAIL simfs-txn mutation: workload=%s "
+				       "mutant=trust-syncfs: trusting syncfs "
+				       "on FUSE goes unnoticed\n",
+				    w->name);
+				bad = 1;
+			}
+		}
 		for (unsigned int n = 1; n <= res.syncs && n <= 64; n++) {
 			const char *site = res.sync_site[n - 1];
 			const char *why = explained(w->name, site);

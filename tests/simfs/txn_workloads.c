@@ -336,6 +336,13 @@ const struct workload txn_workloads[] = {
 	check_mixed},
     {"txn-rename-then-move-back", 0, false, NULL, setup, run_rename_back,
 	check_rename_back},
+    /*
+     * Off the syncfs allowlist (FUSE: syncfs makes nothing durable):
+     * the staged files get an fsync each (issue 9).
+     */
+    {"txn-2puts-fuse", SIMFS_FUSE, false, NULL, setup, run_puts, check_puts},
+    {"txn-put-create-remove-rename-fuse", SIMFS_FUSE, false, NULL, setup,
+	run_mixed, check_mixed},
 };
 
 const unsigned int n_txn_workloads =

@@ -301,6 +301,31 @@ check_rename_xdir(struct simfs *fs, bool acked)
 	return check_moved(fs, acked, "e/g", NULL, 0);
 }
 
+/*
+ * A move between directories on a file system that commits them apart
+ * (SIMFS_SPLIT_XDIR), or across file systems (SIMFS_XDEV: a copy, then
+ * the source removed): until the call returns both names may show;
+ * once it returned the source name must never come back (issue 9: the
+ * source directory's sync after the move).
+ */
+static const char *
+check_moved_apart(struct simfs *fs, bool acked)
+{
+	bool src = is_file(fs, "d/f", old_f, sizeof(old_f));
+	bool dst = is_file(fs, "e/g", old_f, sizeof(old_f));
+
+	if (acked && (src || !dst))
+		return src ? "the source name came back after the move returned"
+			   : "acknowledged move not durable";
+	if (!src && !dst)
+		return "the file lost both names";
+	if (!src && !absent(fs, "d/f"))
+		return "d/f neither the file nor absent";
+	if (!dst && !absent(fs, "e/g"))
+		return "e/g neither the file nor absent";
+	return strays(fs);
+}
+
 static const char *
 check_exchange(struct simfs *fs, bool acked)
 {
@@ -429,11 +454,18 @@ const struct workload workloads[] = {
 	check_exchange},
     {"rename-xdir", 0, false, NULL, setup_f, run_rename_xdir,
 	check_rename_xdir},
+    {"rename-xdir-split", SIMFS_SPLIT_XDIR, true, NULL, setup_f,
+	run_rename_xdir, check_moved_apart},
+    {"move-across", SIMFS_XDEV, true, NULL, setup_f, run_rename_xdir,
+	check_moved_apart},
     {"patch", 0, true, NULL, setup_f, run_patch, check_patch},
     {"patch-named", NT, true, NULL, setup_f, run_patch, check_patch},
     {"patch-big", 0, true, NULL, setup_big, run_patch, check_patch_big},
     {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
     {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
+    /* Off the syncfs allowlist (FUSE): an fsync per file (issue 9). */
+    {"write-many-fuse", NT | SIMFS_FUSE, true, NULL, setup_fg, run_batch,
+	check_batch},
 };
 
 const unsigned int n_workloads = sizeof(workloads) / sizeof(workloads[0]);
