@@ -31,6 +31,12 @@
  * with M MiB of unrelated, unsynced data written just before, so that the
  * price of that shows.
  *
+ * With --neighbour-mb=M, a busy neighbour shares the file system for
+ * the whole run: a child process rewrites an M MiB file in the work
+ * directory over and over, 1 MiB at a time, never syncing (issue 9's
+ * second case: a program writing gigabytes beside the batch).  The
+ * measurement starts after its first whole pass.
+ *
  * Method: every variant runs once unmeasured (creating the targets, so
  * that every measured batch replaces existing files, and growing the
  * database to its steady size), then ROUNDS measured rounds; in each
@@ -54,6 +60,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +68,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef BENCH_HAVE_SQLITE
@@ -80,6 +88,7 @@ struct config {
 	unsigned long rounds;
 	size_t size;
 	unsigned long dirty_mb;
+	unsigned long neighbour_mb;
 	unsigned int threads[MAX_THREAD_COUNTS];
 	size_t nthreads;
 	bool named_temps;
@@ -826,7 +835,8 @@ usage(FILE *f)
 {
 	fputs("usage: bench_batch [--files=N] [--rounds=N] [--size=BYTES]\n"
 	      "                   [--threads=T,T,...] [--temps=tmpfile|named]\n"
-	      "                   [--dirty-mb=M] [--dir=DIR] [--kv=FILE]\n"
+	      "                   [--dirty-mb=M] [--neighbour-mb=M]\n"
+	      "                   [--dir=DIR] [--kv=FILE]\n"
 	      "\n"
 	      "Makes N files (1000) of SIZE bytes (4096) durable with N\n"
 	      "afile_write() calls, one afile_write_many(), one transaction\n"
@@ -834,7 +844,9 @@ usage(FILE *f)
 	      "staged temps durable: fsync each, fsync from T threads\n"
 	      "(2,4,8,16), one syncfs, io_uring.  ROUNDS (5) measured rounds,\n"
 	      "median reported.  --dirty-mb=M reruns the second part with M\n"
-	      "MiB of unrelated unsynced data present.  Works in a fresh\n"
+	      "MiB of unrelated unsynced data present.  --neighbour-mb=M\n"
+	      "runs everything while another process keeps rewriting an\n"
+	      "M MiB file there without syncing.  Works in a fresh\n"
 	      "directory under DIR (default: the current one), removed at\n"
 	      "the end.\n",
 	    f);
@@ -885,6 +897,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"threads", required_argument, NULL, 't'},
 	    {"temps", required_argument, NULL, 'T'},
 	    {"dirty-mb", required_argument, NULL, 'D'},
+	    {"neighbour-mb", required_argument, NULL, 'N'},
 	    {"dir", required_argument, NULL, 'd'},
 	    {"kv", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
@@ -894,7 +907,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	int c;
 
 	while ((c = getopt_long(
-		    argc, argv, "n:r:s:t:T:D:d:k:h", longopts, NULL)) != -1) {
+		    argc, argv, "n:r:s:t:T:D:N:d:k:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->files) < 0 ||
@@ -927,6 +940,11 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case 'D':
 			if (parse_ulong(optarg, &cfg->dirty_mb) < 0 ||
 			    cfg->dirty_mb > 65536)
+				goto bad;
+			break;
+		case 'N':
+			if (parse_ulong(optarg, &cfg->neighbour_mb) < 0 ||
+			    cfg->neighbour_mb > 1048576)
 				goto bad;
 			break;
 		case 'd':
@@ -1133,6 +1151,51 @@ setup(struct ctx *c, const char *work)
 	return 0;
 }
 
+/*
+ * The busy neighbour: a child rewriting an @mb MiB file in @work, 1 MiB
+ * per write, forever, never syncing.  Returns its pid once its first
+ * pass is written (so the file exists at full size), or -1.
+ */
+static pid_t
+start_neighbour(const char *work, unsigned long mb, const unsigned char *buf)
+{
+	char path[PATH_MAX];
+	int p[2];
+	pid_t pid;
+	char c;
+
+	snprintf(path, sizeof(path), "%s/neighbour", work);
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		close(p[0]);
+		for (unsigned long pass = 0; fd >= 0; pass++) {
+			for (unsigned long m = 0; m < mb; m++)
+				if (pwrite(fd, buf, 1u << 20, (off_t)m << 20) <
+				    0)
+					_exit(1);
+			if (pass == 0 &&
+			    (write(p[1], "", 1) < 0 || close(p[1]) < 0))
+				_exit(1);
+		}
+		_exit(1);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1179,6 +1242,7 @@ main(int argc, char **argv)
 	char labels[MAX_VARIANTS][2][NAME_LEN];
 	char work[PATH_MAX] = "";
 	size_t nv;
+	pid_t neighbour = 0;
 	int r, status = 1;
 	int n;
 
@@ -1221,7 +1285,23 @@ main(int argc, char **argv)
 		    strerror(-r));
 		goto out;
 	}
+	if (cfg.neighbour_mb > 0) {
+		neighbour =
+		    start_neighbour(work, cfg.neighbour_mb, c.dirty_buf);
+		if (neighbour < 0) {
+			fputs("bench_batch: the neighbour did not start\n",
+			    stderr);
+			goto out;
+		}
+		if (cfg.kv != NULL)
+			fprintf(cfg.kv, "batch.neighbour_mb %lu\n",
+			    cfg.neighbour_mb);
+	}
 	r = run_rounds(&c, vs, nv);
+	if (neighbour > 0) {
+		kill(neighbour, SIGKILL);
+		waitpid(neighbour, NULL, 0);
+	}
 	if (r == 0) {
 		report(&cfg, vs, nv);
 		status = 0;
