@@ -310,12 +310,13 @@ AFILE_HIDDEN int afile__fstype_of(int fd, const struct afile__fstype **ret);
  * Many files durable at once (syncmany.c).  afile__each() runs
  * @one(@ctx, k) for every k < @n on a small pool of threads joined before
  * it returns; 0, or the first failure with its item in *@ret_bad.
- * afile__syncfs_trusted(): may one syncfs(2) on @fd stand for an fsync of
- * every file of its file system (the fstype.c allowlist)?
+ * afile__use_syncfs(): may one syncfs(2) on @fd stand for an fsync of
+ * every file of its file system (the fstype.c allowlist), and is it
+ * cheaper than an fsync per file (little dirty data system-wide)?
  */
 AFILE_HIDDEN int afile__each(
     size_t n, int (*one)(void *ctx, size_t k), void *ctx, size_t *ret_bad);
-AFILE_HIDDEN bool afile__syncfs_trusted(int fd);
+AFILE_HIDDEN bool afile__use_syncfs(int fd);
 
 /* ------------------------------------------------------------------
  * Writer internals (writer.c), for copy and patch

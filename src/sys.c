@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -226,6 +227,41 @@ sys_fs_magic(int fd, unsigned long *ret)
 #endif
 }
 
+/* Dirty: + Writeback: of /proc/meminfo. */
+static int
+sys_dirty_kib(uint64_t *ret)
+{
+	char buf[4096];
+	unsigned long long v;
+	uint64_t sum = 0;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int seen = 0;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		errno = n == 0 ? EIO : errno;
+		return -1;
+	}
+	buf[n] = 0;
+	for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		if ((sscanf(p, "Dirty: %llu kB", &v) == 1 ||
+			sscanf(p, "Writeback: %llu kB", &v) == 1)) {
+			sum += v;
+			seen++;
+		}
+	}
+	if (seen == 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	*ret = sum;
+	return 0;
+}
+
 static int
 sys_openat2_beneath(int dfd, const char *path, int flags)
 {
@@ -303,8 +339,8 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 		.flistxattr = sys_flistxattr, .fgetxattr = sys_fgetxattr,   \
 		.fsetxattr = sys_fsetxattr, .llistxattr = sys_llistxattr,   \
 		.lgetxattr = sys_lgetxattr, .syncfs = sys_syncfs,           \
-		.fs_magic = sys_fs_magic, .mkdirat = mkdirat,               \
-		.openat2_beneath = sys_openat2_beneath,                     \
+		.fs_magic = sys_fs_magic, .dirty_kib = sys_dirty_kib,       \
+		.mkdirat = mkdirat, .openat2_beneath = sys_openat2_beneath, \
 		.fcntl_lock = sys_fcntl_lock, .flock = sys_flock,           \
 		.getdents64 = sys_getdents64, .nanosleep = nanosleep,       \
 		.getpid = getpid, .getrlimit = sys_getrlimit,               \
@@ -463,6 +499,25 @@ afile__fs_magic(int fd, unsigned long *ret_magic)
 
 	RETRY_EINTR(r, afile__sys.fs_magic(fd, ret_magic));
 	return r < 0 ? -errno : 0;
+}
+
+/* Are the table's syncs the real ones (not a test's)? */
+static bool
+real_syncs(void)
+{
+	return afile__sys.fsync == afile__sys_default.fsync &&
+	    afile__sys.fdatasync == afile__sys_default.fdatasync;
+}
+
+int
+afile__dirty_kib(uint64_t *ret_kib)
+{
+	/* Tests that trace or simulate the syncs see a quiet machine. */
+	if (!real_syncs()) {
+		*ret_kib = 0;
+		return 0;
+	}
+	return afile__sys.dirty_kib(ret_kib) < 0 ? -errno : 0;
 }
 
 int
@@ -821,8 +876,7 @@ afile__parallel(void *(*fn)(void *), void *arg, unsigned int n)
 	 * A table whose syncs are swapped (fault injection, the simulator)
 	 * gets one worker, the caller: its call trace stays in order.
 	 */
-	if (afile__sys.fsync != afile__sys_default.fsync ||
-	    afile__sys.fdatasync != afile__sys_default.fdatasync)
+	if (!real_syncs())
 		n = 1;
 	if (n > AFILE__THREADS_MAX)
 		n = AFILE__THREADS_MAX;

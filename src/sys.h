@@ -62,6 +62,8 @@ struct afile__sys {
 	int (*syncfs)(int fd);
 	/* The file system's magic number (statfs f_type) into *ret. */
 	int (*fs_magic)(int fd, unsigned long *ret);
+	/* Dirty and under-writeback page cache, system-wide, in KiB. */
+	int (*dirty_kib)(uint64_t *ret);
 	int (*mkdirat)(int dfd, const char *path, mode_t mode);
 	int (*openat2_beneath)(int dfd, const char *path, int flags);
 	int (*fcntl_lock)(int fd, int cmd, struct flock *fl);
@@ -105,6 +107,11 @@ AFILE_HIDDEN int afile__fsync_dir(int dfd);
 AFILE_HIDDEN int afile__syncfs(int fd);
 /* The magic number (statfs f_type) of the file system holding @fd. */
 AFILE_HIDDEN int afile__fs_magic(int fd, unsigned long *ret_magic);
+/*
+ * Data waiting for write-back, system-wide (/proc/meminfo), in KiB; 0
+ * when the table's syncs are swapped (tests: their traces stay fixed).
+ */
+AFILE_HIDDEN int afile__dirty_kib(uint64_t *ret_kib);
 AFILE_HIDDEN int afile__mkdirat(int dfd, const char *path, mode_t mode);
 /*
  * Open @path beneath @dfd: openat2(RESOLVE_BENEATH) where the kernel has

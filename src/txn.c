@@ -1164,7 +1164,8 @@ afile_txn_rename(
 /*
  * Batched syncs: one syncfs per file system makes every file written on
  * it durable with a single journal commit, but only where syncfs is
- * trusted (fstype.c: ext4, xfs, btrfs, tmpfs); it also reports
+ * trusted (fstype.c: ext4, xfs, btrfs, tmpfs) and little else is dirty
+ * (syncmany.c); it also reports
  * write-back errors of the file system since the descriptor was opened
  * (Linux 5.8), and it writes back the directories too.  A file system
  * off the allowlist (FUSE, NFS, ...: syncfs returns 0 there having made
@@ -1189,7 +1190,7 @@ fs_sync(struct fs_syncs *fs, int fd, dev_t dev)
 		if (fs->dev[k] == dev)
 			return 0;
 	if (fs->n == sizeof(fs->dev) / sizeof(fs->dev[0]) ||
-	    !afile__syncfs_trusted(fd)) {
+	    !afile__use_syncfs(fd)) {
 		fs->each = true;
 		return 0;
 	}
@@ -1584,6 +1585,9 @@ batch_sync_dirs(struct afile__op *op, struct afile_writer **w,
 			    st[i].st_ino == st[k].st_ino;
 		if (!seen)
 			r = afile__writer_sync_dir(w[k]);
+		/* A refused directory sync lowered the writer's level. */
+		if (afile__writer_op(w[k])->achieved > op->achieved)
+			op->achieved = afile__writer_op(w[k])->achieved;
 		if (r < 0)
 			r = afile__fail_cause(op, AFILE_EUNSYNCED, r,
 			    "sync directory",

@@ -14,6 +14,9 @@
  *                              "txn GEN" and "many GEN" (the oldest
  *                              batch file's), or fails
  *
+ * many and txn print "level L", the durability level reached
+ * (opts.ret_sync: 0 full, 1 data).
+ *
  * A file of generation G holds "gen G\n" and then G-dependent filler of a
  * G-dependent size, so a torn, empty or mixed file is never mistaken for
  * a whole one.  Generation 0 is "absent".
@@ -58,7 +61,13 @@ put_many(int dfd, unsigned int n, unsigned long gen)
 		it[k].buf = bufs + (size_t)k * MAXLEN;
 		it[k].len = content(gen, k, bufs + (size_t)k * MAXLEN);
 	}
-	r = afile_write_many(dfd, it, n, 0, NULL);
+	struct afile_opts o = AFILE_OPTS_INIT;
+	unsigned int level = 9;
+
+	o.ret_sync = &level;
+	r = afile_write_many(dfd, it, n, 0, &o);
+	if (r == 0)
+		printf("level %u\n", level);
 	free(it), free(names), free(bufs);
 	return r;
 }
@@ -67,9 +76,14 @@ static int
 put_txn(int dfd, unsigned int n, unsigned long gen)
 {
 	static char buf[MAXLEN];
+	struct afile_opts o = AFILE_OPTS_INIT;
+	unsigned int level = 9;
 	struct afile_txn *t;
 	char name[16];
-	int r = afile_txn_begin(dfd, ".", 0, NULL, &t);
+	int r;
+
+	o.ret_sync = &level;
+	r = afile_txn_begin(dfd, ".", 0, &o, &t);
 
 	for (unsigned int k = 0; r == 0 && k < n; k++) {
 		snprintf(name, sizeof(name), "t%03u", k);
@@ -78,6 +92,8 @@ put_txn(int dfd, unsigned int n, unsigned long gen)
 	if (r == 0)
 		r = afile_txn_commit(t);
 	afile_txn_free(t);
+	if (r == 0)
+		printf("level %u\n", level);
 	return r;
 }
 

@@ -88,10 +88,33 @@ same "$WORK/new2" "$MNT/a" "txn put"
 [ ! -e "$MNT/b" ] || fail "expected txn's removed file gone after the power cut"
 same "$WORK/new" "$MNT/d2/c" "txn mv"
 
-# The library's batch and transaction (the driver's whole-file pattern).
+# RENAME_NOREPLACE (refused with --no-rename-flags: link + unlink).
+run "$AFILE" mv --no-clobber "$MNT/c" "$MNT/c2"
+power_cut
+same "$WORK/new2" "$MNT/c2" "mv --no-clobber"
+[ ! -e "$MNT/c" ] || fail "expected the source of mv --no-clobber gone after the power cut"
+
+# From another file system: copy_file_range and FICLONE across mounts
+# refused (EXDEV), the copy reads and writes.
+run "$AFILE" cp "$WORK/new2" "$MNT/xcp"
+power_cut
+same "$WORK/new2" "$MNT/xcp" "cp from another file system"
+
+# OFD locks on FUSE (the kernel keeps them when the server has none).
+run "$AFILE" lock "$MNT/w" -- "$AFILE" write "$MNT/locked" <"$WORK/old"
+power_cut
+same "$WORK/old" "$MNT/locked" "write under lock"
+
+# The library's batch and transaction (the driver's whole-file pattern),
+# and the level they report: full, or data where directory fsync is
+# refused.
+want=0
+case " ${SWITCHES[*]} " in *" --no-dirsync "*) want=1 ;; esac
 mkdir "$MNT/lib"
-run "$DRIVER" txn "$MNT/lib" 5 7
-run "$DRIVER" many "$MNT/lib" 5 8
+lt=$("$DRIVER" txn "$MNT/lib" 5 7) || fail "driver txn failed: $lt"
+lm=$("$DRIVER" many "$MNT/lib" 5 8) || fail "driver many failed: $lm"
+[ "$lt" = "level $want" ] || fail "expected the transaction to report 'level $want', got '$lt'"
+[ "$lm" = "level $want" ] || fail "expected afile_write_many to report 'level $want', got '$lm'"
 power_cut
 run "$AFILE" recover "$MNT/lib"
 out=$("$DRIVER" check "$MNT/lib") || fail "after txn and afile_write_many and a power cut: $out"
@@ -100,4 +123,4 @@ many 8" ] || fail "expected generations 'txn 7, many 8' after the power cut, got
 
 left=$(find "$BACK" -name '*.afile-txn' -o -name '*.afile-tmp' | head -n 3)
 [ -z "$left" ] || fail "expected no temps left after acknowledged operations, got: $left"
-echo "ok: $TEST_NAME: 12 acknowledged operations kept across power cuts"
+echo "ok: $TEST_NAME: 15 acknowledged operations kept across power cuts"

@@ -37,6 +37,13 @@ static const struct {
 	"the retire; killed in txn-rename-then-move-back"},
     {"txn-put-create-remove-rename", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
+    /*
+     * A commit refused at its checks (step 2) after the staged files were
+     * synced (step 1): they are only ever removed, so their sync is not
+     * needed there.
+     */
+    {"txn-commit-refused", "syncfs",
+	"the staged files' sync before a commit its checks refuse"},
     {"txn-2puts-fuse", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
     {"txn-put-create-remove-rename-fuse", "fsync dir d/.atomicfile #3",

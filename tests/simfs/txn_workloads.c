@@ -233,6 +233,58 @@ check_puts(struct simfs *fs, bool acked)
 	return why ? why : leftovers(fs, " a sub c r .atomicfile ");
 }
 
+/*
+ * ---- taken back: staged, then freed without a commit (the rollback),
+ * or refused at commit (create over an existing file: unstage) ----
+ * Every state all old, and no staged temp left once recovery ran: the
+ * removals must be durable before the intent log that names them goes.
+ */
+static int
+run_abandoned(void)
+{
+	struct afile_opts o = {.size = sizeof(o), .sync = AFILE_SYNC_FULL};
+	struct afile_txn *t;
+	int r = afile_txn_begin(AT_FDCWD, ROOT, 0, &o, &t);
+
+	if (r)
+		return r;
+	r = stage_puts(t);
+	afile_txn_free(t);
+	return r;
+}
+
+static int
+run_refused(void)
+{
+	struct afile_opts o = {.size = sizeof(o), .sync = AFILE_SYNC_FULL};
+	struct afile_txn *t;
+	int r = afile_txn_begin(AT_FDCWD, ROOT, 0, &o, &t);
+
+	if (r)
+		return r;
+	r = stage_puts(t);
+	if (!r)
+		r = afile_txn_create(t, "c", new_n, sizeof(new_n), 0);
+	if (!r)
+		r = afile_txn_commit(t);
+	afile_txn_free(t);
+	return r == -EEXIST ? 0 : r ? r : -EPROTO;
+}
+
+static const char *
+check_taken_back(struct simfs *fs, bool acked)
+{
+	const char *why = recover(fs);
+
+	(void)acked;
+	if (why)
+		return why;
+	if (!is_file(fs, ROOT "/a", old_a) ||
+	    !is_file(fs, ROOT "/sub/b", old_b))
+		return "a transaction that was taken back changed a file";
+	return leftovers(fs, " a sub c r .atomicfile ");
+}
+
 /* ---- put d/a, create d/n, remove d/c, rename d/r to d/sub/s ---- */
 
 static int
@@ -340,6 +392,9 @@ const struct workload txn_workloads[] = {
      * Off the syncfs allowlist (FUSE: syncfs makes nothing durable):
      * the staged files get an fsync each (issue 9).
      */
+    {"txn-abandoned", 0, false, NULL, setup, run_abandoned, check_taken_back},
+    {"txn-commit-refused", 0, false, NULL, setup, run_refused,
+	check_taken_back},
     {"txn-2puts-fuse", SIMFS_FUSE, false, NULL, setup, run_puts, check_puts},
     {"txn-put-create-remove-rename-fuse", SIMFS_FUSE, false, NULL, setup,
 	run_mixed, check_mixed},
