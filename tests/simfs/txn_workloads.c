@@ -285,6 +285,32 @@ check_taken_back(struct simfs *fs, bool acked)
 	return leftovers(fs, " a sub c r .atomicfile ");
 }
 
+/*
+ * ---- recovery taking back a transaction a crash interrupted before its
+ * commit point: the intent log names d/ and d/sub/, which hold one
+ * staged temp each, and there is no journal (rollback()) ----
+ */
+static void
+setup_interrupted(struct simfs *fs)
+{
+	static const char intent[] = "#0W3sNW\n/\nsub/\n";
+
+	setup(fs);
+	(void)simfs_mkdir(fs, ROOT "/.atomicfile", 0755);
+	(void)simfs_put(
+	    fs, ROOT "/.atomicfile/intent", intent, sizeof(intent) - 1, 0644);
+	(void)simfs_put(
+	    fs, ROOT "/.a.0W3sNWAAAAAA.afile-txn", new_a, sizeof(new_a), 0640);
+	(void)simfs_put(fs, ROOT "/sub/.b.0W3sNWAAAAAB.afile-txn", new_b,
+	    sizeof(new_b), 0644);
+}
+
+static int
+run_recover(void)
+{
+	return afile_recover(AT_FDCWD, ROOT, 0, NULL);
+}
+
 /* ---- put d/a, create d/n, remove d/c, rename d/r to d/sub/s ---- */
 
 static int
@@ -394,6 +420,8 @@ const struct workload txn_workloads[] = {
      */
     {"txn-abandoned", 0, false, NULL, setup, run_abandoned, check_taken_back},
     {"txn-commit-refused", 0, false, NULL, setup, run_refused,
+	check_taken_back},
+    {"txn-recover-rollback", 0, false, NULL, setup_interrupted, run_recover,
 	check_taken_back},
     {"txn-2puts-fuse", SIMFS_FUSE, false, NULL, setup, run_puts, check_puts},
     {"txn-put-create-remove-rename-fuse", SIMFS_FUSE, false, NULL, setup,
