@@ -142,7 +142,11 @@ AFILE_API const char *afile_version(void);
 	X(ESOURCEKEPT, -5004,                                                 \
 	    "copied to the destination, but the source could not be removed") \
 	X(ECORRUPT, -5005, "corrupt journal or checksum mismatch")            \
-	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")
+	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")        \
+	X(EPROTECTED, -5007,                                                  \
+	    "refused: planted by another user in a sticky directory "         \
+	    "(fs.protected_symlinks, fs.protected_regular, "                  \
+	    "fs.protected_fifos)")
 
 enum afile_error {
 #define AFILE__ERR_ENUM(name, value, text) AFILE_##name = (value),
