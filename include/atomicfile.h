@@ -422,7 +422,9 @@ AFILE_API int afile_copy(int sdirfd, const char *src, int ddirfd,
  * -EINVAL (both AFILE_NOREPLACE and AFILE_EXCHANGE), -ENOTSUP, and
  * AFILE_ESOURCEKEPT (across file systems: @dst holds the copy, but @src
  * could not be removed).  On failure both names are as they were, except
- * AFILE_EUNSYNCED (renamed, not known durable) and AFILE_ESOURCEKEPT.
+ * AFILE_EUNSYNCED (renamed, not known durable; across file systems: @dst
+ * holds the copy, not known durable, and @src is kept) and
+ * AFILE_ESOURCEKEPT.
  * Since: 0.1.
  */
 AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,

@@ -275,7 +275,12 @@ move_across(struct afile__op *op, struct afile__target *s,
 		AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS);
 	afile__meta_done(&m);
 	afile__close_quiet(fd);
-	if (r < 0 && r != AFILE_EUNSYNCED)
+	/*
+	 * A copy whose directory sync failed is not known durable: the
+	 * source stays (both names), or a power cut could keep neither
+	 * (found by simfs-faults, move-across).
+	 */
+	if (r < 0)
 		return r;
 	r = afile__unlinkat(s->dfd, s->name, 0);
 	if (r < 0)

@@ -1338,8 +1338,12 @@ s_fchown(int fd, uid_t uid, gid_t gid)
 static int
 s_futimens(int fd, const struct timespec ts[2])
 {
-	(void)event(cur, "futimens");
+	size_t ev = event(cur, "futimens");
+	int e = injected(cur, ev, "futimens");
+
 	(void)ts;
+	if (e)
+		return fail(e);
 	return getfd(cur, fd) ? 0 : fail(EBADF);
 }
 
