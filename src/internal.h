@@ -335,14 +335,21 @@ AFILE_HIDDEN int afile__writer_stage(
     struct afile_writer *w, struct afile__tmp *ret_tmp);
 /* Read all of @fd into a malloc()ed, NUL-terminated buffer. */
 AFILE_HIDDEN int afile__read_fd(int fd, char **ret_buf, size_t *ret_len);
-/* Transactions (txn.c): a writer from afile_txn_writer() stages here. */
-AFILE_HIDDEN int afile__txn_stage_writer(
-    struct afile_txn *txn, struct afile_writer *w);
-AFILE_HIDDEN void afile__txn_drop_writer(
-    struct afile_txn *txn, struct afile_writer *w);
-AFILE_HIDDEN void afile__writer_set_txn(
-    struct afile_writer *w, struct afile_txn *txn);
-/* The writer's transaction is going away: discard, and fail from now on. */
+/*
+ * struct afile__writer_owner - what a writer publishes through instead of
+ * its target, set by the layer that owns it (a transaction, for
+ * afile_txn_writer()), so that the writer knows no layer above it.
+ * @commit: afile_writer_commit() hands the writer over here;
+ * @drop:   afile_writer_free() without a commit tells the owner first.
+ */
+struct afile__writer_owner {
+	int (*commit)(void *ctx, struct afile_writer *w);
+	void (*drop)(void *ctx, struct afile_writer *w);
+};
+/* Set (or, with NULL, clear) the owner of @w; @ctx is passed back. */
+AFILE_HIDDEN void afile__writer_set_owner(
+    struct afile_writer *w, const struct afile__writer_owner *owner, void *ctx);
+/* The writer's owner is going away: discard, and fail from now on. */
 AFILE_HIDDEN void afile__writer_orphan(struct afile_writer *w);
 /*
  * afile_read()'s hot-journal check: when @dirfd holds .atomicfile/journal

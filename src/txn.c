@@ -841,6 +841,10 @@ check_txn(struct afile_txn *t)
 }
 
 static int stage_name(void *ctx, const char *target, char *out);
+static int stage_writer(void *ctx, struct afile_writer *w);
+static void drop_writer(void *ctx, struct afile_writer *w);
+static const struct afile__writer_owner writer_owner = {
+    .commit = stage_writer, .drop = drop_writer};
 
 int
 afile_txn_begin(int rootfd, const char *root, unsigned int flags,
@@ -1098,21 +1102,27 @@ afile_txn_writer(struct afile_txn *txn, const char *path, unsigned int flags,
 	}
 	v->dir = dir;
 	v->pending = w;
-	afile__writer_set_txn(w, txn);
+	afile__writer_set_owner(w, &writer_owner, txn);
 	*ret_writer = w;
 	return 0;
 }
 
-int
-afile__txn_stage_writer(struct afile_txn *t, struct afile_writer *w)
+/*
+ * The writer's owner hooks (afile__writer_set_owner()): its commit stages
+ * into the transaction, its free without a commit abandons the put.
+ */
+static int
+stage_writer(void *ctx, struct afile_writer *w)
 {
+	struct afile_txn *t = ctx;
+
 	for (size_t k = 0; k < t->nops; k++) {
 		struct top *v = &t->ops[k];
 		int r;
 
 		if (v->pending != w)
 			continue;
-		afile__writer_set_txn(w, NULL);
+		afile__writer_set_owner(w, NULL, NULL);
 		r = stage(t, v, w);
 		if (r < 0)
 			return poison_txn(t, r);
@@ -1122,9 +1132,11 @@ afile__txn_stage_writer(struct afile_txn *t, struct afile_writer *w)
 	return -EINVAL;
 }
 
-void
-afile__txn_drop_writer(struct afile_txn *t, struct afile_writer *w)
+static void
+drop_writer(void *ctx, struct afile_writer *w)
 {
+	struct afile_txn *t = ctx;
+
 	/* Freed without a commit: that put is abandoned, and so is the txn. */
 	for (size_t k = 0; k < t->nops; k++)
 		if (t->ops[k].pending == w) {
