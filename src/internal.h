@@ -335,6 +335,27 @@ AFILE_HIDDEN int afile__writer_stage(
     struct afile_writer *w, struct afile__tmp *ret_tmp);
 /* Read all of @fd into a malloc()ed, NUL-terminated buffer. */
 AFILE_HIDDEN int afile__read_fd(int fd, char **ret_buf, size_t *ret_len);
+
+/* ------------------------------------------------------------------
+ * The read path and read-modify-write (ops.c, update.c)
+ * ------------------------------------------------------------------ */
+
+/*
+ * A check run before a read looks at @dirfd: the public afile_read() and
+ * afile_update() (api.c) pass the transaction layer's hot-journal check,
+ * which the operations layer cannot name.  0 or a library error.
+ */
+typedef int afile__before_read(struct afile__op *op, int dirfd);
+/* afile_read(), with @before (may be NULL) run before the open. */
+AFILE_HIDDEN int afile__read_file(int dirfd, const char *path, void **ret_buf,
+    size_t *ret_len, unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before);
+/* afile_update(), whose read of the old contents runs @before first. */
+AFILE_HIDDEN int afile__update(int dirfd, const char *path,
+    int (*fn)(
+	void *ctx, const void *old, size_t old_len, struct afile_writer *w),
+    void *ctx, unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before);
 /*
  * struct afile__writer_owner - what a writer publishes through instead of
  * its target, set by the layer that owns it (a transaction, for
@@ -351,11 +372,6 @@ AFILE_HIDDEN void afile__writer_set_owner(
     struct afile_writer *w, const struct afile__writer_owner *owner, void *ctx);
 /* The writer's owner is going away: discard, and fail from now on. */
 AFILE_HIDDEN void afile__writer_orphan(struct afile_writer *w);
-/*
- * afile_read()'s hot-journal check: when @dirfd holds .atomicfile/journal
- * and no transaction owns it, recover.  0 when there is nothing to do.
- */
-AFILE_HIDDEN int afile__recover_if_hot(struct afile__op *op, int dirfd);
 /* Commit (if @r is 0), hand the writer's result back to @op, free it. */
 AFILE_HIDDEN int afile__writer_finish(
     struct afile__op *op, struct afile_writer *w, int r);

@@ -106,8 +106,9 @@ afile__read_fd(int fd, char **ret_buf, size_t *ret_len)
 }
 
 int
-afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
-    unsigned int flags, const struct afile_opts *opts)
+afile__read_file(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
+    unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before)
 {
 	struct afile__op op;
 	char *buf = NULL;
@@ -124,7 +125,7 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 	if (!ret_buf || !ret_len || !path || !*path)
 		return afile__op_done(
 		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
-	r = afile__recover_if_hot(&op, dirfd);
+	r = before ? before(&op, dirfd) : 0;
 	if (r < 0)
 		return afile__op_done(&op, r);
 	fd = afile__openat(dirfd, path,

@@ -60,6 +60,7 @@
 
 #include "internal.h"
 #include "journal.h"
+#include "txn.h"
 
 #define ADIR       ".atomicfile"
 #define JOURNAL    "journal"
