@@ -8,7 +8,7 @@
  * the library against a simulated file system.  The table entries have
  * the raw libc convention (-1 and errno); the afile__* wrappers below
  * turn that into -errno, retry EINTR where that is safe, and count
- * statistics.  Nothing above sys.c reads errno.
+ * statistics (wrap.c).  Nothing above sys.c and wrap.c reads errno.
  *
  * The table is hidden and mutable for tests only: swapping entries is not
  * thread-safe, and production code never does it.
