@@ -2,9 +2,41 @@
 /*
  * internal.h - declarations shared between the library's modules.
  *
- * Data flows one way: public function (ops.c, writer.c) -> path
- * resolution (path.c) -> temp files (tmp.c) and metadata (meta.c) ->
- * durability (sync.c) -> the syscall table (sys.c).
+ * Layers.  A file calls only into its own layer and the ones below it,
+ * and the files' calls draw no circle: a file may call another of its own
+ * layer, but nothing that calls it back.  tests/check-layers.sh reads the
+ * table below and fails when an object file uses a symbol defined in a
+ * higher layer, when the graph of the objects' symbol uses has a cycle,
+ * when a source includes a header of a higher layer, when a file of src/
+ * is in no layer, or when the CLI (tools/) uses more than the public API.
+ *
+ *   0 sys     sys.c wrap.c stats.c sys.h stats.h
+ *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
+ *   1 base    cleanup.c lock.c journal.c internal.h journal.h
+ *   2 writer  writer.c
+ *   3 ops     ops.c update.c
+ *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
+ *   5 api     api.c
+ *
+ * 0 sys: the syscall table (sys.c, the only file that calls the OS), its
+ *   -errno wrappers (wrap.c) and the statistics counters they bump.
+ * 1 base: the per-call context (op.c, error.c), path resolution, metadata,
+ *   temp files, durability, the file-system table, the sweepers
+ *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
+ *   lock, so locks sit below it) and the journal's bytes (journal.c).
+ * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
+ * 3 ops: the one-shot operations and the read path (ops.c), and
+ *   read-modify-write (update.c).
+ * 4 txn: transactions (txn.h lists the files and their order) and
+ *   batches (batch.c).
+ * 5 api: the public calls that join layers (api.c: reads that run the
+ *   transaction layer's hot-journal check).
+ *
+ * Where a lower layer must reach a higher one, the higher one hands it a
+ * hook: a writer publishes through the owner a transaction sets on it
+ * (struct afile__writer_owner), and the read path runs the check that
+ * api.c passes (afile__before_read).  Every public function is defined in
+ * the layer that does its work.
  */
 #ifndef AFILE_INTERNAL_H
 #define AFILE_INTERNAL_H
