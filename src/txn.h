@@ -65,7 +65,7 @@ struct afile_txn {
 	struct top *ops;
 	size_t nops;
 	uint64_t id;
-	char tag[7];      /* in every staged temp's name: see stage_name() */
+	char tag[7];      /* in every staged temp's name: stage_name(), txn.c */
 	uint64_t counter; /* makes the staged names distinct */
 };
 
