@@ -234,6 +234,29 @@ afile__retire(struct afile__op *op, int adfd)
 	return 0;
 }
 
+/*
+ * In a sticky directory, a .atomicfile/ that another user made is not
+ * trusted: its owner could write a journal that this caller's recovery
+ * would apply (path.c, afile__check_planted).
+ */
+static int
+adir_trusted(struct afile__op *op, int rootfd, int fd)
+{
+	struct stat st;
+	int r;
+
+	r = afile__fstat(fd, &st);
+	if (r < 0)
+		r = afile__fail(op, r, "check directory", ADIR);
+	else
+		r = afile__check_planted(op, rootfd, &st, ADIR);
+	if (r < 0) {
+		afile__close_quiet(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* Open (creating with @create) ROOT/.atomicfile/. */
 int
 afile__open_adir(struct afile__op *op, int rootfd, bool create)
@@ -242,6 +265,8 @@ afile__open_adir(struct afile__op *op, int rootfd, bool create)
 
 	fd =
 	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd >= 0)
+		return adir_trusted(op, rootfd, fd);
 	if (fd != -ENOENT || !create)
 		return fd < 0 && fd != -ENOENT
 		    ? afile__fail(op, fd, "open directory", ADIR)
@@ -259,5 +284,5 @@ afile__open_adir(struct afile__op *op, int rootfd, bool create)
 	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return afile__fail(op, fd, "open directory", ADIR);
-	return fd;
+	return adir_trusted(op, rootfd, fd);
 }

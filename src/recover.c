@@ -412,16 +412,20 @@ afile__recover_if_hot(struct afile__op *op, int dirfd)
 		return 0;
 	if (r < 0)
 		return afile__fail(op, r, "stat", ADIR "/" JOURNAL);
-	adfd = afile__open_adir(op, dirfd, false);
-	if (adfd < 0)
-		return adfd == -ENOENT ? 0 : adfd;
 	/*
 	 * A live transaction owns its journal: it is not hot.  The probe has
 	 * no error detail of its own: "busy" is no failure of the read, and
-	 * a read that succeeds leaves the caller's errinfo untouched.
+	 * a read that succeeds leaves the caller's errinfo untouched.  Nor
+	 * is a .atomicfile/ that another user planted in a sticky directory
+	 * replayed: the reader reads what is there.
 	 */
 	probe = *op;
 	probe.err = NULL;
+	adfd = afile__open_adir(&probe, dirfd, false);
+	if (adfd == -ENOENT || adfd == AFILE_EPROTECTED)
+		return 0;
+	if (adfd < 0)
+		return afile__fail(op, adfd, "open directory", ADIR);
 	r = afile__lock_name(
 	    &probe, adfd, TXN_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, 0, &lock);
 	if (r == -EAGAIN) {

@@ -11,8 +11,9 @@
  *   1. The table entries keep the libc convention (-1 and errno); only the
  *      wrappers (wrap.c) read errno, and they return -errno.
  *   2. A shim for a call the build or the kernel lacks fails with the
- *      errno the kernel would give (ENOSYS, EOPNOTSUPP, ENOTSUP), so that the
- *      callers' fallbacks are the same code whichever is missing.
+ *      errno the kernel would give (ENOSYS, EOPNOTSUPP, ENOTSUP), so
+ *      that the callers' fallbacks are the same code whichever is
+ *      missing.
  */
 #include "config.h"
 
@@ -215,6 +216,28 @@ sys_fs_magic(int fd, unsigned long *ret)
 #endif
 }
 
+static ssize_t
+sys_read_sysctl_fs(const char *name, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t r;
+	int fd, e;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/fs/%s", name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 static int
 sys_openat2_beneath(int dfd, const char *path, int flags)
 {
@@ -298,6 +321,7 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 		.getdents64 = sys_getdents64, .nanosleep = nanosleep,       \
 		.getpid = getpid, .getrlimit = sys_getrlimit,               \
 		.getrandom = sys_getrandom, .geteuid = geteuid,             \
+		.read_sysctl_fs = sys_read_sysctl_fs,                       \
 		.clock_gettime = clock_gettime, .malloc = malloc,           \
 		.realloc = realloc, .free = free,                           \
 	}

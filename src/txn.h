@@ -88,7 +88,10 @@ AFILE_HIDDEN int afile__apply_rec(
     struct afile__op *op, struct dirs *d, const struct afile__jrec *rec);
 /* Step 5: retire the journal and the intent log durably. */
 AFILE_HIDDEN int afile__retire(struct afile__op *op, int adfd);
-/* Open (creating with @create) ROOT/.atomicfile/. */
+/*
+ * Open (creating with @create) ROOT/.atomicfile/; one that another user
+ * planted in a sticky directory is refused (AFILE_EPROTECTED).
+ */
 AFILE_HIDDEN int afile__open_adir(
     struct afile__op *op, int rootfd, bool create);
 

@@ -183,6 +183,24 @@ afile__fs_magic(int fd, unsigned long *ret_magic)
 }
 
 int
+afile__sysctl_fs(const char *name)
+{
+	char buf[16];
+	ssize_t n;
+	int v = 0;
+
+	RETRY_EINTR(n, afile__sys.read_sysctl_fs(name, buf, sizeof(buf) - 1));
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL;
+	for (char *p = buf; *p >= '0' && *p <= '9' && v < 1000; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+int
 afile__syncfs(int fd)
 {
 	uint64_t t0 = afile__now_ns();
