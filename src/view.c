@@ -116,6 +116,8 @@ afile__ident_of(const struct stat *st, struct afile__ident *id)
 	id->size = (uint64_t)st->st_size;
 	id->mtime_s = (int64_t)st->st_mtim.tv_sec;
 	id->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+	id->ctime_s = (int64_t)st->st_ctim.tv_sec;
+	id->ctime_ns = (int64_t)st->st_ctim.tv_nsec;
 }
 
 bool
@@ -195,6 +197,10 @@ judge(const struct afile__view *v, const struct afile__ident *seen)
 	 * rename.  Timestamps are taken from a coarse clock: a tie orders
 	 * nothing.
 	 */
+	/* A file system that reports no ctime orders nothing either. */
+	if ((seen->ctime_s == 0 && seen->ctime_ns == 0) ||
+	    (v->cur.ctime_s == 0 && v->cur.ctime_ns == 0))
+		return FRESH;
 	if (seen->ctime_s != v->cur.ctime_s)
 		return seen->ctime_s < v->cur.ctime_s ? STALE : FRESH;
 	if (seen->ctime_ns != v->cur.ctime_ns)
@@ -202,12 +208,17 @@ judge(const struct afile__view *v, const struct afile__ident *seen)
 	return MAYBE;
 }
 
-/* Open and read the file by path, from scratch; its identity too. */
+/*
+ * Open and read the file by path, from scratch; its identity too, as a
+ * stat by path gives it (on GlusterFS, fstat of a descriptor gives a
+ * ctime of 0 and an mtime of its own): -EAGAIN when the name no longer
+ * leads to the inode read.
+ */
 static int
 read_once(int dfd, const char *name, void **ret_old, size_t *ret_len,
     struct afile__ident *seen)
 {
-	struct stat st;
+	struct stat st, by_name;
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, r;
@@ -224,9 +235,18 @@ read_once(int dfd, const char *name, void **ret_old, size_t *ret_len,
 	if (r == 0)
 		r = afile__read_fd(fd, &buf, &len);
 	afile__close_quiet(fd);
-	if (r < 0)
+	if (r == 0)
+		r = afile__fstatat(dfd, name, &by_name, AT_SYMLINK_NOFOLLOW);
+	if (r == 0 &&
+	    (by_name.st_ino != st.st_ino || by_name.st_dev != st.st_dev))
+		r = -EAGAIN;
+	if (r == -ENOENT)
+		r = -EAGAIN;
+	if (r < 0) {
+		afile__free(buf);
 		return r;
-	afile__ident_of(&st, seen);
+	}
+	afile__ident_of(&by_name, seen);
 	*ret_old = buf;
 	*ret_len = len;
 	return 0;
@@ -258,7 +278,7 @@ afile__view_read(struct afile__op *op, int lock_fd, int dfd, const char *name,
 	}
 	for (;;) {
 		r = read_once(dfd, name, ret_old, ret_len, &v->seen);
-		if (r < 0 && r != -ESTALE)
+		if (r < 0 && r != -ESTALE && r != -EAGAIN)
 			return afile__fail(op, r, "read", shown);
 		j = r == 0 ? judge(v, &v->seen) : STALE;
 		if (j == FRESH)
@@ -311,13 +331,14 @@ int
 afile__view_finish(struct afile__op *op, struct afile_writer *w, int r,
     const struct afile__view *v)
 {
+	const struct afile__target *t = afile__writer_target(w);
 	struct afile__ident cur;
-	struct stat st;
+	struct stat st, by_name;
 	bool known = false;
 
 	if (!v->check)
 		return afile__writer_finish(op, w, r);
-	/* afile__writer_commit(), with the identity taken once it is synced. */
+	/* afile__writer_commit(), recording what was published. */
 	if (r == 0)
 		r = afile__writer_prepare(w);
 	if (r == 0)
@@ -326,8 +347,15 @@ afile__view_finish(struct afile__op *op, struct afile_writer *w, int r,
 		known = afile__fstat(afile_writer_fd(w), &st) == 0;
 	if (r == 0)
 		r = afile__writer_publish(w);
-	if (r == 0 && known) {
-		afile__ident_of(&st, &cur);
+	/*
+	 * The identity as the next reader will see it: by path (see
+	 * read_once()), if the name leads to what was just published.
+	 */
+	if (r == 0 && known &&
+	    afile__fstatat(t->dfd, t->name, &by_name, AT_SYMLINK_NOFOLLOW) ==
+		0 &&
+	    by_name.st_ino == st.st_ino && by_name.st_dev == st.st_dev) {
+		afile__ident_of(&by_name, &cur);
 		record(v, afile__writer_lock_fd(w), &cur);
 	}
 	if (r == 0)

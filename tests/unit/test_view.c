@@ -6,8 +6,9 @@
  * A client of GlusterFS or NFS may, after taking the lock, still see the
  * version another client replaced.  The tests make the library believe it
  * is on FUSE (statfs magic) and play the stale client through the syscall
- * table: opening the target by name opens a hard link to an older
- * version, or fails with ESTALE or ENOENT, for the first few tries.  The
+ * table: opening the target by name opens (and the stat that follows
+ * sees) a hard link to an older version, or fails with ESTALE or ENOENT,
+ * for the first few tries.  The
  * real multi-client run is tests/gluster/gluster.sh.
  */
 #include "helpers.h"
@@ -22,6 +23,7 @@ static unsigned long magic = FUSE_MAGIC;
 static int stale_left;
 static int stale_errno; /* 0: open "old" instead; else fail with this */
 static int stale_seen;
+static bool stat_old; /* the next stat of "f" is of "old" too */
 
 static int
 fake_fs_magic(int fd, unsigned long *ret)
@@ -44,8 +46,19 @@ fake_openat(int dfd, const char *path, int flags, mode_t mode)
 			return -1;
 		}
 		path = "old";
+		stat_old = true;
 	}
 	return afile__sys_default.openat(dfd, path, flags, mode);
+}
+
+static int
+fake_fstatat(int dfd, const char *path, struct stat *st, int flags)
+{
+	if (strcmp(path, "f") == 0 && stat_old) {
+		stat_old = false;
+		path = "old";
+	}
+	return afile__sys_default.fstatat(dfd, path, st, flags);
 }
 
 static int
@@ -57,7 +70,9 @@ setup(void **state)
 	stale_left = 0;
 	stale_errno = 0;
 	stale_seen = 0;
+	stat_old = false;
 	afile__sys.fs_magic = fake_fs_magic;
+	afile__sys.fstatat = fake_fstatat;
 	afile__sys.openat = fake_openat;
 	return r;
 }
@@ -156,6 +171,9 @@ test_update_records(void **state)
 	read_record(c, &prev, &cur);
 	assert_true(afile__ident_same(&prev, &v1));
 	assert_true(afile__ident_same(&cur, &v2));
+	/* The ctime, which orders versions, as a stat by path gives it. */
+	assert_true(cur.ctime_s == v2.ctime_s && cur.ctime_ns == v2.ctime_ns);
+	assert_true(cur.ctime_s != 0);
 	assert_file(c, "f", "2\n");
 }
 
