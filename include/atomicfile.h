@@ -604,10 +604,16 @@ AFILE_API void afile_lock_release(struct afile_lock *lock);
  * not free the writer; it may call afile_writer_write() and
  * afile_writer_fd() on it.
  *
+ * On a FUSE or network file system the lock sidecar records which version
+ * was published last; a caller whose client still sees an older one reads
+ * again, for up to five seconds, then fails with -ESTALE instead of
+ * losing the other client's update (see afile_update(3), atomicfile(7)).
+ *
  * Returns 0 (published, or kept by AFILE_UPDATE_KEEP), the negative value
- * @fn returned, or the errors of afile_lock_acquire(), afile_read() and
- * afile_writer_commit().  On failure the file is unchanged and no
- * temporary file remains, except AFILE_EUNSYNCED.  Since: 0.1.
+ * @fn returned, -ESTALE (a stale view that did not go), or the errors of
+ * afile_lock_acquire(), afile_read() and afile_writer_commit().  On
+ * failure the file is unchanged and no temporary file remains, except
+ * AFILE_EUNSYNCED.  Since: 0.1.
  */
 AFILE_API int afile_update(int dirfd, const char *path,
     int (*fn)(

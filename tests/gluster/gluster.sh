@@ -117,7 +117,39 @@ stop_shd() {
 	done
 }
 
+# What a killed run of this test left: its glusterd is adopted (and
+# killed at the end), its brick image unmounted and detached, its scratch
+# directory removed (after the volume is gone: see reap_bricks).  Only
+# scratch directories of this test (holding glusterd.pid) are touched.
+adopt_glusterd() {
+	local pid
+	for pid in $(pgrep -x glusterd); do
+		case $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null) in
+		*"${TMPDIR:-/tmp}/afile-realfs."*/glusterd.pid*)
+			echo "adopting glusterd $pid of an earlier run"
+			GLUSTERD_PID=$pid
+			;;
+		esac
+	done
+}
+
+reap_bricks() {
+	local d
+	for d in "${TMPDIR:-/tmp}"/afile-realfs.*; do
+		[ "$d" != "$WORK" ] && [ -e "$d/glusterd.pid" ] || continue
+		echo "removing what an earlier run left in $d"
+		for m in "$d/c1" "$d/c2" "$d/bricks"; do
+			mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+		done
+		for dev in $(losetup -j "$d/xfs-bricks.img" | cut -d: -f1); do
+			losetup -d "$dev"
+		done
+		rm -rf "$d"
+	done
+}
+
 start_glusterd() {
+	adopt_glusterd
 	if pgrep -x glusterd >/dev/null 2>&1; then
 		echo "glusterd is already running: using it"
 	else
@@ -151,14 +183,22 @@ COHERENT_OPTS="performance.quick-read performance.io-cache performance.stat-pref
 
 # mount_clients coherent|default
 mount_clients() {
-	local o mopts=
-	for o in $COHERENT_OPTS; do
-		if [ "$1" = coherent ]; then
-			g volume set "$VOL" "$o" off >/dev/null || fail "volume set $o off"
-		else
-			g volume reset "$VOL" "$o" >/dev/null || fail "volume reset $o"
+	local o mopts= pairs=()
+	if [ "$1" = coherent ]; then
+		for o in $COHERENT_OPTS; do pairs+=("$o" off); done
+		# One call for all (each costs a volfile change), else one each.
+		if ! g volume set "$VOL" "${pairs[@]}" >/dev/null 2>&1; then
+			for o in $COHERENT_OPTS; do
+				g volume set "$VOL" "$o" off >/dev/null || fail "volume set $o off"
+			done
 		fi
-	done
+	else
+		g volume reset "$VOL" >/dev/null || fail "volume reset"
+	fi
+	for o in $COHERENT_OPTS; do
+		echo "$o: $(g volume get "$VOL" "$o" | awk -v k="$o" '$1 == k { print $2 }')"
+	done | tr '\n' ' '
+	echo
 	[ "$1" = coherent ] && mopts=entry-timeout=0,attribute-timeout=0,negative-timeout=0
 	for c in "$C1" "$C2"; do
 		mountpoint -q "$c" && umount "$c"
@@ -228,7 +268,8 @@ incr_update() {
 	wait "$p2" || rc2=$?
 	a1=$(acked "$WORK/incr1") a2=$(acked "$WORK/incr2")
 	got=$(read_settled "$C1/$d/counter")
-	echo "afile_update ($mode): client 1 acknowledged $a1, client 2 $a2; counter $got"
+	echo "afile_update ($mode): client 1 acknowledged $a1, client 2 $a2; counter $got;" \
+		"retries (stale views waited out): $(sed -n 's/^retries //p' "$WORK/incr1" "$WORK/incr2" | tr '\n' ' ')"
 	if [ "$mode" = coherent ] && { [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; }; then
 		fail "afile_update increments failed with coherent settings: $(cat "$WORK/incr1" "$WORK/incr2")"
 	fi
@@ -413,6 +454,7 @@ START=$(date +%s)
 umount_vol_mounts
 start_glusterd
 remove_volume
+reap_bricks
 IMG_DIR=$WORK make_fs xfs 320 bricks
 BRICKS=$MNT
 mkdir -p "$BRICKS/b1" "$BRICKS/b2" "$WORK/c1" "$WORK/c2"

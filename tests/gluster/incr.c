@@ -41,6 +41,7 @@ main(int argc, char **argv)
 {
 	struct afile_errinfo err;
 	struct afile_opts opts = AFILE_OPTS_INIT;
+	struct afile_stats st = {.size = sizeof(st)};
 	long n;
 	int r;
 
@@ -63,5 +64,8 @@ main(int argc, char **argv)
 		}
 	}
 	printf("ok %ld\n", n);
+	/* Stale views waited out (and EINTR or short transfers retried). */
+	if (afile_stats_get(&st) == 0)
+		printf("retries %llu\n", (unsigned long long)st.retries);
 	return 0;
 }
