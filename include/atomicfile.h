@@ -622,10 +622,16 @@ AFILE_API void afile_lock_release(struct afile_lock *lock);
  * not free the writer; it may call afile_writer_write() and
  * afile_writer_fd() on it.
  *
+ * On a FUSE or network file system the lock sidecar records which version
+ * was published last; a caller whose client still sees an older one reads
+ * again, for up to five seconds, then fails with -ESTALE instead of
+ * losing the other client's update (see afile_update(3), atomicfile(7)).
+ *
  * Returns 0 (published, or kept by AFILE_UPDATE_KEEP), the negative value
- * @fn returned, or the errors of afile_lock_acquire(), afile_read() and
- * afile_writer_commit().  On failure the file is unchanged and no
- * temporary file remains, except AFILE_EUNSYNCED.  Since: 0.1.
+ * @fn returned, -ESTALE (a stale view that did not go), or the errors of
+ * afile_lock_acquire(), afile_read() and afile_writer_commit().  On
+ * failure the file is unchanged and no temporary file remains, except
+ * AFILE_EUNSYNCED.  Since: 0.1.
  */
 AFILE_API int afile_update(int dirfd, const char *path,
     int (*fn)(
@@ -951,6 +957,93 @@ struct afile_item {
  */
 AFILE_API int afile_write_many(int dirfd, const struct afile_item *items,
     size_t n, unsigned int flags, const struct afile_opts *opts);
+
+/* ------------------------------------------------------------------
+ * File systems
+ * ------------------------------------------------------------------ */
+
+/* struct afile_probe .works: the primitives that did what they must. */
+#define AFILE_PROBE_TMPFILE          0x0001u /* O_TMPFILE, then linkat */
+#define AFILE_PROBE_RENAME_NOREPLACE 0x0002u /* renameat2 RENAME_NOREPLACE */
+#define AFILE_PROBE_RENAME_EXCHANGE  0x0004u /* renameat2 RENAME_EXCHANGE */
+#define AFILE_PROBE_OFD_LOCKS        0x0008u /* fcntl F_OFD_SETLK */
+#define AFILE_PROBE_FILE_FSYNC       0x0010u /* fsync of a file */
+#define AFILE_PROBE_DIR_FSYNC        0x0020u /* fsync of a directory */
+#define AFILE_PROBE_SYNCFS           0x0040u /* syncfs makes all durable */
+#define AFILE_PROBE_REFLINK          0x0080u /* FICLONE */
+
+/* struct afile_probe .kind: what sort of file system it is. */
+#define AFILE_PROBE_LOCAL    0x0001u /* a local block file system */
+#define AFILE_PROBE_VOLATILE 0x0002u /* memory only (tmpfs, ramfs) */
+#define AFILE_PROBE_FUSE     0x0004u /* FUSE: its server decides */
+#define AFILE_PROBE_NETWORK  0x0008u /* served by another machine */
+/* Several clients may cache names, attributes or data: see atomicfile(7). */
+#define AFILE_PROBE_SHARED   0x0010u
+
+/*
+ * struct afile_probe - what afile_probe() found out about a file system
+ * @size:     set to sizeof(struct afile_probe) before the call
+ * @magic:    statfs(2) f_type
+ * @fstype:   the library's name for @magic: "ext4", "xfs", "btrfs",
+ *            "tmpfs", "fuse", "nfs", ..., or "unknown"
+ * @mount_type: the type in /proc/self/mountinfo, with a FUSE file
+ *            system's subtype ("fuse.glusterfs", "fuse.sshfs", "nfs4",
+ *            "ext4"); empty when no mount matched
+ * @mount_source: the mount's source ("/dev/vda", "server:/volume");
+ *            empty when no mount matched
+ * @works:    AFILE_PROBE_TMPFILE ... AFILE_PROBE_REFLINK: the primitives
+ *            that worked in the directory probed (AFILE_PROBE_SYNCFS: the
+ *            file system is one where syncfs(2) is known, by power-cut
+ *            tests, to make every file durable)
+ * @kind:     AFILE_PROBE_LOCAL ... AFILE_PROBE_SHARED
+ * @durability: the best enum afile_sync level a call can reach there:
+ *            AFILE_SYNC_FULL when files and directories can be synced,
+ *            AFILE_SYNC_DATA when directory syncs are refused (a rename
+ *            may be lost in a power cut), AFILE_SYNC_NONE when file syncs
+ *            fail or the file system keeps nothing across a power cut
+ */
+struct afile_probe {
+	size_t size;
+	unsigned long magic;
+	char fstype[32];
+	char mount_type[64];
+	char mount_source[256];
+	unsigned int works;
+	unsigned int kind;
+	unsigned int durability;
+};
+
+/*
+ * afile_probe - find out what the file system holding a path supports
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  a directory, or a file whose directory is probed
+ * @flags: 0
+ * @ret:   receives the findings; set its .size first
+ *
+ * Identifies the file system (statfs, and /proc/self/mountinfo for a FUSE
+ * file system's subtype), then tries each primitive the library relies
+ * on in the directory: it creates a hidden temporary file there
+ * (.afile-probe.XXXXXXXXXXXX.afile-tmp, and two more names like it), syncs,
+ * locks, renames, clones, and removes them all before it returns.  The
+ * primitives are tried in the directory itself because one file system
+ * type can differ per mount and per server.  Nothing outside the
+ * temporary names is changed.  Use it to decide where to keep files, or
+ * to explain a durability level reported by ret_sync.
+ *
+ * Returns 0, or a negative error code:
+ *   -EINVAL  @path or @ret NULL, @path empty, @flags not 0, or @ret->size
+ *            not sizeof(struct afile_probe)
+ *   -ENOENT, -ENOTDIR, -EACCES, -ELOOP, -ENAMETOOLONG  resolving @path
+ *   -EACCES, -EROFS, -ENOSPC, -EDQUOT  the temporary file could not be
+ *            created or written: the primitives were not probed, but
+ *            @magic, @fstype, @mount_type, @mount_source and @kind are
+ *            filled
+ *   -ENOMEM  out of memory
+ * A primitive that fails is not an error: its bit stays clear.
+ * Since: 0.1.
+ */
+AFILE_API int afile_probe(
+    int dirfd, const char *path, unsigned int flags, struct afile_probe *ret);
 
 /* ------------------------------------------------------------------
  * Statistics

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(cmake gcc g++ make pkg-config libcmocka-dev clang libclang-rt-14-dev e2fsprogs xfsprogs
-  btrfs-progs acl attr mandoc util-linux strace gcovr)
+  btrfs-progs acl attr mandoc util-linux strace gcovr glusterfs-server glusterfs-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

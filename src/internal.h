@@ -14,7 +14,7 @@
  *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
  *   1 base    cleanup.c lock.c journal.c internal.h journal.h
  *   2 writer  writer.c
- *   3 ops     ops.c update.c
+ *   3 ops     ops.c update.c view.c probe.c
  *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
  *   5 api     api.c
  *
@@ -25,7 +25,8 @@
  *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
  *   lock, so locks sit below it) and the journal's bytes (journal.c).
  * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
- * 3 ops: the one-shot operations and the read path (ops.c), and
+ * 3 ops: the one-shot operations and the read path (ops.c), the probe
+ *   of what a file system supports (probe.c), stale-view checks (view.c) and
  *   read-modify-write (update.c).
  * 4 txn: transactions (txn.h lists the files and their order) and
  *   batches (batch.c).
@@ -440,5 +441,51 @@ AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);
 /* The target the writer resolved. */
 AFILE_HIDDEN const struct afile__target *afile__writer_target(
     const struct afile_writer *w);
+/* The held sidecar lock (AFILE_LOCK), or -1. */
+AFILE_HIDDEN int afile__writer_lock_fd(const struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * Stale views of other clients' updates (view.c), for afile_update()
+ * ------------------------------------------------------------------ */
+
+/* One version of a file, as every client of a shared file system sees it. */
+struct afile__ident {
+	bool exists;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_s;
+	int64_t mtime_ns;
+	int64_t ctime_s; /* not part of the identity: orders versions */
+	int64_t ctime_ns;
+};
+
+struct afile__view {
+	bool check;       /* the file system may show stale views */
+	bool have_record; /* the sidecar held a valid record */
+	struct afile__ident prev, cur; /* the record: replaced, published */
+	struct afile__ident seen;      /* the version read */
+};
+
+AFILE_HIDDEN void afile__ident_of(
+    const struct stat *st, struct afile__ident *id);
+AFILE_HIDDEN bool afile__ident_same(
+    const struct afile__ident *a, const struct afile__ident *b);
+/* The record's bytes (a line); 0 if it does not fit in @n. */
+AFILE_HIDDEN size_t afile__view_record_format(const struct afile__ident *prev,
+    const struct afile__ident *cur, char *buf, size_t n);
+/* 0, or -EINVAL for a torn, foreign or damaged record. */
+AFILE_HIDDEN int afile__view_record_parse(const char *buf, size_t len,
+    struct afile__ident *prev, struct afile__ident *cur);
+/*
+ * Under the exclusive lock on @lock_fd (opened for this call): read
+ * @name in @dfd (absent: *@ret_old NULL), waiting out a stale view or
+ * ESTALE, bounded; -ESTALE if it does not go.  Fills *@v.
+ */
+AFILE_HIDDEN int afile__view_read(struct afile__op *op, int lock_fd, int dfd,
+    const char *name, const char *shown, struct afile__view *v, void **ret_old,
+    size_t *ret_len);
+/* As afile__writer_finish(), recording the published version in @v's lock. */
+AFILE_HIDDEN int afile__view_finish(struct afile__op *op,
+    struct afile_writer *w, int r, const struct afile__view *v);
 
 #endif /* AFILE_INTERNAL_H */

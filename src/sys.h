@@ -154,6 +154,8 @@ AFILE_HIDDEN int afile__fsetxattr(
  * Returns 0, -EAGAIN when held by another, or -errno.
  */
 AFILE_HIDDEN int afile__lock_fd(int fd, short type, bool wait);
+/* An OFD lock only, never waiting, no flock() fallback (afile_probe). */
+AFILE_HIDDEN int afile__ofd_lock(int fd, short type);
 /* Read directory entries (struct dirent64 records) from @fd. */
 AFILE_HIDDEN ssize_t afile__getdents(int fd, void *buf, size_t n);
 AFILE_HIDDEN void afile__sleep_ns(uint64_t ns);

@@ -33,6 +33,7 @@ afile__update(int dirfd, const char *path,
 	struct afile__op op, *wop;
 	void *old = NULL;
 	size_t old_len = 0;
+	struct afile__view view = {0};
 	int r;
 
 	r = afile__op_init(&op, flags,
@@ -52,12 +53,12 @@ afile__update(int dirfd, const char *path,
 	wop = afile__writer_op(w);
 	t = afile__writer_target(w);
 	/* With AFILE_NOFOLLOW a symlink is replaced, and holds no contents. */
-	if (t->exists && S_ISREG(t->st.st_mode)) {
-		r = afile__read_file(t->dfd, t->name, &old, &old_len,
-		    AFILE_NOFOLLOW, NULL, before);
-		if (r < 0)
-			r = afile__fail(wop, r, "read", t->shown);
-	}
+	if (t->exists && S_ISREG(t->st.st_mode) && before)
+		r = before(wop, t->dfd);
+	/* A view of another client's update may be stale (view.c). */
+	if (r == 0 && (!t->exists || S_ISREG(t->st.st_mode)))
+		r = afile__view_read(wop, afile__writer_lock_fd(w), t->dfd,
+		    t->name, t->shown, &view, &old, &old_len);
 	if (r == 0) {
 		r = fn(ctx, old, old_len, w);
 		if (r < 0 || r > AFILE_UPDATE_KEEP)
@@ -69,5 +70,5 @@ afile__update(int dirfd, const char *path,
 		afile_writer_free(w);
 		return afile__op_done(&op, 0);
 	}
-	return afile__op_done(&op, afile__writer_finish(&op, w, r));
+	return afile__op_done(&op, afile__view_finish(&op, w, r, &view));
 }

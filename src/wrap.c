@@ -440,6 +440,22 @@ afile__lock_fd(int fd, short type, bool wait)
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
+int
+afile__ofd_lock(int fd, short type)
+{
+#ifdef F_OFD_SETLK
+	struct flock fl = {.l_type = type, .l_whence = SEEK_SET};
+	int r;
+
+	RETRY_EINTR(r, afile__sys.fcntl_lock(fd, F_OFD_SETLK, &fl));
+	return r < 0 ? -errno : 0;
+#else
+	(void)fd;
+	(void)type;
+	return -EINVAL;
+#endif
+}
+
 ssize_t
 afile__getdents(int fd, void *buf, size_t n)
 {

@@ -105,6 +105,12 @@ afile__writer_target(const struct afile_writer *w)
 	return &w->t;
 }
 
+int
+afile__writer_lock_fd(const struct afile_writer *w)
+{
+	return w->lock_fd;
+}
+
 /* Refuse targets that cannot or must not be replaced. */
 static int
 check_target(struct afile_writer *w)

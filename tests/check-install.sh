@@ -8,6 +8,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# The man pages of every section go in: 1 (the tool), 3, 7 (file systems).
+for page in man1/atomicfile.1 man3/afile_probe.3 man7/atomicfile.7; do
+  [ -f "$work/prefix/share/man/$page" ] || {
+    echo "check-install: share/man/$page was not installed" >&2
+    exit 1
+  }
+done
 # A sanitized library (CI) pulls the ASan runtime in after libc into a
 # consumer built without it: tell ASan that this is intended.
 export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
