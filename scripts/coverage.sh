@@ -9,7 +9,7 @@
 # kernel's, not the library's.  Branches gcc generates on lines without
 # source code are excluded too (--exclude-unreachable-branches).
 #
-# Not run here: the TSan sub-build (stress-tsan builds its own tree without
+# Not run here: the musl build (musl-cli, label musl: another tree), the TSan sub-build (stress-tsan builds its own tree without
 # instrumentation, and the same stress tests run in this build), the
 # libFuzzer target (fuzz-journal is built by clang outside this build, so
 # it adds no counts), check-docs (libgcov, linked into the shared library,
@@ -77,7 +77,7 @@ export GCOV_PREFIX=$gcov_dir
 echo "== coverage tests"
 rc=0
 ctest --test-dir "$build" --output-on-failure -j "$jobs" \
-	-LE '^(tsan|fuzz)$' -R "$include" -E "$exclude" || rc=$?
+	-LE '^(tsan|fuzz|musl)$' -R "$include" -E "$exclude" || rc=$?
 
 unset GCOV_PREFIX
 while IFS= read -r f; do
