@@ -7,8 +7,8 @@
 # musl-gcc sees no kernel headers (Alpine has them in linux-headers), so
 # the probes for openat2, FICLONE and friends would fail and only the
 # fallbacks be built: a directory of links to the system's kernel headers
-# is put on its include path (CPATH), as an Alpine build with linux-headers
-# has.
+# is put on its system include path (C_INCLUDE_PATH), as an Alpine build
+# with linux-headers has.
 # Skips (77) without musl-gcc unless AFILE_REQUIRE_PRIV_TESTS=1 (CI).
 set -euo pipefail
 build=$1 src=$2
@@ -31,10 +31,10 @@ if [ -n "$arch" ] && [ -d "/usr/include/$arch/asm" ]; then
 	ln -sfn "/usr/include/$arch/asm" "$build/khdr/asm"
 fi
 
-# CPATH, not CFLAGS: the build directory's path may hold spaces, which
-# CMake would split a flag at.  Exported for the ctest run below too
-# (check-header and check-install compile).
-export CPATH=$build/khdr${CPATH:+:$CPATH}
+# C_INCLUDE_PATH (as -isystem), not CFLAGS: the build directory's path
+# may hold spaces, which CMake would split a flag at.  Exported for the
+# ctest run below too (check-header and check-install compile).
+export C_INCLUDE_PATH=$build/khdr${C_INCLUDE_PATH:+:$C_INCLUDE_PATH}
 CC=musl-gcc cmake -S "$src" -B "$build" -DCMAKE_C_FLAGS= \
 	-DCMAKE_BUILD_TYPE=Debug -DAFILE_WERROR=ON -DBUILD_TESTING=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target atomicfile-cli \
