@@ -45,7 +45,7 @@ async function main () {
   console.log(`durable 1 KiB replace, ${n} writes each, dir ${process.env.BENCH_DIR || process.cwd()}`)
   for (const [name, r] of Object.entries(results)) {
     const base = results[name.includes('ync') && !name.endsWith('writeFile') && !name.endsWith('async') ? 'atomicfile writeFileSync' : 'atomicfile writeFile']
-    console.log(`${name.padEnd(28)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  p50 vs atomicfile ${(r.p50 / base.p50).toFixed(2)}x`)
+    console.log(`${name.padEnd(28)} p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  p50 / atomicfile ${(r.p50 / base.p50).toFixed(2)}x (>1: atomicfile faster)`)
   }
 }
 main().catch((e) => { console.error(e); process.exit(1) })
