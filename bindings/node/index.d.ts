@@ -15,7 +15,7 @@ declare namespace atomicfile {
   /** An Error of this package: .code is 'ENOENT', 'EEXIST', 'EAFILECORRUPT', ... */
   export interface AtomicFileError extends Error {
     code: string
-    /** Negative errno, or the library's code (-5000 ... -5006). */
+    /** Negative errno, or the library's code (-5000 and below). */
     errno: number
     /** The failing step of the library, e.g. 'sync temporary file'. */
     syscall?: string

@@ -29,7 +29,8 @@ __all__ = [
     "copy", "rename", "patch", "update", "lock", "transaction",
     "atomic_write", "write_many", "recover", "Error", "PoisonedError",
     "UnsyncedError", "NotRegularError", "HardLinksError",
-    "SourceKeptError", "CorruptError", "JournalError", "LIB_VERSION",
+    "SourceKeptError", "CorruptError", "JournalError", "ProtectedError",
+    "LIB_VERSION",
 ]
 
 LIB_VERSION = _c.LIB_VERSION
@@ -42,7 +43,7 @@ class Error(OSError):
     """Base of every error raised by atomicfile.
 
     .errno is the errno (ENOENT, ...), or for the library's own codes the
-    positive library code (5000-5006, never an errno); .code the library's
+    positive library code (5000 and up, never an errno); .code the library's
     return value (negative), .name its symbolic name ("ENOENT",
     "AFILE_ECORRUPT"), .step the failing step, .cause the errno behind a
     library code (negative)."""
@@ -81,6 +82,11 @@ class JournalError(Error):
     """An unfinished transaction needs recovery."""
 
 
+class ProtectedError(Error):
+    """Refused by the protected_* rules of a sticky directory (a file or
+    symlink planted by another user)."""
+
+
 _LIBRARY = {
     -5000: PoisonedError,
     -5001: UnsyncedError,
@@ -89,6 +95,7 @@ _LIBRARY = {
     -5004: SourceKeptError,
     -5005: CorruptError,
     -5006: JournalError,
+    -5007: ProtectedError,
 }
 
 # errno -> (Error subclass that is also the matching builtin OSError

@@ -215,3 +215,14 @@ def test_gil_released(tmp_path):
         assert counter
     t.join()
     got[0].release()
+
+
+def test_every_library_code_has_its_class():
+    for code, cls in [(-5000, atomicfile.PoisonedError),
+                      (-5001, atomicfile.UnsyncedError),
+                      (-5005, atomicfile.CorruptError),
+                      (-5007, atomicfile.ProtectedError)]:
+        e = atomicfile._make_error(code, code, "open", "x")
+        assert type(e) is cls and isinstance(e, OSError)
+        assert e.errno == -code and e.name.startswith("AFILE_E")
+        assert e.filename == "x" and e.step == "open"
