@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# check-install.sh SRCDIR BUILDDIR - install the library into a temporary
-# prefix and build a consumer with find_package(atomicfile) and with
-# pkg-config atomicfile, then run both.
+# check-install.sh SRCDIR BUILDDIR [CC] - install the library into a
+# temporary prefix and build a consumer with find_package(atomicfile) and
+# with pkg-config atomicfile, then run both.  CC is the compiler the
+# library was built with (musl-gcc, say; default cc).
 set -euo pipefail
-src=$1 build=$2
+src=$1 build=$2 cc=${3:-cc}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -57,6 +58,7 @@ add_executable(consumer main.c)
 target_link_libraries(consumer PRIVATE atomicfile::atomicfile)
 CM
 cmake -S "$work/consumer" -B "$work/cbuild" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_C_COMPILER="$cc" \
   -DCMAKE_BUILD_RPATH="$prefix/lib;$prefix/lib64;$prefix/lib/x86_64-linux-gnu" >/dev/null
 cmake --build "$work/cbuild" >/dev/null
 (cd "$work" && "$work/cbuild/consumer")
@@ -68,6 +70,6 @@ export PKG_CONFIG_PATH=$pcdir
 flags=$(pkg-config --define-prefix --cflags --libs atomicfile)
 libdir=$(pkg-config --define-prefix --variable=libdir atomicfile)
 # shellcheck disable=SC2086 # flags is a list of options
-cc -o "$work/pc-consumer" "$work/consumer/main.c" $flags -Wl,-rpath,"$libdir"
+"$cc" -o "$work/pc-consumer" "$work/consumer/main.c" $flags -Wl,-rpath,"$libdir"
 (cd "$work" && rm -f out.txt && "$work/pc-consumer")
 echo "ok: pkg-config atomicfile"

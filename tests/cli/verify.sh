@@ -35,6 +35,13 @@ printf 'y\n' >"$O/y"
 run 0 "$AF" txn -C r put f "$O/y"
 printf 'z\n' | run 0 "$AF" write --lock r/sub/z
 run 0 "$AF" verify r
+# Nothing under .atomicfile/ is looked at, even a temp-shaped name; a
+# trailing slash names the same root.
+: >r/.atomicfile/.j.CCCCCCCCCCCC.afile-tmp
+run 0 "$AF" verify r/
+expect_out "r/: nothing found
+"
+rm r/.atomicfile/.j.CCCCCCCCCCCC.afile-tmp
 
 # An abandoned temp deep inside, and a staged file of a transaction.
 : >r/sub/deeper/.z.AAAAAAAAAAAA.afile-tmp
