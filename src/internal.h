@@ -69,7 +69,7 @@ struct afile__op {
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
-	    AFILE_LOCK)
+	    AFILE_LOCK | AFILE_INPLACE)
 
 /*
  * Check flags against @allowed and the options struct, and fill @op.
@@ -357,5 +357,28 @@ AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);
 /* The target the writer resolved. */
 AFILE_HIDDEN const struct afile__target *afile__writer_target(
     const struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * In-place patches (inplace.c)
+ * ------------------------------------------------------------------ */
+
+/* AFILE_INPLACE: undo record, write in place, retire (arguments checked). */
+AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
+/* Undo an interrupted in-place patch of @path: 1 undone, 0 none, or error. */
+AFILE_HIDDEN int afile__inplace_recover(
+    struct afile__op *op, int dirfd, const char *path, unsigned int flags);
+/*
+ * Open @path O_RDONLY (| @oflags) for a cooperating read: holds a shared
+ * lock of the file (released by closing) and has undone an interrupted
+ * in-place patch first.  Returns the descriptor or an error.
+ */
+AFILE_HIDDEN int afile__open_shared(struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, int oflags);
+/* The copy-based patch (ops.c), arguments checked. */
+AFILE_HIDDEN int afile__patch_copy(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
 
 #endif /* AFILE_INTERNAL_H */

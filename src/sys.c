@@ -308,7 +308,8 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 		.getpid = getpid, .getrlimit = sys_getrlimit,               \
 		.getrandom = sys_getrandom, .geteuid = geteuid,             \
 		.clock_gettime = clock_gettime, .malloc = malloc,           \
-		.realloc = realloc, .free = free,                           \
+		.realloc = realloc, .free = free, .pread = pread,           \
+		.ftruncate = ftruncate,                                     \
 	}
 
 const struct afile__sys afile__sys_default = SYS_REAL;
@@ -578,6 +579,40 @@ afile__fallocate(int fd, uint64_t len)
 	 */
 	RETRY_EINTR(
 	    r, afile__sys.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)len));
+	return r < 0 ? -errno : 0;
+}
+
+ssize_t
+afile__pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	char *p = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (off > (uint64_t)INT64_MAX - n)
+		return -EFBIG;
+	while (done < n) {
+		RETRY_EINTR(r,
+		    afile__sys.pread(
+			fd, p + done, n - done, (off_t)(off + done)));
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+		afile__stat_add(AFILE__STAT_BYTES_READ, (uint64_t)r);
+	}
+	return (ssize_t)done;
+}
+
+int
+afile__ftruncate(int fd, uint64_t len)
+{
+	int r;
+
+	if (len > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	RETRY_EINTR(r, afile__sys.ftruncate(fd, (off_t)len));
 	return r < 0 ? -errno : 0;
 }
 
