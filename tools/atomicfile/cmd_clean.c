@@ -31,6 +31,7 @@
 
 /* The names the library gives its files (see atomicfile.h). */
 #define TMP_SUFFIX  ".afile-tmp"
+#define UNDO_SUFFIX ".afile-undo"
 #define TXN_SUFFIX  ".afile-txn"
 #define ADIR        ".atomicfile"
 #define TXN_SIDECAR ".txn.afile-lock"
@@ -264,7 +265,6 @@ visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	const char *name = path + ftw->base;
 
-	(void)st;
 	switch (type) {
 	case FTW_D:
 		/* The library's own directory holds no user files. */
@@ -291,6 +291,13 @@ visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 		    path, "abandoned temporary file (run 'atomicfile clean')");
 	else if (temp_name(name, TXN_SUFFIX) && !walk.txn_live)
 		finding(path, "staged file of an unfinished transaction");
+	else if (name[0] == '.' && st->st_size > 0 &&
+	    strlen(name) > sizeof(UNDO_SUFFIX) &&
+	    strcmp(name + strlen(name) - strlen(UNDO_SUFFIX), UNDO_SUFFIX) == 0)
+		/* Retired records are empty; a patch running now is not. */
+		finding(path,
+		    "undo record of an interrupted (or running) in-place "
+		    "patch (run 'atomicfile recover FILE')");
 	return FTW_CONTINUE;
 }
 
