@@ -75,6 +75,16 @@
  * When opts->err is given it receives the failing step and path, so that
  * a message can name the operation, the path and the reason.
  *
+ * Security.  The library follows a symlink at the last component
+ * itself; in a sticky directory others can write it follows one only
+ * if the caller or the directory's owner owns it, and it does not
+ * replace a file owned by neither, nor use such a lock file or
+ * .atomicfile/, as the kernel refuses them (fs.protected_symlinks,
+ * fs.protected_regular, fs.protected_fifos, read once per call; the
+ * rules apply when they cannot be read): AFILE_EPROTECTED, with the
+ * rule in opts->err->step.  Elsewhere a replaced file keeps its owner
+ * and mode.  Metadata is applied to descriptors, never by name.
+ *
  * Thread safety.  Every function is safe to call from several threads on
  * distinct paths.  A handle must not be used by two threads at once.
  * The library never prints, never exits, installs no signal handler and
@@ -142,7 +152,11 @@ AFILE_API const char *afile_version(void);
 	X(ESOURCEKEPT, -5004,                                                 \
 	    "copied to the destination, but the source could not be removed") \
 	X(ECORRUPT, -5005, "corrupt journal or checksum mismatch")            \
-	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")
+	X(EJOURNAL, -5006, "an unfinished transaction needs recovery")        \
+	X(EPROTECTED, -5007,                                                  \
+	    "refused: planted by another user in a sticky directory "         \
+	    "(fs.protected_symlinks, fs.protected_regular, "                  \
+	    "fs.protected_fifos)")
 
 enum afile_error {
 #define AFILE__ERR_ENUM(name, value, text) AFILE_##name = (value),
@@ -291,6 +305,10 @@ struct afile_opts {
  *   -ELOOP        too many symbolic links
  *   -ENAMETOOLONG a name longer than NAME_MAX
  *   -ENOMEM       out of memory
+ *   AFILE_EPROTECTED  in a sticky directory others can write (/tmp), a
+ *                 symlink, file, lock file or .atomicfile/ planted by
+ *                 another user, refused as the kernel refuses it
+ *                 (fs.protected_symlinks/regular/fifos; see Security)
  *   AFILE_EUNSYNCED  see the overview
  * ------------------------------------------------------------------ */
 
@@ -475,8 +493,11 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * AFILE_OWNER_BEST_EFFORT or AFILE_SET_MODE given), AFILE_EHARDLINKS (the
  * file has other names, which could not find its undo record), -ETIMEDOUT
  * or -EAGAIN (the lock, per opts->lock_wait_ms), -EACCES (no write
- * permission on the file or its directory, for the record), the errors
- * of an earlier interrupted patch's recovery, and AFILE_ECORRUPT (the
+ * permission on the file or its directory, for the record),
+ * AFILE_EPROTECTED (in a sticky directory others can write, the file or
+ * its undo record was made by another user: a planted record is never
+ * applied, and afile_read() ignores it), the errors of an earlier
+ * interrupted patch's recovery, and AFILE_ECORRUPT (the
  * undo record is valid but cannot apply: the file is larger than the
  * patch could have made it; the record is kept for a human).  On failure
  * the file is unchanged: either nothing was written, or the old bytes

@@ -267,6 +267,10 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 		return afile__fail(op, -ELOOP, "open", shown);
 	if (!S_ISREG(ip->t.st.st_mode))
 		return afile__fail(op, AFILE_ENOTREG, "open", shown);
+	/* Not a file another user planted in a sticky directory (path.c). */
+	r = afile__target_check_planted(op, &ip->t);
+	if (r < 0)
+		return r;
 	r = afile__hidden_name(ip->t.name, UNDO_SUFFIX, ip->rname);
 	if (r < 0)
 		return afile__fail(op, r, "name undo record", shown);
@@ -287,8 +291,11 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 		return afile__fail(op, r, "read metadata", shown);
 	if (!S_ISREG(ip->st.st_mode))
 		return afile__fail(op, AFILE_ENOTREG, "open", shown);
-	ip->rfd = afile__openat(
-	    ip->t.dfd, ip->rname, O_RDWR | O_NOFOLLOW | O_NOCTTY, 0);
+	/*
+	 * The record is applied to the file: never one another user planted
+	 * in a sticky directory (its checksum is no signature).
+	 */
+	ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname, O_RDWR, 0);
 	if (ip->rfd == -ENOENT)
 		ip->rfd = -1;
 	else if (ip->rfd < 0)
@@ -365,9 +372,8 @@ write_record(struct ip *ip, const unsigned char *b, size_t len)
 	int r;
 
 	if (ip->rfd < 0) {
-		ip->rfd = afile__openat(ip->t.dfd, ip->rname,
-		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY,
-		    ip->st.st_mode & 0666);
+		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,
+		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666);
 		if (ip->rfd < 0)
 			return afile__fail(
 			    op, ip->rfd, "create undo record", ip->t.shown);
@@ -567,6 +573,13 @@ afile__open_shared(struct afile__op *op, int dirfd, const char *path,
 		/* A crashed patch: undo it under the write lock, then again. */
 		afile__close_quiet(fd);
 		r = afile__inplace_recover(op, dirfd, path, flags);
+		if (r == AFILE_EPROTECTED) {
+			/* A record planted by another user: not ours, ignored.
+			 */
+			op->failed = false;
+			tries = 3;
+			continue;
+		}
 		if (r < 0)
 			return r;
 	}

@@ -56,6 +56,11 @@ struct afile__op {
 	int (*stage_name)(void *ctx, const char *target, char *out);
 	void *stage_ctx;
 	uid_t euid;
+	/*
+	 * The kernel's fs.protected_{symlinks,regular,fifos} as read once
+	 * per call (path.c): 0 = not read yet, else the value + 1.
+	 */
+	unsigned char protected[3];
 	unsigned int *ret_sync; /* caller's, or NULL */
 	int (*progress)(uint64_t done, uint64_t total, void *ctx);
 	void *progress_ctx;
@@ -126,6 +131,29 @@ AFILE_HIDDEN void afile__target_close(struct afile__target *t);
 /* The name @name inside the caller's open directory @dfd (borrowed). */
 AFILE_HIDDEN int afile__target_at(
     struct afile__op *op, int dfd, const char *name, struct afile__target *t);
+/*
+ * The kernel's rule for files planted in sticky directories others can
+ * write (fs.protected_regular, fs.protected_fifos): may this caller
+ * replace or reuse the existing file @st (lstat of a name in @dfd)?
+ * 0, or AFILE_EPROTECTED (cause -EACCES) with @shown in the detail.
+ * Non-regular files other than FIFOs, such as the journal directory,
+ * always follow the rule.
+ */
+AFILE_HIDDEN int afile__check_planted(
+    struct afile__op *op, int dfd, const struct stat *st, const char *shown);
+/* afile__check_planted() for @t's existing target (no-op when absent). */
+AFILE_HIDDEN int afile__target_check_planted(
+    struct afile__op *op, const struct afile__target *t);
+/*
+ * Open (creating with O_CREAT in @flags) a file of the library's own,
+ * such as a lock sidecar, in a directory others may write: never through
+ * a symlink, never blocking on a FIFO, only a regular file (else
+ * AFILE_ENOTREG), and not one planted by another user in a sticky
+ * directory (AFILE_EPROTECTED).  Returns the descriptor or an error,
+ * without error detail.
+ */
+AFILE_HIDDEN int afile__open_own(
+    struct afile__op *op, int dfd, const char *name, int flags, mode_t mode);
 
 /* ------------------------------------------------------------------
  * Metadata (meta.c)

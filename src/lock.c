@@ -101,12 +101,14 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 	if (r < 0)
 		return afile__fail(op, r, "lock", shown);
 	for (int i = 0; i < REOPEN_TRIES; i++) {
-		fd = afile__openat(dfd, sidecar,
-		    O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY, 0666);
+		/* Not through a planted symlink, FIFO or file (path.c). */
+		fd = afile__open_own(op, dfd, sidecar, O_RDWR | O_CREAT, 0666);
 		/* A reader may lack write access: a shared lock needs none. */
 		if ((fd == -EACCES || fd == -EROFS) && type == F_RDLCK)
-			fd = afile__openat(
-			    dfd, sidecar, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+			fd = afile__open_own(op, dfd, sidecar, O_RDONLY, 0);
+		if (fd == AFILE_EPROTECTED)
+			return afile__fail_cause(op, fd, -EACCES,
+			    "open lock file (fs.protected_regular)", shown);
 		if (fd < 0)
 			return afile__fail(op, fd, "open lock file", shown);
 		r = wait_lock(fd, type, wait_ms);

@@ -18,6 +18,23 @@
  *      MAX_SYMLINKS times (the kernel's limit), so that the caller
  *      replaces the file a user meant and keeps the link.  A dangling
  *      link resolves to a name that does not exist, which is created.
+ *   4. No further than the kernel would (fs.protected_symlinks): in a
+ *      sticky world-writable directory (/tmp) a symlink is followed only
+ *      if its owner is the caller (the effective uid) or the directory's
+ *      owner; else AFILE_EPROTECTED.  The library reads links itself, so
+ *      without this it would follow a link the kernel refuses (a user's
+ *      "/tmp/report -> /etc/shadow" turning root's write into an
+ *      overwrite of /etc/shadow).  Directory components are resolved by
+ *      the kernel, which applies its own rule to them.
+ *   5. What another user planted is not reused (afile__check_planted:
+ *      fs.protected_regular, fs.protected_fifos): the rule the kernel
+ *      applies to O_CREAT of an existing file in a sticky directory.
+ *
+ * The switches are read through the syscall table at most once per call
+ * (cached in struct afile__op), and only when a link or file owned by
+ * someone else is met in a sticky directory: the common path costs no
+ * extra system call.  Where /proc/sys cannot be read, the rule applies
+ * (1, the default of the major distributions).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +43,126 @@
 #include "internal.h"
 
 #define MAX_SYMLINKS 40
+
+enum { PROT_SYMLINKS, PROT_REGULAR, PROT_FIFOS };
+static const char *const prot_name[] = {
+    "protected_symlinks", "protected_regular", "protected_fifos"};
+
+/* The effective value of one switch, read once per call. */
+static int
+prot_level(struct afile__op *op, int which)
+{
+	int v;
+
+	if (!op->protected[which]) {
+		v = afile__sysctl_fs(prot_name[which]);
+		if (v < 0)
+			v = 1; /* unknown: apply the rule */
+		op->protected[which] = (unsigned char)(v > 254 ? 254 : v) + 1;
+	}
+	return op->protected[which] - 1;
+}
+
+/* Invariant 4: may the caller follow the symlink @st in @dfd? */
+static int
+may_follow(
+    struct afile__op *op, int dfd, const struct stat *st, const char *shown)
+{
+	struct stat dst;
+	int r;
+
+	if (st->st_uid == afile__op_euid(op))
+		return 0;
+	r = afile__fstat(dfd, &dst);
+	if (r < 0)
+		return afile__fail(op, r, "check directory", shown);
+	if ((dst.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH) ||
+	    dst.st_uid == st->st_uid || !prot_level(op, PROT_SYMLINKS))
+		return 0;
+	return afile__fail_cause(op, AFILE_EPROTECTED, -EACCES,
+	    "follow symlink (fs.protected_symlinks)", shown);
+}
+
+int
+afile__check_planted(
+    struct afile__op *op, int dfd, const struct stat *st, const char *shown)
+{
+	const char *step;
+	struct stat dst;
+	int level, r;
+
+	if (st->st_uid == afile__op_euid(op))
+		return 0;
+	r = afile__fstat(dfd, &dst);
+	if (r < 0)
+		return afile__fail(op, r, "check directory", shown);
+	if (!(dst.st_mode & S_ISVTX) || dst.st_uid == st->st_uid)
+		return 0;
+	if (S_ISREG(st->st_mode)) {
+		level = prot_level(op, PROT_REGULAR);
+		step = "refuse file planted by another user "
+		       "(fs.protected_regular)";
+	} else if (S_ISFIFO(st->st_mode)) {
+		level = prot_level(op, PROT_FIFOS);
+		step = "refuse FIFO planted by another user "
+		       "(fs.protected_fifos)";
+	} else {
+		level = 2; /* the library's own directories: always */
+		step = "refuse directory planted by another user "
+		       "(sticky directory)";
+	}
+	if ((level >= 1 && (dst.st_mode & S_IWOTH)) ||
+	    (level >= 2 && (dst.st_mode & S_IWGRP)))
+		return afile__fail_cause(
+		    op, AFILE_EPROTECTED, -EACCES, step, shown);
+	return 0;
+}
+
+int
+afile__target_check_planted(struct afile__op *op, const struct afile__target *t)
+{
+	if (!t->exists || S_ISLNK(t->st.st_mode))
+		return 0;
+	return afile__check_planted(op, t->dfd, &t->st, t->shown);
+}
+
+int
+afile__open_own(
+    struct afile__op *op, int dfd, const char *name, int flags, mode_t mode)
+{
+	struct afile__op quiet = *op;
+	struct stat st;
+	int fd, r;
+
+	quiet.err = NULL; /* the caller words the error */
+	fd = afile__openat(
+	    dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, mode);
+	if (fd == -ELOOP)
+		return AFILE_ENOTREG; /* a symlink */
+	if (fd == -EACCES) {
+		/* The kernel's own fs.protected_regular may be what refused. */
+		r = afile__fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (r == 0 && !S_ISREG(st.st_mode))
+			return AFILE_ENOTREG; /* fs.protected_fifos */
+		if (r == 0)
+			r = afile__check_planted(&quiet, dfd, &st, name);
+		memcpy(op->protected, quiet.protected, sizeof(op->protected));
+		return r == AFILE_EPROTECTED ? r : fd;
+	}
+	if (fd < 0)
+		return fd;
+	r = afile__fstat(fd, &st);
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = AFILE_ENOTREG;
+	if (r == 0)
+		r = afile__check_planted(&quiet, dfd, &st, name);
+	memcpy(op->protected, quiet.protected, sizeof(op->protected));
+	if (r < 0) {
+		afile__close_quiet(fd);
+		return r;
+	}
+	return fd;
+}
 
 /*
  * Split @buf (modified) into a directory part and a last component.
@@ -147,6 +284,11 @@ afile__target_open(struct afile__op *op, int dirfd, const char *path,
 		if (++hops > MAX_SYMLINKS) {
 			afile__close_quiet(dfd);
 			r = afile__fail(op, -ELOOP, "follow symlink", t->shown);
+			goto fail;
+		}
+		r = may_follow(op, dfd, &t->st, t->shown);
+		if (r < 0) {
+			afile__close_quiet(dfd);
 			goto fail;
 		}
 		n = afile__readlinkat(dfd, base, buf, sizeof(buf));

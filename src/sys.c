@@ -224,6 +224,28 @@ sys_fs_magic(int fd, unsigned long *ret)
 #endif
 }
 
+static ssize_t
+sys_read_sysctl_fs(const char *name, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t r;
+	int fd, e;
+
+	if (snprintf(path, sizeof(path), "/proc/sys/fs/%s", name) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 static int
 sys_openat2_beneath(int dfd, const char *path, int flags)
 {
@@ -357,6 +379,7 @@ lc_free(void *p)
 		.getdents64 = sys_getdents64, .nanosleep = lc_nanosleep,     \
 		.getpid = lc_getpid, .getrlimit = sys_getrlimit,             \
 		.getrandom = sys_getrandom, .geteuid = lc_geteuid,           \
+		.read_sysctl_fs = sys_read_sysctl_fs,                        \
 		.clock_gettime = lc_clock_gettime, .malloc = lc_malloc,      \
 		.realloc = lc_realloc, .free = lc_free, .pread = lc_pread,   \
 		.ftruncate = lc_ftruncate,                                   \
@@ -512,6 +535,24 @@ afile__fs_magic(int fd, unsigned long *ret_magic)
 
 	RETRY_EINTR(r, afile__sys.fs_magic(fd, ret_magic));
 	return r < 0 ? -errno : 0;
+}
+
+int
+afile__sysctl_fs(const char *name)
+{
+	char buf[16];
+	ssize_t n;
+	int v = 0;
+
+	RETRY_EINTR(n, afile__sys.read_sysctl_fs(name, buf, sizeof(buf) - 1));
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')
+		return -EINVAL;
+	for (char *p = buf; *p >= '0' && *p <= '9' && v < 1000; p++)
+		v = v * 10 + (*p - '0');
+	return v;
 }
 
 int

@@ -72,6 +72,8 @@ struct afile__sys {
 	int (*getrlimit)(int resource, struct rlimit *rl);
 	ssize_t (*getrandom)(void *buf, size_t n, unsigned int flags);
 	uid_t (*geteuid)(void);
+	/* Read /proc/sys/fs/@name (a protected_* switch) into @buf. */
+	ssize_t (*read_sysctl_fs)(const char *name, char *buf, size_t n);
 	int (*clock_gettime)(clockid_t clk, struct timespec *ts);
 	void *(*malloc)(size_t n);
 	void *(*realloc)(void *p, size_t n);
@@ -108,6 +110,12 @@ AFILE_HIDDEN int afile__fsync_dir(int dfd);
 AFILE_HIDDEN int afile__syncfs(int fd);
 /* The magic number (statfs f_type) of the file system holding @fd. */
 AFILE_HIDDEN int afile__fs_magic(int fd, unsigned long *ret_magic);
+/*
+ * The value of the kernel switch /proc/sys/fs/@name (protected_symlinks,
+ * protected_regular, protected_fifos): >= 0, or -errno when it cannot be
+ * read (no /proc, an older kernel).
+ */
+AFILE_HIDDEN int afile__sysctl_fs(const char *name);
 AFILE_HIDDEN int afile__mkdirat(int dfd, const char *path, mode_t mode);
 /*
  * Open @path beneath @dfd: openat2(RESOLVE_BENEATH) where the kernel has

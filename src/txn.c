@@ -601,6 +601,29 @@ out:
 	return r;
 }
 
+/*
+ * In a sticky directory, a .atomicfile/ that another user made is not
+ * trusted: its owner could write a journal that this caller's recovery
+ * would apply (path.c, afile__check_planted).
+ */
+static int
+adir_trusted(struct afile__op *op, int rootfd, int fd)
+{
+	struct stat st;
+	int r;
+
+	r = afile__fstat(fd, &st);
+	if (r < 0)
+		r = afile__fail(op, r, "check directory", ADIR);
+	else
+		r = afile__check_planted(op, rootfd, &st, ADIR);
+	if (r < 0) {
+		afile__close_quiet(fd);
+		return r;
+	}
+	return fd;
+}
+
 /* Open (creating with @create) ROOT/.atomicfile/. */
 static int
 open_adir(struct afile__op *op, int rootfd, bool create)
@@ -609,6 +632,8 @@ open_adir(struct afile__op *op, int rootfd, bool create)
 
 	fd =
 	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd >= 0)
+		return adir_trusted(op, rootfd, fd);
 	if (fd != -ENOENT || !create)
 		return fd < 0 && fd != -ENOENT
 		    ? afile__fail(op, fd, "open directory", ADIR)
@@ -626,7 +651,7 @@ open_adir(struct afile__op *op, int rootfd, bool create)
 	    afile__openat(rootfd, ADIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return afile__fail(op, fd, "open directory", ADIR);
-	return fd;
+	return adir_trusted(op, rootfd, fd);
 }
 
 int
@@ -689,16 +714,20 @@ afile__recover_if_hot(struct afile__op *op, int dirfd)
 		return 0;
 	if (r < 0)
 		return afile__fail(op, r, "stat", ADIR "/" JOURNAL);
-	adfd = open_adir(op, dirfd, false);
-	if (adfd < 0)
-		return adfd == -ENOENT ? 0 : adfd;
 	/*
 	 * A live transaction owns its journal: it is not hot.  The probe has
 	 * no error detail of its own: "busy" is no failure of the read, and
-	 * a read that succeeds leaves the caller's errinfo untouched.
+	 * a read that succeeds leaves the caller's errinfo untouched.  Nor
+	 * is a .atomicfile/ that another user planted in a sticky directory
+	 * replayed: the reader reads what is there.
 	 */
 	probe = *op;
 	probe.err = NULL;
+	adfd = open_adir(&probe, dirfd, false);
+	if (adfd == -ENOENT || adfd == AFILE_EPROTECTED)
+		return 0;
+	if (adfd < 0)
+		return afile__fail(op, adfd, "open directory", ADIR);
 	r = afile__lock_name(
 	    &probe, adfd, TXN_LOCK, ADIR, AFILE_LOCK_EXCLUSIVE, 0, &lock);
 	if (r == -EAGAIN) {

@@ -146,7 +146,8 @@ check_target(struct afile_writer *w)
 			return afile__fail(
 			    &w->op, -EPERM, "check sticky directory", t->shown);
 	}
-	return 0;
+	/* Never hand data to a file another user planted (path.c). */
+	return afile__target_check_planted(&w->op, t);
 }
 
 /* Apply owner and attributes to the fresh temp (invariant 4). */

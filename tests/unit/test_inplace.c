@@ -335,6 +335,48 @@ test_sync_none(void **state)
 	assert_file(c, "f", "xyz3456789");
 }
 
+static ssize_t
+sysctl_one(const char *name, char *buf, size_t n)
+{
+	(void)name;
+	return snprintf(buf, n, "1\n");
+}
+
+/*
+ * A record planted by another user in a sticky directory: its checksum
+ * is no signature, so it must never be applied to root's file.
+ */
+static void
+test_planted_record(void **state)
+{
+	struct h_ctx *c = *state;
+	char *rec;
+	size_t len, n;
+	void *buf;
+
+	h_require_root();
+	/* A valid record of f (which holds the new bytes), taken away. */
+	crash_at(c, 2);
+	rec = h_slurp(c, UNDO, &len);
+	h_put(c, UNDO, "", 0, 0644);
+	h_mkdir(c, "s", 0755);
+	h_chmod(c, "s", 01777);
+	assert_int_equal(renameat(c->dfd, "f", c->dfd, "s/f"), 0);
+	h_put(c, "s/" UNDO, rec, len, 0644);
+	h_chown(c, "s/" UNDO, H_NOBODY, H_NOBODY);
+	afile__sys.read_sysctl_fs = sysctl_one;
+	/* A read ignores it, a patch refuses to go on; the file stays. */
+	assert_ok(afile_read(c->dfd, "s/f", &buf, &n, 0, NULL));
+	assert_int_equal(n, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	free(buf);
+	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
+	    AFILE_EPROTECTED);
+	afile__sys_reset();
+	assert_file(c, "s/f", "01XX4567YYYY");
+	free(rec);
+}
+
 int
 main(void)
 {
@@ -350,6 +392,7 @@ main(void)
 	    T(test_symlink),
 	    T(test_read_lock),
 	    T(test_sync_none),
+	    T(test_planted_record),
 #undef T
 	};
 
