@@ -227,6 +227,13 @@ struct afile_errinfo {
  * serialized with every other locker of the same file.
  */
 #define AFILE_LOCK              0x0040u
+/*
+ * afile_patch(), afile_patchv(): write the bytes into the file itself,
+ * behind an undo record, instead of publishing a patched copy: the cost
+ * follows the size of the change on every file system.  See
+ * afile_patch() for what readers can see.
+ */
+#define AFILE_INPLACE           0x0080u
 
 /* Durability levels; see the overview. */
 enum afile_sync {
@@ -350,6 +357,10 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * checks for a hot journal, so the file read is never half of one; the
  * recovery's errors (AFILE_ECORRUPT, -EROFS, -EACCES) are then returned.
  * A transaction that is running is not disturbed: the read goes on.
+ * The file is read under a shared lock of its own (an OFD lock on the
+ * file opened), so that an in-place patch (AFILE_INPLACE) is seen whole
+ * or not at all, and an interrupted one is undone first (which needs
+ * write access to the file: -EACCES otherwise).
  *
  * Returns 0, or a negative error code: -EINVAL (a NULL pointer, an empty
  * path or unknown flags), -ENOENT, -EACCES, -EISDIR, -ELOOP, -EIO,
@@ -436,23 +447,125 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * @buf:    the new bytes, @len of them
  * @len:    length of @buf
  * @flags:  AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT,
- *          AFILE_LOCK
+ *          AFILE_LOCK; or AFILE_INPLACE, with AFILE_NOFOLLOW and AFILE_LOCK
  * @opts:   NULL for defaults
  *
- * Makes a copy of the file that shares its extents where the file system
- * can (FICLONE on xfs and btrfs, so the cost follows the size of the
- * change, not of the file), writes the range into the copy, and publishes
- * it as afile_write() does.  Readers see the file before or after the
- * whole change.
+ * By default, makes a copy of the file that shares its extents where the
+ * file system can (FICLONE on xfs and btrfs, so the cost follows the size
+ * of the change, not of the file), writes the range into the copy, and
+ * publishes it as afile_write() does.  Every reader, cooperating or not,
+ * sees the file before or after the whole change.
+ *
+ * With AFILE_INPLACE the file keeps its inode and the change costs its
+ * own size on every file system (ext4, tmpfs, NFS included), as SQLite's
+ * rollback journal does: under the file's exclusive lock (always taken,
+ * AFILE_LOCK or not) the old bytes of the range and the old size go to an
+ * undo record beside the file, ".NAME.afile-undo" (docs/FORMAT.md), which
+ * is synced (and its directory, when the record file is first created);
+ * then the new bytes are written into the file, the file is synced, and
+ * the record is retired (truncated to 0 bytes, synced: the record file
+ * stays for the next patch).  Three syncs per patch.  An interrupted
+ * in-place patch (a crash, kill -9, a power cut at any point) is undone
+ * by the next afile_patch(), afile_patchv(), afile_read() or
+ * afile_patch_recover() of the file, so the file is old or new, never a
+ * mix.  What readers see:
+ *   - afile_read() and "atomicfile cat" (cooperating readers) hold a
+ *     shared lock on the file while they read, and undo an interrupted
+ *     patch first: they never see half a patch.  So does a caller that
+ *     holds afile_lock_acquire(AFILE_LOCK_SHARED) of @path while reading.
+ *   - Any other reader (read(2), mmap(2), another program) may see the
+ *     file during the patch: some of the new bytes and not yet others,
+ *     the old size with part of the new bytes, and, after a crash until
+ *     the next recovery, half a patch; and a reader that had the file
+ *     open sees the change (same inode), unlike with a replace.
+ *   - The default (copy) mode of afile_patch() reads the file under the
+ *     same shared lock and recovery; afile_copy() does not, and may copy
+ *     half of a running or interrupted in-place patch.
+ * The file keeps its inode, mode, owner, attributes and hard-link count;
+ * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL (the retirement must be
+ * durable, or a power cut would undo an acknowledged patch) and
+ * AFILE_SYNC_NONE syncs nothing (atomic against process crashes only).
  *
  * Returns 0 or a negative error code as afile_write(), plus -ENOENT when
  * @path does not exist and -EFBIG when @offset + @len overflows.  On
  * failure the file is unchanged and no temporary file remains, except
- * AFILE_EUNSYNCED.  Since: 0.1.
+ * AFILE_EUNSYNCED.  With AFILE_INPLACE also: -EINVAL (AFILE_BREAK_HARDLINKS,
+ * AFILE_OWNER_BEST_EFFORT or AFILE_SET_MODE given), AFILE_EHARDLINKS (the
+ * file has other names, which could not find its undo record), -ETIMEDOUT
+ * or -EAGAIN (the lock, per opts->lock_wait_ms), -EACCES (no write
+ * permission on the file or its directory, for the record),
+ * AFILE_EPROTECTED (in a sticky directory others can write, the file or
+ * its undo record was made by another user: a planted record is never
+ * applied, and afile_read() ignores it), the errors of an earlier
+ * interrupted patch's recovery, and AFILE_ECORRUPT (the
+ * undo record is valid but cannot apply: the file is larger than the
+ * patch could have made it; the record is kept for a human).  On failure
+ * the file is unchanged: either nothing was written, or the old bytes
+ * were written back; if even that failed (an I/O error), the synced undo
+ * record stays and the next recovery restores the old bytes, so a
+ * cooperating reader never sees the failed patch.  The exception is
+ * AFILE_EUNSYNCED: the change is in the file and synced, but the sync of
+ * the retired record failed, so a power cut may still undo the whole
+ * change.  Since: 0.1.
  */
 AFILE_API int afile_patch(int dirfd, const char *path, uint64_t offset,
     const void *buf, size_t len, unsigned int flags,
     const struct afile_opts *opts);
+
+/*
+ * struct afile_range - one change of afile_patchv()
+ * @offset: where the bytes go
+ * @buf:    the new bytes, @len of them (may be NULL if @len is 0)
+ * @len:    their length
+ */
+struct afile_range {
+	uint64_t offset;
+	const void *buf;
+	size_t len;
+};
+
+/*
+ * afile_patchv - atomically replace several byte ranges of a file
+ * @dirfd:  directory that @path is relative to, or AT_FDCWD
+ * @path:   existing regular file
+ * @ranges: the changes, @n of them, applied in order (a later range
+ *          overwrites an earlier one where they overlap)
+ * @n:      number of ranges, at most 65536; 0 changes nothing
+ * @flags:  as for afile_patch()
+ * @opts:   NULL for defaults
+ *
+ * All ranges or none, as one afile_patch(): by default one patched copy is
+ * published; with AFILE_INPLACE one undo record holds the old bytes of
+ * every range and the three syncs are shared.  Returns 0 or a negative
+ * error code as afile_patch(), plus -EINVAL for @n too large or a NULL
+ * @ranges with @n > 0.  Since: 0.1.
+ */
+AFILE_API int afile_patchv(int dirfd, const char *path,
+    const struct afile_range *ranges, size_t n, unsigned int flags,
+    const struct afile_opts *opts);
+
+/*
+ * afile_patch_recover - undo an interrupted in-place patch of a file
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  the file (a symlink is followed unless AFILE_NOFOLLOW)
+ * @flags: AFILE_NOFOLLOW
+ * @opts:  NULL for defaults; .lock_wait_ms bounds the wait for the lock
+ *
+ * Under the file's exclusive lock, when ".NAME.afile-undo" holds a valid
+ * record of this file, writes the old bytes and size back, syncs the file
+ * and retires the record; a torn record (its checksum fails: the patch
+ * never began writing into the file) or one of another file (the name
+ * was replaced since) is retired without touching the file.
+ * afile_patch(), afile_patchv() and afile_read() do this themselves;
+ * this is for "atomicfile recover FILE" and for callers that read the
+ * file otherwise.  Recovery is idempotent and crash-safe.
+ *
+ * Returns 1 when old bytes were restored, 0 when there was nothing to
+ * undo, or a negative error code: -ENOENT, -EACCES, -EROFS, -EIO,
+ * -ETIMEDOUT/-EAGAIN, AFILE_ECORRUPT (see afile_patch()).  Since: 0.1.
+ */
+AFILE_API int afile_patch_recover(int dirfd, const char *path,
+    unsigned int flags, const struct afile_opts *opts);
 
 /* ------------------------------------------------------------------
  * Streaming writer

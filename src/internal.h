@@ -14,7 +14,7 @@
  *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
  *   1 base    cleanup.c lock.c journal.c internal.h journal.h
  *   2 writer  writer.c
- *   3 ops     ops.c update.c view.c probe.c
+ *   3 ops     ops.c update.c view.c probe.c inplace.c patch.c
  *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
  *   5 api     api.c
  *
@@ -25,7 +25,9 @@
  *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
  *   lock, so locks sit below it) and the journal's bytes (journal.c).
  * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
- * 3 ops: the one-shot operations and the read path (ops.c), the probe
+ * 3 ops: the one-shot operations and the read path (ops.c), in-place
+ *   patches and the cooperating read's open (inplace.c) under the choice
+ *   between in-place and copy patches (patch.c), the probe
  *   of what a file system supports (probe.c), stale-view checks (view.c) and
  *   read-modify-write (update.c).
  * 4 txn: transactions (txn.h lists the files and their order) and
@@ -107,7 +109,7 @@ struct afile__op {
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
-	    AFILE_LOCK)
+	    AFILE_LOCK | AFILE_INPLACE)
 
 /*
  * Check flags against @allowed and the options struct, and fill @op.
@@ -487,5 +489,31 @@ AFILE_HIDDEN int afile__view_read(struct afile__op *op, int lock_fd, int dfd,
 /* As afile__writer_finish(), recording the published version in @v's lock. */
 AFILE_HIDDEN int afile__view_finish(struct afile__op *op,
     struct afile_writer *w, int r, const struct afile__view *v);
+
+/* ------------------------------------------------------------------
+ * In-place patches (inplace.c)
+ * ------------------------------------------------------------------ */
+
+/* The most ranges one afile_patchv() takes (one undo record holds them). */
+#define AFILE__PATCH_MAX_RANGES 65536u
+
+/* AFILE_INPLACE: undo record, write in place, retire (arguments checked). */
+AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
+/* Undo an interrupted in-place patch of @path: 1 undone, 0 none, or error. */
+AFILE_HIDDEN int afile__inplace_recover(
+    struct afile__op *op, int dirfd, const char *path, unsigned int flags);
+/*
+ * Open @path O_RDONLY (| @oflags) for a cooperating read: holds a shared
+ * lock of the file (released by closing) and has undone an interrupted
+ * in-place patch first.  Returns the descriptor or an error.
+ */
+AFILE_HIDDEN int afile__open_shared(struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, int oflags);
+/* The copy-based patch (ops.c), arguments checked. */
+AFILE_HIDDEN int afile__patch_copy(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
 
 #endif /* AFILE_INTERNAL_H */

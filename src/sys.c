@@ -300,30 +300,81 @@ sys_getrandom(void *buf, size_t n, unsigned int flags)
 #endif
 }
 
+/*
+ * Local trampolines for the libc functions of the table: an initializer
+ * holding a libc function's address needs a symbol lookup at load time
+ * for each of the two tables (50 lookups, a third of the CLI's start-up
+ * over /bin/true); a local function's address is a relative relocation,
+ * and its call to libc binds lazily, on first use.
+ */
+#define TRAMPOLINE(ret, name, params, args) \
+	static ret lc_##name params         \
+	{                                   \
+		return name args;           \
+	}
+TRAMPOLINE(int, close, (int fd), (fd))
+TRAMPOLINE(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))
+TRAMPOLINE(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))
+TRAMPOLINE(
+    ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+TRAMPOLINE(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+TRAMPOLINE(int, fsync, (int fd), (fd))
+TRAMPOLINE(int, fdatasync, (int fd), (fd))
+TRAMPOLINE(int, ftruncate, (int fd, off_t len), (fd, len))
+TRAMPOLINE(int, fstat, (int fd, struct stat *st), (fd, st))
+TRAMPOLINE(
+    int, fstatat, (int d, const char *p, struct stat *st, int f), (d, p, st, f))
+TRAMPOLINE(ssize_t, readlinkat, (int d, const char *p, char *b, size_t n),
+    (d, p, b, n))
+TRAMPOLINE(int, renameat, (int sd, const char *s, int dd, const char *t),
+    (sd, s, dd, t))
+TRAMPOLINE(int, linkat, (int sd, const char *s, int dd, const char *t, int f),
+    (sd, s, dd, t, f))
+TRAMPOLINE(int, unlinkat, (int d, const char *p, int f), (d, p, f))
+TRAMPOLINE(int, fchmod, (int fd, mode_t m), (fd, m))
+TRAMPOLINE(int, fchown, (int fd, uid_t u, gid_t g), (fd, u, g))
+TRAMPOLINE(int, futimens, (int fd, const struct timespec t[2]), (fd, t))
+TRAMPOLINE(int, mkdirat, (int d, const char *p, mode_t m), (d, p, m))
+TRAMPOLINE(
+    int, nanosleep, (const struct timespec *q, struct timespec *r), (q, r))
+TRAMPOLINE(pid_t, getpid, (void), ())
+TRAMPOLINE(uid_t, geteuid, (void), ())
+TRAMPOLINE(int, clock_gettime, (clockid_t c, struct timespec *t), (c, t))
+TRAMPOLINE(void *, malloc, (size_t n), (n))
+TRAMPOLINE(void *, realloc, (void *p, size_t n), (p, n))
+#undef TRAMPOLINE
+
+static void
+lc_free(void *p)
+{
+	free(p);
+}
+
 /* The real system calls, listed once for both tables below. */
-#define SYS_REAL                                                            \
-	{                                                                   \
-		.openat = sys_openat, .close = close, .read = read,         \
-		.write = write, .pwrite = pwrite, .fsync = fsync,           \
-		.fdatasync = fdatasync, .fstat = fstat, .fstatat = fstatat, \
-		.readlinkat = readlinkat, .renameat = renameat,             \
-		.renameat2 = sys_renameat2, .linkat = linkat,               \
-		.unlinkat = unlinkat, .fallocate = sys_fallocate,           \
-		.ficlone = sys_ficlone,                                     \
-		.copy_file_range = sys_copy_file_range, .fchmod = fchmod,   \
-		.fchown = fchown, .futimens = futimens,                     \
-		.flistxattr = sys_flistxattr, .fgetxattr = sys_fgetxattr,   \
-		.fsetxattr = sys_fsetxattr, .llistxattr = sys_llistxattr,   \
-		.lgetxattr = sys_lgetxattr, .syncfs = sys_syncfs,           \
-		.fs_magic = sys_fs_magic, .mkdirat = mkdirat,               \
-		.openat2_beneath = sys_openat2_beneath,                     \
-		.fcntl_lock = sys_fcntl_lock, .flock = sys_flock,           \
-		.getdents64 = sys_getdents64, .nanosleep = nanosleep,       \
-		.getpid = getpid, .getrlimit = sys_getrlimit,               \
-		.getrandom = sys_getrandom, .geteuid = geteuid,             \
-		.read_sysctl_fs = sys_read_sysctl_fs,                       \
-		.clock_gettime = clock_gettime, .malloc = malloc,           \
-		.realloc = realloc, .free = free,                           \
+#define SYS_REAL                                                             \
+	{                                                                    \
+		.openat = sys_openat, .close = lc_close, .read = lc_read,    \
+		.write = lc_write, .pwrite = lc_pwrite, .fsync = lc_fsync,   \
+		.fdatasync = lc_fdatasync, .fstat = lc_fstat,                \
+		.fstatat = lc_fstatat, .readlinkat = lc_readlinkat,          \
+		.renameat = lc_renameat, .renameat2 = sys_renameat2,         \
+		.linkat = lc_linkat, .unlinkat = lc_unlinkat,                \
+		.fallocate = sys_fallocate, .ficlone = sys_ficlone,          \
+		.copy_file_range = sys_copy_file_range, .fchmod = lc_fchmod, \
+		.fchown = lc_fchown, .futimens = lc_futimens,                \
+		.flistxattr = sys_flistxattr, .fgetxattr = sys_fgetxattr,    \
+		.fsetxattr = sys_fsetxattr, .llistxattr = sys_llistxattr,    \
+		.lgetxattr = sys_lgetxattr, .syncfs = sys_syncfs,            \
+		.fs_magic = sys_fs_magic, .mkdirat = lc_mkdirat,             \
+		.openat2_beneath = sys_openat2_beneath,                      \
+		.fcntl_lock = sys_fcntl_lock, .flock = sys_flock,            \
+		.getdents64 = sys_getdents64, .nanosleep = lc_nanosleep,     \
+		.getpid = lc_getpid, .getrlimit = sys_getrlimit,             \
+		.getrandom = sys_getrandom, .geteuid = lc_geteuid,           \
+		.read_sysctl_fs = sys_read_sysctl_fs,                        \
+		.clock_gettime = lc_clock_gettime, .malloc = lc_malloc,      \
+		.realloc = lc_realloc, .free = lc_free, .pread = lc_pread,   \
+		.ftruncate = lc_ftruncate,                                   \
 	}
 
 const struct afile__sys afile__sys_default = SYS_REAL;

@@ -78,6 +78,9 @@ struct afile__sys {
 	void *(*malloc)(size_t n);
 	void *(*realloc)(void *p, size_t n);
 	void (*free)(void *p);
+	/* In-place patches (inplace.c). */
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	int (*ftruncate)(int fd, off_t len);
 };
 
 extern AFILE_HIDDEN struct afile__sys afile__sys;
@@ -133,6 +136,10 @@ AFILE_HIDDEN int afile__unlinkat(int dfd, const char *path, int flags);
 /* unlinkat for signal handlers: one try, errno preserved. */
 AFILE_HIDDEN void afile__unlink_signal_safe(int dfd, const char *path);
 AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
+/* Read up to @n bytes at @off; fewer only at the end of the file. */
+AFILE_HIDDEN ssize_t afile__pread_all(
+    int fd, void *buf, size_t n, uint64_t off);
+AFILE_HIDDEN int afile__ftruncate(int fd, uint64_t len);
 AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
 AFILE_HIDDEN ssize_t afile__copy_file_range(
     int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len);

@@ -318,6 +318,40 @@ afile__fallocate(int fd, uint64_t len)
 	return r < 0 ? -errno : 0;
 }
 
+ssize_t
+afile__pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+	char *p = buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (off > (uint64_t)INT64_MAX - n)
+		return -EFBIG;
+	while (done < n) {
+		RETRY_EINTR(r,
+		    afile__sys.pread(
+			fd, p + done, n - done, (off_t)(off + done)));
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+		afile__stat_add(AFILE__STAT_BYTES_READ, (uint64_t)r);
+	}
+	return (ssize_t)done;
+}
+
+int
+afile__ftruncate(int fd, uint64_t len)
+{
+	int r;
+
+	if (len > (uint64_t)INT64_MAX)
+		return -EFBIG;
+	RETRY_EINTR(r, afile__sys.ftruncate(fd, (off_t)len));
+	return r < 0 ? -errno : 0;
+}
+
 int
 afile__ficlone(int dst_fd, int src_fd)
 {

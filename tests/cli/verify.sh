@@ -108,4 +108,14 @@ expect_err "atomicfile: verify 'nowhere': open directory: No such file or direct
 run 1 "$AF" verify r/f
 expect_err "atomicfile: verify 'r/f': open directory: Not a directory"
 run 2 "$AF" verify --bogus
+
+# An in-place patch's undo record: empty (retired) is nothing, else found.
+mkdir u
+printf 'data' >u/f
+: >u/.f.afile-undo
+run 0 "$AF" verify u
+printf 'x' >u/.f.afile-undo
+run 1 "$AF" verify u
+expect_out "u/.f.afile-undo: undo record of an interrupted (or running) in-place patch (run 'atomicfile recover FILE')
+"
 echo "PASS"

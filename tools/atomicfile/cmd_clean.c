@@ -32,6 +32,7 @@
 
 /* The names the library gives its files (see atomicfile.h). */
 #define TMP_SUFFIX  ".afile-tmp"
+#define UNDO_SUFFIX ".afile-undo"
 #define TXN_SUFFIX  ".afile-txn"
 #define ADIR        ".atomicfile"
 #define TXN_SIDECAR ".txn.afile-lock"
@@ -257,13 +258,20 @@ finding(const char *path, const char *what)
 
 /* A file that is neither a directory nor a symlink. */
 static void
-visit_file(const char *path, const char *name)
+visit_file(const char *path, const char *name, const struct stat *st)
 {
 	if (temp_name(name, TMP_SUFFIX) && !held(AT_FDCWD, path))
 		finding(
 		    path, "abandoned temporary file (run 'atomicfile clean')");
 	else if (temp_name(name, TXN_SUFFIX) && !walk.txn_live)
 		finding(path, "staged file of an unfinished transaction");
+	else if (name[0] == '.' && st->st_size > 0 &&
+	    strlen(name) > sizeof(UNDO_SUFFIX) &&
+	    strcmp(name + strlen(name) - strlen(UNDO_SUFFIX), UNDO_SUFFIX) == 0)
+		/* Retired records are empty; a patch running now is not. */
+		finding(path,
+		    "undo record of an interrupted (or running) in-place "
+		    "patch (run 'atomicfile recover FILE')");
 }
 
 /* "DIR/NAME" in a new buffer, or NULL (errno ENOMEM). */
@@ -364,7 +372,7 @@ walk_tree(const char *path, const char *name)
 	if (S_ISLNK(st.st_mode))
 		return 0;
 	if (!S_ISDIR(st.st_mode)) {
-		visit_file(path, name);
+		visit_file(path, name, &st);
 		return 0;
 	}
 	d = opendir(path);
