@@ -34,6 +34,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,9 @@ write_all(int fd, const unsigned char *buf, size_t len)
  * directory is opened per call, as afile_write() must do, so that both
  * variants pay for the same work.
  */
+/* --nosync: W2, the non-durable replace (no syncs on either side). */
+static bool nosync;
+
 static int
 replace_minimal(const unsigned char *buf, size_t len)
 {
@@ -120,7 +124,7 @@ replace_minimal(const unsigned char *buf, size_t len)
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && !nosync && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -130,6 +134,8 @@ replace_minimal(const unsigned char *buf, size_t len)
 		(void)unlink(TEMP_MINIMAL);
 		return r;
 	}
+	if (nosync)
+		return 0;
 	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
@@ -143,7 +149,10 @@ replace_minimal(const unsigned char *buf, size_t len)
 static int
 replace_afile(const unsigned char *buf, size_t len)
 {
-	return afile_write(AT_FDCWD, TARGET_AFILE, buf, len, 0, NULL);
+	static struct afile_opts o = AFILE_OPTS_INIT;
+
+	o.sync = nosync ? AFILE_SYNC_NONE : AFILE_SYNC_FULL;
+	return afile_write(AT_FDCWD, TARGET_AFILE, buf, len, 0, &o);
 }
 
 /*
@@ -241,7 +250,8 @@ usage(FILE *f)
 	    "the minimal hand-written protocol, interleaved, and prints\n"
 	    "p50/p90/p99 latencies and their ratios.  DIR defaults to a\n"
 	    "fresh directory under the current one, removed at the end.\n"
-	    "--populate=N first fills the directory with N empty files.\n",
+	    "--populate=N first fills the directory with N empty files.\n"
+	    "--nosync: both sides skip every sync (AFILE_SYNC_NONE; W2).\n",
 	    f);
 }
 
@@ -270,6 +280,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"dir", required_argument, NULL, 'd'},
 	    {"kv", required_argument, NULL, 'k'},
 	    {"populate", required_argument, NULL, 'p'},
+	    {"nosync", no_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -277,7 +288,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	int c;
 
 	while ((c = getopt_long(
-		    argc, argv, "n:w:s:o:d:k:p:h", longopts, NULL)) != -1) {
+		    argc, argv, "n:w:s:o:d:k:p:Nh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->iterations) < 0 ||
@@ -310,6 +321,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case 'p':
 			if (parse_ulong(optarg, &cfg->populate) < 0)
 				goto bad;
+			break;
+		case 'N':
+			nosync = true;
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,7 +16,18 @@
 #      transaction, interleaved over rounds, median reported; and the
 #      ways of syncing N staged temps (fsync each, fsync from threads,
 #      syncfs, io_uring) behind the library's choice of syncfs
-#      (bench_batch).
+#      (bench_batch);
+#   5. W5: a 4 KiB durable patch at the middle of a BENCH_PATCH_MB file,
+#      in place (AFILE_INPLACE) and by copy, against SQLite updating a
+#      4 KiB blob (WAL, synchronous=FULL), interleaved (bench_patch), and
+#      the system calls of one in-place patch (strace);
+#   6. on tmpfs (BENCH_TMPFS_DIR, default /dev/shm when it is tmpfs),
+#      where per-call CPU cost shows: W1 (4 KiB durable replace) and W2
+#      (the same with no syncs on either side, AFILE_SYNC_NONE) against
+#      the minimal protocol, and the batch of BENCH_BATCH_N files;
+#   7. the CLI against coreutils in a process-per-operation loop
+#      (BENCH_CLI_N runs each, interleaved): `atomicfile cp` vs `cp`,
+#      `atomicfile --version` vs /bin/true.
 #
 # The build is our own (BENCH_BUILD_DIR, Release, no sanitizers, tests off)
 # so that it never disturbs a developer's build.  The work directory is
@@ -34,6 +45,12 @@
 #   BENCH_BATCH_ROUNDS  measured rounds in bench_batch (5)
 #   BENCH_BATCH_DIRTY_MB  unrelated dirty data for the second pass over
 #                       the sync methods, MiB; 0 skips it (64)
+#   BENCH_PATCH_MB      size of the W5 file, in MiB (1024)
+#   BENCH_PATCH_ROUNDS  measured W5 rounds (in place, SQLite) (20)
+#   BENCH_PATCH_COPY    measured W5 rounds of the copy, which copies the
+#                       whole file without reflinks (3)
+#   BENCH_TMPFS_DIR     a tmpfs directory for section 6 ("" skips it)
+#   BENCH_CLI_N         process-per-op runs per CLI variant (200)
 #   BENCH_BUILD_DIR     build directory (SOURCE/build-bench)
 #   BENCH_WORK_PARENT   where the work directory goes (the build directory)
 #   BENCH_SKIP_BUILD=1  use the binaries already in BENCH_BUILD_DIR
@@ -58,6 +75,16 @@ stream_runs=${BENCH_STREAM_RUNS:-9}
 batch_n=${BENCH_BATCH_N:-1000}
 batch_rounds=${BENCH_BATCH_ROUNDS:-5}
 batch_dirty=${BENCH_BATCH_DIRTY_MB:-64}
+patch_mb=${BENCH_PATCH_MB:-1024}
+patch_rounds=${BENCH_PATCH_ROUNDS:-20}
+patch_copy=${BENCH_PATCH_COPY:-3}
+cli_n=${BENCH_CLI_N:-200}
+if [[ -z ${BENCH_TMPFS_DIR+x} ]]; then
+  BENCH_TMPFS_DIR=
+  [[ $(df --output=fstype /dev/shm 2>/dev/null | tail -n 1) == tmpfs ]] &&
+    BENCH_TMPFS_DIR=/dev/shm
+fi
+tmpfs_dir=$BENCH_TMPFS_DIR
 cli=${AFILE_CLI:-}
 
 die() {
@@ -111,7 +138,7 @@ if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
   build_bench
 fi
 bin=$build/bench
-[[ -x $bin/bench_small && -x $bin/bench_stream && -x $bin/bench_batch ]] ||
+[[ -x $bin/bench_small && -x $bin/bench_stream && -x $bin/bench_batch && -x $bin/bench_patch ]] ||
   die "no benchmarks in $bin (build first, or unset BENCH_SKIP_BUILD)"
 if [[ -z $cli && -f $bin/cli-path.txt ]]; then
   cli=$(<"$bin/cli-path.txt")
@@ -130,8 +157,10 @@ case $fstype in
 tmpfs | ramfs) die "$parent is on $fstype, where syncs cost nothing; set BENCH_WORK_PARENT to a directory on a disk" ;;
 esac
 work=$(mktemp -d "$parent/bench-work.XXXXXX")
+twork=
 cleanup() {
   rm -rf -- "$work"
+  [[ -z $twork ]] || rm -rf -- "$twork"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -436,6 +465,78 @@ mkdir "$work/batch"
 "$bin/bench_batch" --files="$batch_n" --rounds="$batch_rounds" \
   --dirty-mb="$batch_dirty" --dir="$work/batch" --kv="$work/batch.kv"
 
+# ------------------------------------------------------------ 5. W5
+
+section "5. W5: 4 KiB patch at the middle of a $patch_mb MiB file (durable)"
+mkdir "$work/patch"
+"$bin/bench_patch" --dir="$work/patch" --size-mb="$patch_mb" \
+  --rounds="$patch_rounds" --copy-rounds="$patch_copy" --kv="$work/patch.kv"
+ip_sys=n/a
+if [[ $have_strace == 1 ]]; then
+  # A 1 MiB file and 50 patches: the set-up (1 write, the warm-up patch)
+  # is left in, so this is a slight over-count per patch.
+  mkdir "$work/patch-st"
+  strace -f -qq -c -o "$work/patch.strace" "$bin/bench_patch" --only=inplace \
+    --dir="$work/patch-st" --size-mb=1 --rounds=50 >/dev/null
+  ip_sys=$(awk '$NF == "total" { printf "%.1f\n", $(NF - 2) / 51 }' "$work/patch.strace")
+  echo "  system calls per in-place patch (strace -c, 51 patches incl. set-up): $ip_sys"
+fi
+
+# ------------------------------------------------------------ 6. tmpfs
+
+: >"$work/t1.kv"
+: >"$work/t2.kv"
+: >"$work/tbatch.kv"
+if [[ -n $tmpfs_dir ]]; then
+  twork=$(mktemp -d "$tmpfs_dir/afile-bench.XXXXXX")
+  section "6. on tmpfs ($twork): W1, W2, batch"
+  mkdir "$twork/w1" "$twork/w2" "$twork/batch"
+  "$bin/bench_small" --iterations="$small_n" --dir="$twork/w1" --kv="$work/t1.kv" 2>/dev/null
+  "$bin/bench_small" --iterations="$small_n" --nosync --dir="$twork/w2" --kv="$work/t2.kv" 2>/dev/null
+  "$bin/bench_batch" --files="$batch_n" --rounds="$batch_rounds" --dirty-mb=0 \
+    --dir="$twork/batch" --kv="$work/tbatch.kv" 2>/dev/null || note "the tmpfs batch failed"
+else
+  section "6. tmpfs: skipped (BENCH_TMPFS_DIR empty, /dev/shm not tmpfs)"
+fi
+
+# ------------------------------------------------------------ 7. CLI
+
+cli_cp_us=n/a cp_us=n/a cli_ver_us=n/a true_us=n/a
+if [[ -n $cli ]]; then
+  section "7. the CLI, a process per operation ($cli_n runs each, interleaved)"
+  cdir=${twork:-$work}/cli
+  mkdir -p "$cdir"
+  head -c 4096 /dev/urandom >"$cdir/src"
+  # loop_us CMD...: mean microseconds per run of CMD over $cli_n runs,
+  # alternating with the peer by the caller (one call per variant per
+  # block of 10 runs).
+  : >"$cdir/times"
+  for ((blk = 0; blk < cli_n / 10; blk++)); do
+    for v in acp cp aver true; do
+      t0=$(date +%s%N)
+      for ((j = 0; j < 10; j++)); do
+        case $v in
+        acp) "$cli" cp "$cdir/src" "$cdir/dst-a" ;;
+        cp) cp "$cdir/src" "$cdir/dst-c" ;;
+        aver) "$cli" --version >/dev/null ;;
+        true) /bin/true ;;
+        esac
+      done
+      t1=$(date +%s%N)
+      echo "$v $(((t1 - t0) / 10000))" >>"$cdir/times"
+    done
+  done
+  cmed() { awk -v v="$1" '$1 == v { print $2 }' "$cdir/times" | median; }
+  cli_cp_us=$(cmed acp) cp_us=$(cmed cp) cli_ver_us=$(cmed aver) true_us=$(cmed true)
+  echo "  per process (median of blocks of 10): atomicfile cp $cli_cp_us us, cp $cp_us us,"
+  echo "  atomicfile --version $cli_ver_us us, /bin/true $true_us us"
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --warmup 20 --runs "$cli_n" --export-json "$work/hf.json" \
+      "$cli --version" /bin/true >/dev/null 2>&1 &&
+      awk -F'[:,]' '/"mean"/ { m[++n] = $2 } END { if (n >= 2) printf "  hyperfine -N: atomicfile --version %.1f us, /bin/true %.1f us, start-up over true %.1f us\n", m[1] * 1e6, m[2] * 1e6, (m[1] - m[2]) * 1e6 }' "$work/hf.json"
+  fi
+fi
+
 # ------------------------------------------------------------ report
 
 section "summary (ratio = atomicfile / peer; medians)"
@@ -554,6 +655,39 @@ if ((batch_dirty > 0)); then
   row "  with ${batch_dirty}MiB unrelated dirty data" "$m_fs_d" "$m_each_d" \
     "$(calc "$ratio" "$m_fs_d" "$m_each_d")" "(none)" "-"
 fi
+pk() {
+  fmt1 "$(kv "$work/patch.kv" "patch.$1.$2")"
+}
+p_ip=$(pk inplace median_us)
+p_cp=$(pk copy median_us)
+p_sql=$(pk sqlite median_us)
+row "W5 patch in place (us) vs sqlite" "$p_ip" "$p_sql" \
+  "$(calc "$ratio" "$p_ip" "$p_sql")" "ratio<=1.00" \
+  "$(met "a / b <= 1.0" "$p_ip" "$p_sql")"
+row "W5 patch by copy (us) vs sqlite" "$p_cp" "$p_sql" \
+  "$(calc "$ratio" "$p_cp" "$p_sql")" "(none)" "-"
+row "W5 in place syncs/op, syscalls/op" "$(pk inplace syncs_per_op)" "$ip_sys" "" "syncs<=3" \
+  "$(met "a <= 3" "$(pk inplace syncs_per_op)" 1)"
+tk() {
+  fmt1 "$(kv "$work/$1.kv" "$2")"
+}
+for w in t1 t2; do
+  a=$(tk $w small.afile.p50_us) m=$(tk $w small.minimal.p50_us)
+  label="W1 tmpfs durable p50 (us) vs minimal"
+  [[ $w == t2 ]] && label="W2 tmpfs no-sync p50 (us) vs minimal"
+  row "$label" "$a" "$m" "$(calc "$ratio" "$a" "$m")" "ratio<=1.20" \
+    "$(met "a / b <= 1.20" "$a" "$m")"
+done
+tb_many=$(tk tbatch batch.many.median_ms)
+tb_sep=$(tk tbatch batch.separate.median_ms)
+row "tmpfs batch $batch_n write_many ms vs separate" "$tb_many" "$tb_sep" \
+  "$(calc "$ratio" "$tb_many" "$tb_sep")" "(none)" "-"
+row "CLI cp per process (us) vs cp" "$(fmt1 "$cli_cp_us")" "$(fmt1 "$cp_us")" \
+  "$(calc "$ratio" "$cli_cp_us" "$cp_us")" "ratio<=1.00" \
+  "$(met "a / b <= 1.0" "$cli_cp_us" "$cp_us")"
+row "CLI --version per process vs true" "$(fmt1 "$cli_ver_us")" "$(fmt1 "$true_us")" \
+  "$(calc "$ratio" "$cli_ver_us" "$true_us")" "+<=300us" \
+  "$(met "a - b <= 300" "$cli_ver_us" "$true_us")"
 echo
 echo "Times are machine-dependent; compare ratios, measured side by side in"
 echo "this run.  'n/a' means the variant could not run (see the notes above)."

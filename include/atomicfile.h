@@ -227,6 +227,13 @@ struct afile_errinfo {
  * serialized with every other locker of the same file.
  */
 #define AFILE_LOCK              0x0040u
+/*
+ * afile_patch(), afile_patchv(): write the bytes into the file itself,
+ * behind an undo record, instead of publishing a patched copy: the cost
+ * follows the size of the change on every file system.  See
+ * afile_patch() for what readers can see.
+ */
+#define AFILE_INPLACE           0x0080u
 
 /* Durability levels; see the overview. */
 enum afile_sync {
@@ -350,6 +357,10 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * checks for a hot journal, so the file read is never half of one; the
  * recovery's errors (AFILE_ECORRUPT, -EROFS, -EACCES) are then returned.
  * A transaction that is running is not disturbed: the read goes on.
+ * The file is read under a shared lock of its own (an OFD lock on the
+ * file opened), so that an in-place patch (AFILE_INPLACE) is seen whole
+ * or not at all, and an interrupted one is undone first (which needs
+ * write access to the file: -EACCES otherwise).
  *
  * Returns 0, or a negative error code: -EINVAL (a NULL pointer, an empty
  * path or unknown flags), -ENOENT, -EACCES, -EISDIR, -ELOOP, -EIO,
@@ -438,23 +449,125 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * @buf:    the new bytes, @len of them
  * @len:    length of @buf
  * @flags:  AFILE_NOFOLLOW, AFILE_BREAK_HARDLINKS, AFILE_OWNER_BEST_EFFORT,
- *          AFILE_LOCK
+ *          AFILE_LOCK; or AFILE_INPLACE, with AFILE_NOFOLLOW and AFILE_LOCK
  * @opts:   NULL for defaults
  *
- * Makes a copy of the file that shares its extents where the file system
- * can (FICLONE on xfs and btrfs, so the cost follows the size of the
- * change, not of the file), writes the range into the copy, and publishes
- * it as afile_write() does.  Readers see the file before or after the
- * whole change.
+ * By default, makes a copy of the file that shares its extents where the
+ * file system can (FICLONE on xfs and btrfs, so the cost follows the size
+ * of the change, not of the file), writes the range into the copy, and
+ * publishes it as afile_write() does.  Every reader, cooperating or not,
+ * sees the file before or after the whole change.
+ *
+ * With AFILE_INPLACE the file keeps its inode and the change costs its
+ * own size on every file system (ext4, tmpfs, NFS included), as SQLite's
+ * rollback journal does: under the file's exclusive lock (always taken,
+ * AFILE_LOCK or not) the old bytes of the range and the old size go to an
+ * undo record beside the file, ".NAME.afile-undo" (docs/FORMAT.md), which
+ * is synced (and its directory, when the record file is first created);
+ * then the new bytes are written into the file, the file is synced, and
+ * the record is retired (truncated to 0 bytes, synced: the record file
+ * stays for the next patch).  Three syncs per patch.  An interrupted
+ * in-place patch (a crash, kill -9, a power cut at any point) is undone
+ * by the next afile_patch(), afile_patchv(), afile_read() or
+ * afile_patch_recover() of the file, so the file is old or new, never a
+ * mix.  What readers see:
+ *   - afile_read() and "atomicfile cat" (cooperating readers) hold a
+ *     shared lock on the file while they read, and undo an interrupted
+ *     patch first: they never see half a patch.  So does a caller that
+ *     holds afile_lock_acquire(AFILE_LOCK_SHARED) of @path while reading.
+ *   - Any other reader (read(2), mmap(2), another program) may see the
+ *     file during the patch: some of the new bytes and not yet others,
+ *     the old size with part of the new bytes, and, after a crash until
+ *     the next recovery, half a patch; and a reader that had the file
+ *     open sees the change (same inode), unlike with a replace.
+ *   - The default (copy) mode of afile_patch() reads the file under the
+ *     same shared lock and recovery; afile_copy() does not, and may copy
+ *     half of a running or interrupted in-place patch.
+ * The file keeps its inode, mode, owner, attributes and hard-link count;
+ * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL (the retirement must be
+ * durable, or a power cut would undo an acknowledged patch) and
+ * AFILE_SYNC_NONE syncs nothing (atomic against process crashes only).
  *
  * Returns 0 or a negative error code as afile_write(), plus -ENOENT when
  * @path does not exist and -EFBIG when @offset + @len overflows.  On
  * failure the file is unchanged and no temporary file remains, except
- * AFILE_EUNSYNCED.  Since: 0.1.
+ * AFILE_EUNSYNCED.  With AFILE_INPLACE also: -EINVAL (AFILE_BREAK_HARDLINKS,
+ * AFILE_OWNER_BEST_EFFORT or AFILE_SET_MODE given), AFILE_EHARDLINKS (the
+ * file has other names, which could not find its undo record), -ETIMEDOUT
+ * or -EAGAIN (the lock, per opts->lock_wait_ms), -EACCES (no write
+ * permission on the file or its directory, for the record),
+ * AFILE_EPROTECTED (in a sticky directory others can write, the file or
+ * its undo record was made by another user: a planted record is never
+ * applied, and afile_read() ignores it), the errors of an earlier
+ * interrupted patch's recovery, and AFILE_ECORRUPT (the
+ * undo record is valid but cannot apply: the file is larger than the
+ * patch could have made it; the record is kept for a human).  On failure
+ * the file is unchanged: either nothing was written, or the old bytes
+ * were written back; if even that failed (an I/O error), the synced undo
+ * record stays and the next recovery restores the old bytes, so a
+ * cooperating reader never sees the failed patch.  The exception is
+ * AFILE_EUNSYNCED: the change is in the file and synced, but the sync of
+ * the retired record failed, so a power cut may still undo the whole
+ * change.  Since: 0.1.
  */
 AFILE_API int afile_patch(int dirfd, const char *path, uint64_t offset,
     const void *buf, size_t len, unsigned int flags,
     const struct afile_opts *opts);
+
+/*
+ * struct afile_range - one change of afile_patchv()
+ * @offset: where the bytes go
+ * @buf:    the new bytes, @len of them (may be NULL if @len is 0)
+ * @len:    their length
+ */
+struct afile_range {
+	uint64_t offset;
+	const void *buf;
+	size_t len;
+};
+
+/*
+ * afile_patchv - atomically replace several byte ranges of a file
+ * @dirfd:  directory that @path is relative to, or AT_FDCWD
+ * @path:   existing regular file
+ * @ranges: the changes, @n of them, applied in order (a later range
+ *          overwrites an earlier one where they overlap)
+ * @n:      number of ranges, at most 65536; 0 changes nothing
+ * @flags:  as for afile_patch()
+ * @opts:   NULL for defaults
+ *
+ * All ranges or none, as one afile_patch(): by default one patched copy is
+ * published; with AFILE_INPLACE one undo record holds the old bytes of
+ * every range and the three syncs are shared.  Returns 0 or a negative
+ * error code as afile_patch(), plus -EINVAL for @n too large or a NULL
+ * @ranges with @n > 0.  Since: 0.1.
+ */
+AFILE_API int afile_patchv(int dirfd, const char *path,
+    const struct afile_range *ranges, size_t n, unsigned int flags,
+    const struct afile_opts *opts);
+
+/*
+ * afile_patch_recover - undo an interrupted in-place patch of a file
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  the file (a symlink is followed unless AFILE_NOFOLLOW)
+ * @flags: AFILE_NOFOLLOW
+ * @opts:  NULL for defaults; .lock_wait_ms bounds the wait for the lock
+ *
+ * Under the file's exclusive lock, when ".NAME.afile-undo" holds a valid
+ * record of this file, writes the old bytes and size back, syncs the file
+ * and retires the record; a torn record (its checksum fails: the patch
+ * never began writing into the file) or one of another file (the name
+ * was replaced since) is retired without touching the file.
+ * afile_patch(), afile_patchv() and afile_read() do this themselves;
+ * this is for "atomicfile recover FILE" and for callers that read the
+ * file otherwise.  Recovery is idempotent and crash-safe.
+ *
+ * Returns 1 when old bytes were restored, 0 when there was nothing to
+ * undo, or a negative error code: -ENOENT, -EACCES, -EROFS, -EIO,
+ * -ETIMEDOUT/-EAGAIN, AFILE_ECORRUPT (see afile_patch()).  Since: 0.1.
+ */
+AFILE_API int afile_patch_recover(int dirfd, const char *path,
+    unsigned int flags, const struct afile_opts *opts);
 
 /* ------------------------------------------------------------------
  * Streaming writer
@@ -624,10 +737,16 @@ AFILE_API void afile_lock_release(struct afile_lock *lock);
  * not free the writer; it may call afile_writer_write() and
  * afile_writer_fd() on it.
  *
+ * On a FUSE or network file system the lock sidecar records which version
+ * was published last; a caller whose client still sees an older one reads
+ * again, for up to five seconds, then fails with -ESTALE instead of
+ * losing the other client's update (see afile_update(3), atomicfile(7)).
+ *
  * Returns 0 (published, or kept by AFILE_UPDATE_KEEP), the negative value
- * @fn returned, or the errors of afile_lock_acquire(), afile_read() and
- * afile_writer_commit().  On failure the file is unchanged and no
- * temporary file remains, except AFILE_EUNSYNCED.  Since: 0.1.
+ * @fn returned, -ESTALE (a stale view that did not go), or the errors of
+ * afile_lock_acquire(), afile_read() and afile_writer_commit().  On
+ * failure the file is unchanged and no temporary file remains, except
+ * AFILE_EUNSYNCED.  Since: 0.1.
  */
 AFILE_API int afile_update(int dirfd, const char *path,
     int (*fn)(
@@ -953,6 +1072,93 @@ struct afile_item {
  */
 AFILE_API int afile_write_many(int dirfd, const struct afile_item *items,
     size_t n, unsigned int flags, const struct afile_opts *opts);
+
+/* ------------------------------------------------------------------
+ * File systems
+ * ------------------------------------------------------------------ */
+
+/* struct afile_probe .works: the primitives that did what they must. */
+#define AFILE_PROBE_TMPFILE          0x0001u /* O_TMPFILE, then linkat */
+#define AFILE_PROBE_RENAME_NOREPLACE 0x0002u /* renameat2 RENAME_NOREPLACE */
+#define AFILE_PROBE_RENAME_EXCHANGE  0x0004u /* renameat2 RENAME_EXCHANGE */
+#define AFILE_PROBE_OFD_LOCKS        0x0008u /* fcntl F_OFD_SETLK */
+#define AFILE_PROBE_FILE_FSYNC       0x0010u /* fsync of a file */
+#define AFILE_PROBE_DIR_FSYNC        0x0020u /* fsync of a directory */
+#define AFILE_PROBE_SYNCFS           0x0040u /* syncfs makes all durable */
+#define AFILE_PROBE_REFLINK          0x0080u /* FICLONE */
+
+/* struct afile_probe .kind: what sort of file system it is. */
+#define AFILE_PROBE_LOCAL    0x0001u /* a local block file system */
+#define AFILE_PROBE_VOLATILE 0x0002u /* memory only (tmpfs, ramfs) */
+#define AFILE_PROBE_FUSE     0x0004u /* FUSE: its server decides */
+#define AFILE_PROBE_NETWORK  0x0008u /* served by another machine */
+/* Several clients may cache names, attributes or data: see atomicfile(7). */
+#define AFILE_PROBE_SHARED   0x0010u
+
+/*
+ * struct afile_probe - what afile_probe() found out about a file system
+ * @size:     set to sizeof(struct afile_probe) before the call
+ * @magic:    statfs(2) f_type
+ * @fstype:   the library's name for @magic: "ext4", "xfs", "btrfs",
+ *            "tmpfs", "fuse", "nfs", ..., or "unknown"
+ * @mount_type: the type in /proc/self/mountinfo, with a FUSE file
+ *            system's subtype ("fuse.glusterfs", "fuse.sshfs", "nfs4",
+ *            "ext4"); empty when no mount matched
+ * @mount_source: the mount's source ("/dev/vda", "server:/volume");
+ *            empty when no mount matched
+ * @works:    AFILE_PROBE_TMPFILE ... AFILE_PROBE_REFLINK: the primitives
+ *            that worked in the directory probed (AFILE_PROBE_SYNCFS: the
+ *            file system is one where syncfs(2) is known, by power-cut
+ *            tests, to make every file durable)
+ * @kind:     AFILE_PROBE_LOCAL ... AFILE_PROBE_SHARED
+ * @durability: the best enum afile_sync level a call can reach there:
+ *            AFILE_SYNC_FULL when files and directories can be synced,
+ *            AFILE_SYNC_DATA when directory syncs are refused (a rename
+ *            may be lost in a power cut), AFILE_SYNC_NONE when file syncs
+ *            fail or the file system keeps nothing across a power cut
+ */
+struct afile_probe {
+	size_t size;
+	unsigned long magic;
+	char fstype[32];
+	char mount_type[64];
+	char mount_source[256];
+	unsigned int works;
+	unsigned int kind;
+	unsigned int durability;
+};
+
+/*
+ * afile_probe - find out what the file system holding a path supports
+ * @dirfd: directory that @path is relative to, or AT_FDCWD
+ * @path:  a directory, or a file whose directory is probed
+ * @flags: 0
+ * @ret:   receives the findings; set its .size first
+ *
+ * Identifies the file system (statfs, and /proc/self/mountinfo for a FUSE
+ * file system's subtype), then tries each primitive the library relies
+ * on in the directory: it creates a hidden temporary file there
+ * (.afile-probe.XXXXXXXXXXXX.afile-tmp, and two more names like it), syncs,
+ * locks, renames, clones, and removes them all before it returns.  The
+ * primitives are tried in the directory itself because one file system
+ * type can differ per mount and per server.  Nothing outside the
+ * temporary names is changed.  Use it to decide where to keep files, or
+ * to explain a durability level reported by ret_sync.
+ *
+ * Returns 0, or a negative error code:
+ *   -EINVAL  @path or @ret NULL, @path empty, @flags not 0, or @ret->size
+ *            not sizeof(struct afile_probe)
+ *   -ENOENT, -ENOTDIR, -EACCES, -ELOOP, -ENAMETOOLONG  resolving @path
+ *   -EACCES, -EROFS, -ENOSPC, -EDQUOT  the temporary file could not be
+ *            created or written: the primitives were not probed, but
+ *            @magic, @fstype, @mount_type, @mount_source and @kind are
+ *            filled
+ *   -ENOMEM  out of memory
+ * A primitive that fails is not an error: its bit stays clear.
+ * Since: 0.1.
+ */
+AFILE_API int afile_probe(
+    int dirfd, const char *path, unsigned int flags, struct afile_probe *ret);
 
 /* ------------------------------------------------------------------
  * Statistics

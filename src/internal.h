@@ -2,9 +2,44 @@
 /*
  * internal.h - declarations shared between the library's modules.
  *
- * Data flows one way: public function (ops.c, writer.c) -> path
- * resolution (path.c) -> temp files (tmp.c) and metadata (meta.c) ->
- * durability (sync.c) -> the syscall table (sys.c).
+ * Layers.  A file calls only into its own layer and the ones below it,
+ * and the files' calls draw no circle: a file may call another of its own
+ * layer, but nothing that calls it back.  tests/check-layers.sh reads the
+ * table below and fails when an object file uses a symbol defined in a
+ * higher layer, when the graph of the objects' symbol uses has a cycle,
+ * when a source includes a header of a higher layer, when a file of src/
+ * is in no layer, or when the CLI (tools/) uses more than the public API.
+ *
+ *   0 sys     sys.c wrap.c stats.c sys.h stats.h
+ *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
+ *   1 base    cleanup.c lock.c journal.c internal.h journal.h
+ *   2 writer  writer.c
+ *   3 ops     ops.c update.c view.c probe.c inplace.c patch.c
+ *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
+ *   5 api     api.c
+ *
+ * 0 sys: the syscall table (sys.c, the only file that calls the OS), its
+ *   -errno wrappers (wrap.c) and the statistics counters they bump.
+ * 1 base: the per-call context (op.c, error.c), path resolution, metadata,
+ *   temp files, durability, the file-system table, the sweepers
+ *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
+ *   lock, so locks sit below it) and the journal's bytes (journal.c).
+ * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
+ * 3 ops: the one-shot operations and the read path (ops.c), in-place
+ *   patches and the cooperating read's open (inplace.c) under the choice
+ *   between in-place and copy patches (patch.c), the probe
+ *   of what a file system supports (probe.c), stale-view checks (view.c) and
+ *   read-modify-write (update.c).
+ * 4 txn: transactions (txn.h lists the files and their order) and
+ *   batches (batch.c).
+ * 5 api: the public calls that join layers (api.c: reads that run the
+ *   transaction layer's hot-journal check).
+ *
+ * Where a lower layer must reach a higher one, the higher one hands it a
+ * hook: a writer publishes through the owner a transaction sets on it
+ * (struct afile__writer_owner), and the read path runs the check that
+ * api.c passes (afile__before_read).  Every public function is defined in
+ * the layer that does its work.
  */
 #ifndef AFILE_INTERNAL_H
 #define AFILE_INTERNAL_H
@@ -74,7 +109,7 @@ struct afile__op {
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
-	    AFILE_LOCK)
+	    AFILE_LOCK | AFILE_INPLACE)
 
 /*
  * Check flags against @allowed and the options struct, and fill @op.
@@ -382,20 +417,43 @@ AFILE_HIDDEN int afile__writer_stage(
     struct afile_writer *w, struct afile__tmp *ret_tmp);
 /* Read all of @fd into a malloc()ed, NUL-terminated buffer. */
 AFILE_HIDDEN int afile__read_fd(int fd, char **ret_buf, size_t *ret_len);
-/* Transactions (txn.c): a writer from afile_txn_writer() stages here. */
-AFILE_HIDDEN int afile__txn_stage_writer(
-    struct afile_txn *txn, struct afile_writer *w);
-AFILE_HIDDEN void afile__txn_drop_writer(
-    struct afile_txn *txn, struct afile_writer *w);
-AFILE_HIDDEN void afile__writer_set_txn(
-    struct afile_writer *w, struct afile_txn *txn);
-/* The writer's transaction is going away: discard, and fail from now on. */
-AFILE_HIDDEN void afile__writer_orphan(struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * The read path and read-modify-write (ops.c, update.c)
+ * ------------------------------------------------------------------ */
+
 /*
- * afile_read()'s hot-journal check: when @dirfd holds .atomicfile/journal
- * and no transaction owns it, recover.  0 when there is nothing to do.
+ * A check run before a read looks at @dirfd: the public afile_read() and
+ * afile_update() (api.c) pass the transaction layer's hot-journal check,
+ * which the operations layer cannot name.  0 or a library error.
  */
-AFILE_HIDDEN int afile__recover_if_hot(struct afile__op *op, int dirfd);
+typedef int afile__before_read(struct afile__op *op, int dirfd);
+/* afile_read(), with @before (may be NULL) run before the open. */
+AFILE_HIDDEN int afile__read_file(int dirfd, const char *path, void **ret_buf,
+    size_t *ret_len, unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before);
+/* afile_update(), whose read of the old contents runs @before first. */
+AFILE_HIDDEN int afile__update(int dirfd, const char *path,
+    int (*fn)(
+	void *ctx, const void *old, size_t old_len, struct afile_writer *w),
+    void *ctx, unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before);
+/*
+ * struct afile__writer_owner - what a writer publishes through instead of
+ * its target, set by the layer that owns it (a transaction, for
+ * afile_txn_writer()), so that the writer knows no layer above it.
+ * @commit: afile_writer_commit() hands the writer over here;
+ * @drop:   afile_writer_free() without a commit tells the owner first.
+ */
+struct afile__writer_owner {
+	int (*commit)(void *ctx, struct afile_writer *w);
+	void (*drop)(void *ctx, struct afile_writer *w);
+};
+/* Set (or, with NULL, clear) the owner of @w; @ctx is passed back. */
+AFILE_HIDDEN void afile__writer_set_owner(
+    struct afile_writer *w, const struct afile__writer_owner *owner, void *ctx);
+/* The writer's owner is going away: discard, and fail from now on. */
+AFILE_HIDDEN void afile__writer_orphan(struct afile_writer *w);
 /* Commit (if @r is 0), hand the writer's result back to @op, free it. */
 AFILE_HIDDEN int afile__writer_finish(
     struct afile__op *op, struct afile_writer *w, int r);
@@ -404,5 +462,77 @@ AFILE_HIDDEN struct afile__op *afile__writer_op(struct afile_writer *w);
 /* The target the writer resolved. */
 AFILE_HIDDEN const struct afile__target *afile__writer_target(
     const struct afile_writer *w);
+/* The held sidecar lock (AFILE_LOCK), or -1. */
+AFILE_HIDDEN int afile__writer_lock_fd(const struct afile_writer *w);
+
+/* ------------------------------------------------------------------
+ * Stale views of other clients' updates (view.c), for afile_update()
+ * ------------------------------------------------------------------ */
+
+/* One version of a file, as every client of a shared file system sees it. */
+struct afile__ident {
+	bool exists;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_s;
+	int64_t mtime_ns;
+	int64_t ctime_s; /* not part of the identity: orders versions */
+	int64_t ctime_ns;
+};
+
+struct afile__view {
+	bool check;       /* the file system may show stale views */
+	bool have_record; /* the sidecar held a valid record */
+	struct afile__ident prev, cur; /* the record: replaced, published */
+	struct afile__ident seen;      /* the version read */
+};
+
+AFILE_HIDDEN void afile__ident_of(
+    const struct stat *st, struct afile__ident *id);
+AFILE_HIDDEN bool afile__ident_same(
+    const struct afile__ident *a, const struct afile__ident *b);
+/* The record's bytes (a line); 0 if it does not fit in @n. */
+AFILE_HIDDEN size_t afile__view_record_format(const struct afile__ident *prev,
+    const struct afile__ident *cur, char *buf, size_t n);
+/* 0, or -EINVAL for a torn, foreign or damaged record. */
+AFILE_HIDDEN int afile__view_record_parse(const char *buf, size_t len,
+    struct afile__ident *prev, struct afile__ident *cur);
+/*
+ * Under the exclusive lock on @lock_fd (opened for this call): read
+ * @name in @dfd (absent: *@ret_old NULL), waiting out a stale view or
+ * ESTALE, bounded; -ESTALE if it does not go.  Fills *@v.
+ */
+AFILE_HIDDEN int afile__view_read(struct afile__op *op, int lock_fd, int dfd,
+    const char *name, const char *shown, struct afile__view *v, void **ret_old,
+    size_t *ret_len);
+/* As afile__writer_finish(), recording the published version in @v's lock. */
+AFILE_HIDDEN int afile__view_finish(struct afile__op *op,
+    struct afile_writer *w, int r, const struct afile__view *v);
+
+/* ------------------------------------------------------------------
+ * In-place patches (inplace.c)
+ * ------------------------------------------------------------------ */
+
+/* The most ranges one afile_patchv() takes (one undo record holds them). */
+#define AFILE__PATCH_MAX_RANGES 65536u
+
+/* AFILE_INPLACE: undo record, write in place, retire (arguments checked). */
+AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
+/* Undo an interrupted in-place patch of @path: 1 undone, 0 none, or error. */
+AFILE_HIDDEN int afile__inplace_recover(
+    struct afile__op *op, int dirfd, const char *path, unsigned int flags);
+/*
+ * Open @path O_RDONLY (| @oflags) for a cooperating read: holds a shared
+ * lock of the file (released by closing) and has undone an interrupted
+ * in-place patch first.  Returns the descriptor or an error.
+ */
+AFILE_HIDDEN int afile__open_shared(struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, int oflags);
+/* The copy-based patch (ops.c), arguments checked. */
+AFILE_HIDDEN int afile__patch_copy(struct afile__op *op, int dirfd,
+    const char *path, const struct afile_range *rg, size_t n,
+    unsigned int flags);
 
 #endif /* AFILE_INTERNAL_H */

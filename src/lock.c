@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lock.c - inter-process locks tied to a path, and read-modify-write.
+ * lock.c - inter-process locks tied to a path.
  *
  * The lock of a file lives on a sidecar, ".NAME.afile-lock" beside it:
  * the file itself gets a new inode at every replace, so a lock on it
@@ -218,58 +218,4 @@ afile_lock_release(struct afile_lock *lock)
 	 * copies, when they are closed). */
 	afile__close_quiet(lock->fd);
 	afile__free(lock);
-}
-
-/* ------------------------------------------------------------------
- * Read-modify-write
- * ------------------------------------------------------------------ */
-
-int
-afile_update(int dirfd, const char *path,
-    int (*fn)(
-	void *ctx, const void *old, size_t old_len, struct afile_writer *w),
-    void *ctx, unsigned int flags, const struct afile_opts *opts)
-{
-	struct afile_writer *w = NULL;
-	const struct afile__target *t;
-	struct afile__op op, *wop;
-	void *old = NULL;
-	size_t old_len = 0;
-	int r;
-
-	r = afile__op_init(&op, flags,
-	    AFILE__PUBLIC_FLAGS & ~(AFILE_NOREPLACE | AFILE_EXCHANGE), opts);
-	if (r == 0 && !fn)
-		r = afile__fail(&op, -EINVAL, "check arguments", path);
-	if (r < 0)
-		return afile__op_done(&op, r);
-	/*
-	 * The writer takes the lock (AFILE_LOCK) before it looks at the
-	 * target, and keeps it until it is freed, after the commit: the read
-	 * below and the publication happen under one exclusive lock.
-	 */
-	r = afile__writer_open(&op, dirfd, path, flags | AFILE_LOCK, NULL, &w);
-	if (r < 0)
-		return afile__op_done(&op, r);
-	wop = afile__writer_op(w);
-	t = afile__writer_target(w);
-	/* With AFILE_NOFOLLOW a symlink is replaced, and holds no contents. */
-	if (t->exists && S_ISREG(t->st.st_mode)) {
-		r = afile_read(
-		    t->dfd, t->name, &old, &old_len, AFILE_NOFOLLOW, NULL);
-		if (r < 0)
-			r = afile__fail(wop, r, "read", t->shown);
-	}
-	if (r == 0) {
-		r = fn(ctx, old, old_len, w);
-		if (r < 0 || r > AFILE_UPDATE_KEEP)
-			r = afile__fail(wop, r < 0 ? r : -EINVAL,
-			    "update callback", t->shown);
-	}
-	afile__free(old);
-	if (r == AFILE_UPDATE_KEEP) {
-		afile_writer_free(w);
-		return afile__op_done(&op, 0);
-	}
-	return afile__op_done(&op, afile__writer_finish(&op, w, r));
 }

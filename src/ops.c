@@ -106,8 +106,9 @@ afile__read_fd(int fd, char **ret_buf, size_t *ret_len)
 }
 
 int
-afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
-    unsigned int flags, const struct afile_opts *opts)
+afile__read_file(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
+    unsigned int flags, const struct afile_opts *opts,
+    afile__before_read *before)
 {
 	struct afile__op op;
 	char *buf = NULL;
@@ -124,14 +125,13 @@ afile_read(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 	if (!ret_buf || !ret_len || !path || !*path)
 		return afile__op_done(
 		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
-	r = afile__recover_if_hot(&op, dirfd);
+	r = before ? before(&op, dirfd) : 0;
 	if (r < 0)
 		return afile__op_done(&op, r);
-	fd = afile__openat(dirfd, path,
-	    O_RDONLY | O_NOCTTY | ((flags & AFILE_NOFOLLOW) ? O_NOFOLLOW : 0),
-	    0);
+	/* A shared lock, and no interrupted in-place patch (inplace.c). */
+	fd = afile__open_shared(&op, dirfd, path, flags, 0);
 	if (fd < 0)
-		return afile__op_done(&op, afile__fail(&op, fd, "open", path));
+		return afile__op_done(&op, fd);
 	r = afile__read_fd(fd, &buf, &len);
 	afile__close_quiet(fd);
 	if (r < 0)
@@ -404,55 +404,45 @@ afile_rename(int sdirfd, const char *src, int ddirfd, const char *dst,
 	return afile__op_done(&op, r);
 }
 
-/* Fill the writer with the file it replaces, then apply the change. */
+/* Fill the writer with the file it replaces, then apply the changes. */
 static int
-patch_fill(struct afile_writer *w, uint64_t offset, const void *buf, size_t len)
+patch_fill(struct afile_writer *w, const struct afile_range *rg, size_t n)
 {
 	struct afile__op *op = afile__writer_op(w);
 	const struct afile__target *t = afile__writer_target(w);
 	struct stat st;
 	int fd, r;
 
-	/* The very name the writer resolved and checked. */
-	fd = afile__openat(
-	    t->dfd, t->name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+	/*
+	 * The very name the writer resolved and checked, under its shared
+	 * lock, so that no in-place patch is half copied.
+	 */
+	fd =
+	    afile__open_shared(op, t->dfd, t->name, AFILE_NOFOLLOW, O_NONBLOCK);
 	if (fd < 0)
-		return afile__fail(op, fd, "open", t->shown);
+		return fd;
 	r = afile__fstat(fd, &st);
 	if (r < 0)
 		r = afile__fail(op, r, "read metadata", t->shown);
 	if (r == 0)
 		r = afile__writer_fill(w, fd, (uint64_t)st.st_size);
-	if (r == 0)
-		r = afile__writer_pwrite(w, buf, len, offset);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = afile__writer_pwrite(w, rg[i].buf, rg[i].len, rg[i].offset);
 	afile__close_quiet(fd);
 	return r;
 }
 
 int
-afile_patch(int dirfd, const char *path, uint64_t offset, const void *buf,
-    size_t len, unsigned int flags, const struct afile_opts *opts)
+afile__patch_copy(struct afile__op *op, int dirfd, const char *path,
+    const struct afile_range *rg, size_t n, unsigned int flags)
 {
 	struct afile_writer *w;
-	struct afile__op op;
 	int r;
 
-	r = afile__op_init(&op, flags,
-	    AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT |
-		AFILE_LOCK,
-	    opts);
-	if (r < 0)
-		return afile__op_done(&op, r);
-	if (!buf && len)
-		return afile__op_done(
-		    &op, afile__fail(&op, -EINVAL, "check arguments", path));
-	if (offset > (uint64_t)INT64_MAX - len)
-		return afile__op_done(
-		    &op, afile__fail(&op, -EFBIG, "check arguments", path));
 	r = afile__writer_open(
-	    &op, dirfd, path, flags | AFILE__MUST_EXIST, NULL, &w);
+	    op, dirfd, path, flags | AFILE__MUST_EXIST, NULL, &w);
 	if (r < 0)
-		return afile__op_done(&op, r);
-	r = patch_fill(w, offset, buf, len);
-	return afile__op_done(&op, afile__writer_finish(&op, w, r));
+		return r;
+	r = patch_fill(w, rg, n);
+	return afile__writer_finish(op, w, r);
 }

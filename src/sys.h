@@ -8,7 +8,7 @@
  * the library against a simulated file system.  The table entries have
  * the raw libc convention (-1 and errno); the afile__* wrappers below
  * turn that into -errno, retry EINTR where that is safe, and count
- * statistics.  Nothing above sys.c reads errno.
+ * statistics (wrap.c).  Nothing above sys.c and wrap.c reads errno.
  *
  * The table is hidden and mutable for tests only: swapping entries is not
  * thread-safe, and production code never does it.
@@ -80,6 +80,9 @@ struct afile__sys {
 	void *(*malloc)(size_t n);
 	void *(*realloc)(void *p, size_t n);
 	void (*free)(void *p);
+	/* In-place patches (inplace.c). */
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	int (*ftruncate)(int fd, off_t len);
 };
 
 extern AFILE_HIDDEN struct afile__sys afile__sys;
@@ -114,6 +117,8 @@ AFILE_HIDDEN int afile__fs_magic(int fd, unsigned long *ret_magic);
  * when the table's syncs are swapped (tests: their traces stay fixed).
  */
 AFILE_HIDDEN int afile__dirty_kib(uint64_t *ret_kib);
+/* Are the table's sync entries the real ones (no test swapped them)? */
+AFILE_HIDDEN bool afile__real_syncs(void);
 /*
  * The value of the kernel switch /proc/sys/fs/@name (protected_symlinks,
  * protected_regular, protected_fifos): >= 0, or -errno when it cannot be
@@ -140,6 +145,10 @@ AFILE_HIDDEN int afile__unlinkat(int dfd, const char *path, int flags);
 /* unlinkat for signal handlers: one try, errno preserved. */
 AFILE_HIDDEN void afile__unlink_signal_safe(int dfd, const char *path);
 AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
+/* Read up to @n bytes at @off; fewer only at the end of the file. */
+AFILE_HIDDEN ssize_t afile__pread_all(
+    int fd, void *buf, size_t n, uint64_t off);
+AFILE_HIDDEN int afile__ftruncate(int fd, uint64_t len);
 AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
 AFILE_HIDDEN ssize_t afile__copy_file_range(
     int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len);
@@ -161,6 +170,8 @@ AFILE_HIDDEN int afile__fsetxattr(
  * Returns 0, -EAGAIN when held by another, or -errno.
  */
 AFILE_HIDDEN int afile__lock_fd(int fd, short type, bool wait);
+/* An OFD lock only, never waiting, no flock() fallback (afile_probe). */
+AFILE_HIDDEN int afile__ofd_lock(int fd, short type);
 /* Read directory entries (struct dirent64 records) from @fd. */
 AFILE_HIDDEN ssize_t afile__getdents(int fd, void *buf, size_t n);
 AFILE_HIDDEN void afile__sleep_ns(uint64_t ns);

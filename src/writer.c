@@ -68,14 +68,18 @@ struct afile_writer {
 	bool set_times;                 /* copy: keep the source's times */
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
-	int lock_fd;           /* AFILE_LOCK: the held sidecar */
-	struct afile_txn *txn; /* afile_txn_writer(): commit stages there */
+	int lock_fd; /* AFILE_LOCK: the held sidecar */
+	/* afile_txn_writer(): commit and free go to the owner (a txn) */
+	const struct afile__writer_owner *owner;
+	void *owner_ctx;
 };
 
 void
-afile__writer_set_txn(struct afile_writer *w, struct afile_txn *txn)
+afile__writer_set_owner(
+    struct afile_writer *w, const struct afile__writer_owner *owner, void *ctx)
 {
-	w->txn = txn;
+	w->owner = owner;
+	w->owner_ctx = ctx;
 }
 
 void
@@ -84,7 +88,7 @@ afile__writer_orphan(struct afile_writer *w)
 	/* Discard while the borrowed directory is still open. */
 	if (w->tmp.fd >= 0 || w->tmp.named)
 		afile__tmp_discard(w->t.dfd, &w->tmp);
-	w->txn = NULL;
+	w->owner = NULL;
 	w->t.dfd = -1;
 	w->state = DONE;
 }
@@ -99,6 +103,12 @@ const struct afile__target *
 afile__writer_target(const struct afile_writer *w)
 {
 	return &w->t;
+}
+
+int
+afile__writer_lock_fd(const struct afile_writer *w)
+{
+	return w->lock_fd;
 }
 
 /* Refuse targets that cannot or must not be replaced. */
@@ -600,8 +610,8 @@ afile_writer_commit(struct afile_writer *w)
 
 	if (!w)
 		return -EINVAL;
-	if (w->txn)
-		return afile__txn_stage_writer(w->txn, w);
+	if (w->owner)
+		return w->owner->commit(w->owner_ctx, w);
 	r = afile__writer_commit(w);
 	return afile__op_done(&w->op, r);
 }
@@ -621,8 +631,8 @@ afile_writer_free(struct afile_writer *w)
 {
 	if (!w)
 		return;
-	if (w->txn)
-		afile__txn_drop_writer(w->txn, w);
+	if (w->owner)
+		w->owner->drop(w->owner_ctx, w);
 	if (w->tmp.fd >= 0 || w->tmp.named)
 		afile__tmp_discard(w->t.dfd, &w->tmp);
 	/* After the commit or the discard: the lock covered all of it. */

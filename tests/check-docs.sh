@@ -205,6 +205,7 @@ for p in $overview_pages; do
 	[ -f "$mandir/$p.3" ] || problem "missing overview page docs/man/$p.3"
 done
 [ -f "$mandir/atomicfile.1" ] || problem "missing docs/man/atomicfile.1"
+[ -f "$mandir/atomicfile.7" ] || problem "missing docs/man/atomicfile.7 (file systems)"
 
 for page in "$mandir"/*.3; do
 	[ -e "$page" ] || continue

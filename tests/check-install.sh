@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# check-install.sh SRCDIR BUILDDIR - install the library into a temporary
-# prefix and build a consumer with find_package(atomicfile) and with
-# pkg-config atomicfile, then run both.
+# check-install.sh SRCDIR BUILDDIR [CC] - install the library into a
+# temporary prefix and build a consumer with find_package(atomicfile) and
+# with pkg-config atomicfile, then run both.  CC is the compiler the
+# library was built with (musl-gcc, say; default cc).
 set -euo pipefail
-src=$1 build=$2
+src=$1 build=$2 cc=${3:-cc}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# The man pages of every section go in: 1 (the tool), 3, 7 (file systems).
+for page in man1/atomicfile.1 man3/afile_probe.3 man7/atomicfile.7; do
+  [ -f "$work/prefix/share/man/$page" ] || {
+    echo "check-install: share/man/$page was not installed" >&2
+    exit 1
+  }
+done
 # A sanitized library (CI) pulls the ASan runtime in after libc into a
 # consumer built without it: tell ASan that this is intended.
 export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
@@ -50,6 +58,7 @@ add_executable(consumer main.c)
 target_link_libraries(consumer PRIVATE atomicfile::atomicfile)
 CM
 cmake -S "$work/consumer" -B "$work/cbuild" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_C_COMPILER="$cc" \
   -DCMAKE_BUILD_RPATH="$prefix/lib;$prefix/lib64;$prefix/lib/x86_64-linux-gnu" >/dev/null
 cmake --build "$work/cbuild" >/dev/null
 (cd "$work" && "$work/cbuild/consumer")
@@ -61,6 +70,6 @@ export PKG_CONFIG_PATH=$pcdir
 flags=$(pkg-config --define-prefix --cflags --libs atomicfile)
 libdir=$(pkg-config --define-prefix --variable=libdir atomicfile)
 # shellcheck disable=SC2086 # flags is a list of options
-cc -o "$work/pc-consumer" "$work/consumer/main.c" $flags -Wl,-rpath,"$libdir"
+"$cc" -o "$work/pc-consumer" "$work/consumer/main.c" $flags -Wl,-rpath,"$libdir"
 (cd "$work" && rm -f out.txt && "$work/pc-consumer")
 echo "ok: pkg-config atomicfile"

@@ -131,7 +131,7 @@ k9_init() {
 k9_scen() {
 	local name=${1%%+*} sync=
 	case $1 in *+*) sync=--sync=${1#*+} ;; esac
-	K9_IN=/dev/null K9_TXN=0 K9_TPL=$W/tpl
+	K9_IN=/dev/null K9_TXN=0 K9_TPL=$W/tpl K9_INPLACE=0
 	case $name in
 	write-replace) K9_CMD=(write "$D/f") K9_IN=$W/in/new ;;
 	write-new) K9_CMD=(write "$D/g") K9_IN=$W/in/new ;;
@@ -150,6 +150,11 @@ k9_scen() {
 	cp-new) K9_CMD=(cp "$D/f" "$D/sub/c") ;;
 	patch) K9_CMD=(patch --offset=1000 "$D/f") K9_IN=$W/in/patch ;;
 	patch-hole) K9_CMD=(patch --offset=10000 "$D/f") K9_IN=$W/in/patch ;;
+	# In place: a reader that takes no lock may see half of it until the
+	# next recovery ("atomicfile recover FILE"), which k9_check runs.
+	patch-inplace)
+		K9_CMD=(patch --in-place --offset=1000 "$D/f") K9_IN=$W/in/patch K9_INPLACE=1
+		;;
 	txn3)
 		K9_CMD=(txn -C "$D" put f "$W/in/new" create sub/n "$W/in/old" rm doomed)
 		K9_TXN=1
@@ -183,13 +188,14 @@ k9_reset() {
 }
 
 # k9_fp - the state of the test directory, one sorted line per entry
-# (lock sidecars and .atomicfile itself left out: they may or may not
-# exist in either state).  Five processes, whatever the tree.
+# (lock sidecars, in-place undo records and .atomicfile itself left out:
+# they may or may not exist in either state; k9_check sees that undo
+# records are empty after recovery).  Five processes, whatever the tree.
 k9_fp() {
 	local -a xa=()
 	[ -z "$K9_GETFATTR" ] || xa=(-exec getfattr -d -m '^user\.' --absolute-names {} +)
 	{
-		find "$D" -mindepth 1 ! -name '*.afile-lock' ! -path "$D/.atomicfile" \( \
+		find "$D" -mindepth 1 ! -name '*.afile-lock' ! -name '*.afile-undo' ! -path "$D/.atomicfile" \( \
 			-type d -printf 'd %m %P\n' -o -printf '%y %m %n %s %P %l\n' \
 			-type f -exec md5sum {} + "${xa[@]}" \) |
 			awk '/^# file:/ { f = $3; next } /^user\./ { print "xattr", f, $0; next } NF'
@@ -297,6 +303,12 @@ k9_check() {
 			[ "$out" = "$D: nothing to do" ] ||
 				k9_violation "$K9_SPEC" "a second recover did not find nothing to do: $(k9_flat "$out")"
 		fi
+	elif [ "$K9_INPLACE" = 1 ]; then
+		out=$("$AF" recover "$D/f" 2>&1) ||
+			{ k9_violation "$K9_SPEC" "atomicfile recover FILE failed: $(k9_flat "$out")"; return 0; }
+		left=$(find "$D" -name '*.afile-undo' -size +0 | tr '\n' ' ')
+		[ -z "$left" ] ||
+			k9_violation "$K9_SPEC" "recover left an undo record: $left"
 	else
 		post=$(k9_fp)
 		out=$(k9_strip "$post")
@@ -604,7 +616,7 @@ fi
 # cost a third of the time budget in every CI run.
 SINGLE=(write-replace write-new write-pipe write-empty write-lock write-symlink
 	write-hardlink create rm rm-lock mv-replace mv-dir mv-exchange cp-replace
-	cp-new patch patch-hole)
+	cp-new patch patch-hole patch-inplace)
 TXNS=(txn3 txn-mv txn-script)
 MODES=("")
 [ "$SOAK" = 1 ] || MODES+=(+none +data)

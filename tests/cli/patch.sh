@@ -88,4 +88,34 @@ expect_same f base
 run 0 "$AF" patch --stats --offset=0 f <"$O/p"
 [ "$(stat_value ops)" = 1 ] || fail "patch --stats: expected ops: 1"
 no_temps
+
+# --in-place: the same bytes, the same inode, three syncs once the undo
+# record exists; recover FILE and cat undo an interrupted patch.
+for off in 0 5000 99999 150000; do
+	cp base f
+	chmod 614 f
+	ino=$(stat -c %i f)
+	run 0 "$AF" patch --in-place --offset=$off f <"$O/p"
+	ref $off
+	expect_same f "$O/ref"
+	expect_mode f 614
+	[ "$(stat -c %i f)" = "$ino" ] || fail "patch --in-place changed the inode"
+	[ "$(stat -c %s .f.afile-undo)" = 0 ] || fail "patch --in-place left its undo record"
+	expect_no_err
+done
+cp base f
+run 0 "$AF" patch --in-place --stats --offset=10 f <"$O/p"
+[ "$(stat_value syncs)" = 3 ] || fail "patch --in-place: expected 3 syncs, got $(stat_value syncs)"
+[ "$(stat_value dir_syncs)" = 0 ] || fail "patch --in-place: expected no directory sync"
+run 2 "$AF" patch --in-place --break-hardlinks --offset=0 f <"$O/p"
+cp base h3
+ln h3 h4
+run 1 "$AF" patch --in-place --offset=0 h3 <"$O/p"
+expect_err_re "^atomicfile: patch 'h3': (.+: )?the file has other hard links"
+expect_same h3 base
+run 0 "$AF" recover f
+expect_out "f: nothing to do
+"
+no_temps
+echo "PASS"
 echo "PASS"

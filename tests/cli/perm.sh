@@ -19,7 +19,13 @@ chmod 755 "$WORK" "$T"
 if ! nobody "$AF" --version >/dev/null 2>&1; then
 	mkdir "$WORK/bin"
 	cp "$AF" "$WORK/bin/atomicfile"
-	lib=$(ldd "$AF" | awk '/libatomicfile/ && $3 ~ /^\// { print $3 }')
+	# Ask the tool's own loader (ldd is glibc's: it cannot list a musl
+	# program): "libatomicfile.so.0 => /path (0x...)", the path may hold
+	# spaces.
+	interp=$(readelf -l "$AF" 2>/dev/null |
+		sed -n 's|.*Requesting program interpreter: \(.*\)]$|\1|p')
+	lib=$({ "${interp:-ldd}" --list "$AF" 2>/dev/null || ldd "$AF"; } |
+		sed -n 's|^[[:space:]]*libatomicfile[^ ]* => \(/.*\) (0x[0-9a-f]*)$|\1|p')
 	[ -z "$lib" ] || cp "$lib" "$WORK/bin/"
 	chmod -R a+rX "$WORK/bin"
 	AF=$WORK/bin/atomicfile

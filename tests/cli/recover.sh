@@ -79,11 +79,16 @@ run 1 "$AF" recover r1 r3 r2
 expect_out "r1: nothing to do
 r2: nothing to do
 "
-# A missing root, a file.
+# A missing root; a regular file: its in-place patches (none here); a FIFO.
 run 1 "$AF" recover nowhere
 expect_err_re "^atomicfile: recover 'nowhere': (.+: )?No such file or directory$"
-run 1 "$AF" recover r1/f
-expect_err_re "^atomicfile: recover 'r1/f': (.+: )?Not a directory$"
+run 0 "$AF" recover r1/f
+expect_out "r1/f: nothing to do
+"
+mkfifo r1/p
+run 1 "$AF" recover r1/p
+expect_err_re "^atomicfile: recover 'r1/p': (.+: )?Not a directory$"
+rm r1/p
 run 0 "$AF" recover -q r1
 expect_out ""
 run 2 "$AF" recover --bogus

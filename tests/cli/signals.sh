@@ -13,7 +13,7 @@ set -m
 wait_writing() {
 	local _ fd
 	for _ in $(seq 1 400); do
-		for fd in /proc/$1/fd/*; do
+		for fd in /proc/"$1"/fd/*; do
 			case $(readlink "$fd" 2>/dev/null || :) in
 			"$T"/pipe) ;;
 			"$T"/*) return 0 ;;

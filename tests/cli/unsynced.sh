@@ -8,8 +8,11 @@ SHIM=${2:?usage: $0 PATH-TO-atomicfile PATH-TO-failsync.so}
 [ -f "$SHIM" ] || fail "$SHIM: no such shim"
 # A sanitizer runtime wants to come first; the shim is harmless before it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+# LD_PRELOAD splits paths at spaces: name the shim by its file name and
+# let the loader find it through LD_LIBRARY_PATH, which does not.
 unsynced() {
-	LD_PRELOAD=$SHIM "$@"
+	LD_LIBRARY_PATH=${SHIM%/*}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+		LD_PRELOAD=${SHIM##*/} "$@"
 }
 MSG='published, but the directory sync failed: visible, not known durable'
 

@@ -2,7 +2,7 @@
 # error (exit 2), which must change nothing.
 . "$(dirname "$0")/lib.sh"
 
-SUBS="write create cat rm cp mv patch lock clean txn recover verify"
+SUBS="write create cat rm cp mv patch lock clean txn recover verify doctor"
 
 run 0 "$AF" --help
 grep -q '^Usage: atomicfile' "$O/out" || fail "--help: no Usage line"
@@ -57,6 +57,8 @@ usage_error "$AF" txn
 usage_error "$AF" txn put a
 usage_error "$AF" recover --sync=full
 usage_error "$AF" verify --stats
+usage_error "$AF" doctor
+usage_error "$AF" doctor --sync=full .
 usage_error "$AF" write --timeout=1 x
 grep -q -- "--timeout needs --lock" "$O/err" || fail "no message for --timeout without --lock"
 usage_error "$AF" write --lock --timeout=abc x

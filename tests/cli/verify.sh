@@ -35,6 +35,13 @@ printf 'y\n' >"$O/y"
 run 0 "$AF" txn -C r put f "$O/y"
 printf 'z\n' | run 0 "$AF" write --lock r/sub/z
 run 0 "$AF" verify r
+# Nothing under .atomicfile/ is looked at, even a temp-shaped name; a
+# trailing slash names the same root.
+: >r/.atomicfile/.j.CCCCCCCCCCCC.afile-tmp
+run 0 "$AF" verify r/
+expect_out "r/: nothing found
+"
+rm r/.atomicfile/.j.CCCCCCCCCCCC.afile-tmp
 
 # An abandoned temp deep inside, and a staged file of a transaction.
 : >r/sub/deeper/.z.AAAAAAAAAAAA.afile-tmp
@@ -101,4 +108,14 @@ expect_err "atomicfile: verify 'nowhere': open directory: No such file or direct
 run 1 "$AF" verify r/f
 expect_err "atomicfile: verify 'r/f': open directory: Not a directory"
 run 2 "$AF" verify --bogus
+
+# An in-place patch's undo record: empty (retired) is nothing, else found.
+mkdir u
+printf 'data' >u/f
+: >u/.f.afile-undo
+run 0 "$AF" verify u
+printf 'x' >u/.f.afile-undo
+run 1 "$AF" verify u
+expect_out "u/.f.afile-undo: undo record of an interrupted (or running) in-place patch (run 'atomicfile recover FILE')
+"
 echo "PASS"

@@ -89,7 +89,7 @@ fi
 
 SCENS=(write-replace write-new write-pipe write-empty write-lock write-symlink
 	write-hardlink create rm rm-lock mv-replace mv-dir mv-exchange cp-replace
-	cp-new patch patch-hole txn3 txn-mv txn-script)
+	cp-new patch patch-hole patch-inplace txn3 txn-mv txn-script)
 i=0
 for s in "${SCENS[@]}"; do
 	# Alternate the offset between scenarios too.

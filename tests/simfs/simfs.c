@@ -45,6 +45,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -838,6 +839,58 @@ s_pwrite(int fd, const void *buf, size_t n, off_t off)
 	return do_pwrite(fd, buf, n, (size_t)off, false);
 }
 
+static ssize_t
+s_pread(int fd, void *buf, size_t n, off_t off)
+{
+	struct simfs *fs = cur;
+	size_t ev = event(fs, "pread");
+	int e = injected(fs, ev, "pread");
+	const struct sino *i;
+	struct sfd *f;
+	size_t avail, have, o;
+
+	if (e)
+		return fail(e);
+	f = getfd(fs, fd);
+	if (!f || (f->flags & O_ACCMODE) == O_WRONLY || off < 0)
+		return fail(f ? EINVAL : EBADF);
+	if (isdir(fs, f->ino))
+		return fail(EISDIR);
+	i = &fs->v.ino[f->ino];
+	o = (size_t)off;
+	avail = o < i->size ? i->size - o : 0;
+	if (n > avail)
+		n = avail;
+	have = o < i->cap ? i->cap - o : 0;
+	if (have > n)
+		have = n;
+	if (have)
+		memcpy(buf, i->data + o, have);
+	memset((char *)buf + have, 0, n - have);
+	return (ssize_t)n;
+}
+
+/* A size change is one data micro-op, forced by fsync or fdatasync. */
+static int
+s_ftruncate(int fd, off_t len)
+{
+	struct simfs *fs = cur;
+	size_t ev = event(fs, "ftruncate");
+	int e = injected(fs, ev, "ftruncate");
+	struct sfd *f;
+
+	if (e)
+		return fail(e);
+	f = getfd(fs, fd);
+	if (!f || (f->flags & O_ACCMODE) == O_RDONLY || len < 0)
+		return fail(f ? EINVAL : EBADF);
+	if ((size_t)len != fs->v.ino[f->ino].size)
+		record(fs, ev,
+		    (struct mop){
+			.kind = OP_SIZE, .ino = f->ino, .off = (size_t)len});
+	return 0;
+}
+
 /* Append to @out the path of directory @dir from the root ("" for it). */
 static void
 dir_path(struct simfs *fs, unsigned int dir, char *out, size_t room)
@@ -1593,6 +1646,8 @@ simfs_install(struct simfs *fs)
 	afile__sys.getdents64 = s_getdents64;
 	afile__sys.getrandom = s_getrandom;
 	afile__sys.geteuid = s_geteuid;
+	afile__sys.pread = s_pread;
+	afile__sys.ftruncate = s_ftruncate;
 }
 
 size_t

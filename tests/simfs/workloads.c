@@ -385,6 +385,68 @@ check_patch_big(struct simfs *fs, bool acked)
 	return check_patched(fs, acked, big_f, sizeof(big_f));
 }
 
+/*
+ * ---- in-place patch (AFILE_INPLACE): two ranges, each across a sector
+ * boundary, the second growing the file; judged after the recovery that
+ * the next afile_read() runs.  "-again": the record file exists already
+ * (empty, retired), as for every patch but a directory's first ----
+ */
+static const struct afile_range ip_ranges[] = {
+    {500, "INPLACE-A-ACROSS-SECTORS-0-1", 28},
+    {1490, "INPLACE-B-GROWS-THE-FILE-ACROSS-SECTORS-2-3", 43},
+};
+#define IP_LEN (1490 + 43)
+
+static void
+setup_f_undo(struct simfs *fs)
+{
+	setup_f(fs);
+	(void)simfs_put(fs, "d/.f.afile-undo", "", 0, 0640);
+	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
+}
+
+static int
+run_patch_inplace(void)
+{
+	return afile_patchv(AT_FDCWD, "d/f", ip_ranges, 2, AFILE_INPLACE, NULL);
+}
+
+static const char *
+check_patch_inplace(struct simfs *fs, bool acked)
+{
+	char want[IP_LEN];
+	struct stat st;
+	bool is_new, is_old;
+	void *buf;
+	size_t len;
+	int r;
+
+	memset(want, 0, sizeof(want));
+	memcpy(want, old_f, sizeof(old_f));
+	for (size_t i = 0; i < 2; i++)
+		memcpy(want + ip_ranges[i].offset, ip_ranges[i].buf,
+		    ip_ranges[i].len);
+	simfs_install(fs);
+	r = afile_read(AT_FDCWD, "d/f", &buf, &len, 0, NULL);
+	simfs_install(NULL);
+	if (r < 0)
+		return "recovery by afile_read() failed";
+	free(buf);
+	is_new = is_file(fs, "d/f", want, sizeof(want));
+	is_old = is_file(fs, "d/f", old_f, sizeof(old_f));
+	if (!is_new && !is_old)
+		return "d/f neither old nor patched after recovery";
+	if (acked && !is_new)
+		return "acknowledged in-place patch not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	if (simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
+		return "undo record left after recovery";
+	/* The lock sidecar and the (empty) record may stay. */
+	return only_names(fs, "d", " f other .f.afile-lock .f.afile-undo ",
+	    " f ", "a stray name in d/");
+}
+
 /* ---- batch: replace d/f and d/g, create e/h, sharing the syncs ---- */
 
 static int
@@ -461,6 +523,10 @@ const struct workload workloads[] = {
     {"patch", 0, true, NULL, setup_f, run_patch, check_patch},
     {"patch-named", NT, true, NULL, setup_f, run_patch, check_patch},
     {"patch-big", 0, true, NULL, setup_big, run_patch, check_patch_big},
+    {"patch-inplace", 0, true, NULL, setup_f, run_patch_inplace,
+	check_patch_inplace},
+    {"patch-inplace-again", 0, true, NULL, setup_f_undo, run_patch_inplace,
+	check_patch_inplace},
     {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
     {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
     /* Off the syncfs allowlist (FUSE): an fsync per file (issue 9). */

@@ -34,7 +34,7 @@ static struct {
 	int renameat2_err;  /* renameat2 with flags fails with this */
 	bool ficlone_ok;    /* FICLONE "succeeds" without copying */
 	bool beneath_nosys; /* openat2(RESOLVE_BENEATH) is missing */
-	bool zero_random;   /* getrandom gives zeros */
+	bool names_taken;   /* every temp name is taken already (EEXIST) */
 	/* Extended attributes read by path (llistxattr, lgetxattr). */
 	int list_err;           /* llistxattr fails with this */
 	int list_erange;        /* sized llistxattr: ERANGE this many times */
@@ -54,6 +54,11 @@ s_openat(int dfd, const char *path, int flags, mode_t mode)
 {
 	if (S.tmpfile_err && (flags & O_TMPFILE) == O_TMPFILE) {
 		errno = S.tmpfile_err;
+		return -1;
+	}
+	if (S.names_taken && (flags & O_CREAT) && (flags & O_EXCL) &&
+	    strstr(path, ".afile-tmp")) {
+		errno = EEXIST;
 		return -1;
 	}
 	return afile__sys_default.openat(dfd, path, flags, mode);
@@ -137,12 +142,14 @@ s_openat2_beneath(int dfd, const char *path, int flags)
 	return -1;
 }
 
-static ssize_t
-s_getrandom(void *buf, size_t n, unsigned int flags)
+static int
+s_linkat(int sd, const char *src, int dd, const char *dst, int flags)
 {
-	(void)flags;
-	memset(buf, 0, n);
-	return (ssize_t)n;
+	if (S.names_taken && strstr(dst, ".afile-tmp")) {
+		errno = EEXIST;
+		return -1;
+	}
+	return afile__sys_default.linkat(sd, src, dd, dst, flags);
 }
 
 static ssize_t
@@ -228,8 +235,7 @@ install(void)
 		afile__sys.ficlone = s_ficlone;
 	if (S.beneath_nosys)
 		afile__sys.openat2_beneath = s_openat2_beneath;
-	if (S.zero_random)
-		afile__sys.getrandom = s_getrandom;
+	afile__sys.linkat = s_linkat;
 	afile__sys.llistxattr = s_llistxattr;
 	afile__sys.lgetxattr = s_lgetxattr;
 	afile__sys.fsetxattr = s_fsetxattr;
@@ -877,9 +883,10 @@ test_temp_name_collisions(void **state)
 	int fd;
 
 	h_puts(c, "f", "old");
-	S.zero_random = true;
-	install();
-	/* Every try draws the same name: someone already has it. */
+	/*
+	 * A live writer's temp.  Names differ at every try (one random
+	 * draw per process, then a counter): the shim says all are taken.
+	 */
 	assert_ok(afile__tmp_name("f", AFILE__TMP_SUFFIX, name));
 	fd = openat(c->dfd, name, O_RDWR | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
@@ -889,6 +896,8 @@ test_temp_name_collisions(void **state)
 
 		assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
 	}
+	S.names_taken = true;
+	install();
 	/* O_TMPFILE, then a name for the rename: taken. */
 	assert_err(afile_write(c->dfd, "f", "new", 3, 0, NULL), -EEXIST);
 	/* Named temps from the start: taken too. */

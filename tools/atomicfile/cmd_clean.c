@@ -18,10 +18,11 @@
  * with F_OFD_GETLK, whether their owners are alive: the files of a live
  * writer or a running transaction are not leftovers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,13 +32,12 @@
 
 /* The names the library gives its files (see atomicfile.h). */
 #define TMP_SUFFIX  ".afile-tmp"
+#define UNDO_SUFFIX ".afile-undo"
 #define TXN_SUFFIX  ".afile-txn"
 #define ADIR        ".atomicfile"
 #define TXN_SIDECAR ".txn.afile-lock"
 /* Random characters in a temp's name: ".NAME.XXXXXXXXXXXX.afile-tmp". */
 #define RANDOM_LEN  12
-/* Descriptors nftw() may keep open, one per directory level. */
-#define WALK_FDS    32
 
 static const struct option clean_longopts[] = {
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
@@ -240,10 +240,7 @@ temp_name(const char *name, const char *suffix)
 	    name[len - slen - RANDOM_LEN - 1] == '.';
 }
 
-/*
- * State of one verify walk.  nftw() passes its callback no context, so
- * it lives here; verify walks one ROOT at a time.
- */
+/* State of one verify walk; verify walks one ROOT at a time. */
 static struct {
 	const struct cli *c;
 	bool txn_live; /* a transaction holds the root: its files are its */
@@ -259,39 +256,180 @@ finding(const char *path, const char *what)
 		(void)printf("%s: %s\n", path, what);
 }
 
-static int
-visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* A file that is neither a directory nor a symlink. */
+static void
+visit_file(const char *path, const char *name, const struct stat *st)
 {
-	const char *name = path + ftw->base;
-
-	(void)st;
-	switch (type) {
-	case FTW_D:
-		/* The library's own directory holds no user files. */
-		if (strcmp(name, ADIR) == 0)
-			return FTW_SKIP_SUBTREE;
-		return FTW_CONTINUE;
-	case FTW_DNR:
-		walk.failed = true;
-		(void)cli_fail_msg(
-		    walk.c, path, "read directory", afile_strerror(-EACCES));
-		return FTW_CONTINUE;
-	case FTW_NS:
-		walk.failed = true;
-		(void)cli_fail_msg(
-		    walk.c, path, "read metadata", "cannot be examined");
-		return FTW_CONTINUE;
-	case FTW_F:
-		break;
-	default:
-		return FTW_CONTINUE;
-	}
 	if (temp_name(name, TMP_SUFFIX) && !held(AT_FDCWD, path))
 		finding(
 		    path, "abandoned temporary file (run 'atomicfile clean')");
 	else if (temp_name(name, TXN_SUFFIX) && !walk.txn_live)
 		finding(path, "staged file of an unfinished transaction");
-	return FTW_CONTINUE;
+	else if (name[0] == '.' && st->st_size > 0 &&
+	    strlen(name) > sizeof(UNDO_SUFFIX) &&
+	    strcmp(name + strlen(name) - strlen(UNDO_SUFFIX), UNDO_SUFFIX) == 0)
+		/* Retired records are empty; a patch running now is not. */
+		finding(path,
+		    "undo record of an interrupted (or running) in-place "
+		    "patch (run 'atomicfile recover FILE')");
+}
+
+/* "DIR/NAME" in a new buffer, or NULL (errno ENOMEM). */
+static char *
+join(const char *dir, const char *name)
+{
+	size_t dlen = strlen(dir), nlen = strlen(name);
+	size_t slash = dlen > 0 && dir[dlen - 1] != '/' ? 1 : 0;
+	char *p = malloc(dlen + slash + nlen + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, dir, dlen);
+	if (slash)
+		p[dlen] = '/';
+	memcpy(p + dlen + slash, name, nlen + 1);
+	return p;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/*
+ * The names in directory stream D, in the order readdir() gives them,
+ * without "." and "..".  The whole directory is read before any of its
+ * subdirectories is walked, so that the walk keeps no descriptor open per
+ * level.  Returns 0, or -1 with errno set.
+ */
+static int
+read_names(DIR *d, char ***ret_names, size_t *ret_n)
+{
+	char **names = NULL, **grown;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			grown = realloc(names, cap * sizeof(*names));
+			if (grown == NULL)
+				goto fail;
+			names = grown;
+		}
+		names[n] = strdup(de->d_name);
+		if (names[n] == NULL)
+			goto fail;
+		n++;
+	}
+	if (errno != 0)
+		goto fail;
+	*ret_names = names;
+	*ret_n = n;
+	return 0;
+fail:
+	if (errno == 0)
+		errno = ENOMEM;
+	free_names(names, n);
+	return -1;
+}
+
+/*
+ * Visit PATH (NAME is its last component) and, if it is a directory,
+ * everything beneath it, depth first, parents before their entries,
+ * symlinks not followed (what nftw(FTW_PHYS) does; written out because
+ * musl has no FTW_ACTIONRETVAL to skip a subtree).  A directory that
+ * cannot be read or an entry that cannot be examined is reported and the
+ * walk goes on.  Returns 0, or -1 with errno set when the walk had to
+ * stop (out of memory, a failed readdir).
+ */
+static int
+walk_tree(const char *path, const char *name)
+{
+	struct stat st;
+	char **names = NULL;
+	size_t i, n = 0;
+	char *child;
+	DIR *d;
+	int r = 0;
+
+	if (lstat(path, &st) < 0) {
+		walk.failed = true;
+		(void)cli_fail_msg(
+		    walk.c, path, "read metadata", "cannot be examined");
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode))
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		visit_file(path, name, &st);
+		return 0;
+	}
+	d = opendir(path);
+	if (d == NULL) {
+		walk.failed = true;
+		(void)cli_fail_msg(
+		    walk.c, path, "read directory", afile_strerror(-EACCES));
+		return 0;
+	}
+	/* The library's own directory holds no user files. */
+	if (strcmp(name, ADIR) == 0) {
+		(void)closedir(d);
+		return 0;
+	}
+	r = read_names(d, &names, &n);
+	(void)closedir(d);
+	for (i = 0; r == 0 && i < n; i++) {
+		child = join(path, names[i]);
+		if (child == NULL) {
+			r = -1;
+			break;
+		}
+		r = walk_tree(child, names[i]);
+		free(child);
+	}
+	free_names(names, n);
+	return r;
+}
+
+/*
+ * Walk ROOT as nftw() did: trailing slashes are dropped, and the name of
+ * the root is its last component.
+ */
+static int
+walk_root(const char *root)
+{
+	size_t len = strlen(root);
+	const char *name;
+	char *path;
+	int r, e;
+
+	while (len > 1 && root[len - 1] == '/')
+		len--;
+	path = malloc(len + 1);
+	if (path == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(path, root, len);
+	path[len] = '\0';
+	name = strrchr(path, '/');
+	name = name != NULL && name[1] != '\0' ? name + 1 : path;
+	r = walk_tree(path, name);
+	e = errno;
+	free(path);
+	errno = e;
+	return r;
 }
 
 /* Verify one ROOT; returns true when nothing was found. */
@@ -324,8 +462,7 @@ verify_root(const struct cli *c, const char *root)
 			    "interrupted staging (run 'atomicfile recover')");
 	}
 	(void)close(rfd);
-	if (nftw(root, visit, WALK_FDS, FTW_PHYS | FTW_ACTIONRETVAL) < 0 &&
-	    !walk.failed) {
+	if (walk_root(root) < 0 && !walk.failed) {
 		walk.failed = true;
 		(void)cli_fail_msg(
 		    c, root, "walk directory", afile_strerror(-errno));

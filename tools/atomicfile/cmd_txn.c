@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmds.h"
@@ -130,13 +131,16 @@ static void
 recover_usage(void)
 {
 	(void)fputs(
-	    "Usage: atomicfile recover [OPTIONS] [ROOT...]\n"
+	    "Usage: atomicfile recover [OPTIONS] [ROOT|FILE...]\n"
 	    "Finish or roll back the transaction that a crash "
 	    "interrupted in each ROOT\n"
-	    "(default: the current directory). One line per ROOT:\n"
+	    "(default: the current directory); undo an interrupted "
+	    "in-place patch of\n"
+	    "each regular FILE. One line per operand:\n"
 	    "  ROOT: nothing to do\n"
 	    "  ROOT: finished transaction ID (N operations)\n"
 	    "  ROOT: rolled back transaction ID (N temps removed)\n"
+	    "  FILE: undid an interrupted in-place patch\n"
 	    "A damaged journal is left alone, with every staged "
 	    "file: exit 1.\n"
 	    "\n"
@@ -594,13 +598,31 @@ cmd_txn(int argc, char **argv)
 	return cli_finish(&c, status);
 }
 
+/* Undo an interrupted in-place patch of FILE (atomicfile patch --in-place). */
+static int
+recover_file(struct cli *c, const char *file)
+{
+	int r = afile_patch_recover(AT_FDCWD, file, 0, &c->opts);
+
+	if (r < 0)
+		return cli_fail(c, file, r);
+	if (!c->quiet)
+		(void)printf(r ? "%s: undid an interrupted in-place patch\n"
+			       : "%s: nothing to do\n",
+		    file);
+	return EXIT_OK;
+}
+
 /* Recover one ROOT and say what was done; returns the exit status. */
 static int
 recover_root(struct cli *c, const char *root)
 {
 	struct afile_recover_report rep;
+	struct stat st;
 	int r;
 
+	if (stat(root, &st) == 0 && S_ISREG(st.st_mode))
+		return recover_file(c, root);
 	memset(&rep, 0, sizeof(rep));
 	rep.size = sizeof(rep);
 	r = afile_recover(AT_FDCWD, root, 0, &rep);

@@ -46,6 +46,7 @@ static const struct option write_longopts[] = {
 
 static const struct option patch_longopts[] = {
     {"offset", required_argument, NULL, OPT_OFFSET},
+    {"in-place", no_argument, NULL, OPT_IN_PLACE},
     CLI_LOPT_SYNC,
     CLI_LOPT_NO_FOLLOW,
     CLI_LOPT_BREAK_HARDLINKS,
@@ -93,7 +94,13 @@ patch_usage(void)
 	    "\n"
 	    "Options:\n"
 	    "      --offset=N             byte offset in FILE "
-	    "(decimal; required)\n" CLI_HELP_SYNC CLI_HELP_NO_FOLLOW
+	    "(decimal; required)\n"
+	    "      --in-place             write into FILE behind an undo "
+	    "record: costs the\n"
+	    "                             size of the change; readers "
+	    "that lock (cat)\n"
+	    "                             see old or new, others may "
+	    "see a mix\n" CLI_HELP_SYNC CLI_HELP_NO_FOLLOW
 		CLI_HELP_BREAK_HARDLINKS CLI_HELP_ALLOW_OWNER_CHANGE
 		    CLI_HELP_LOCK CLI_HELP_STATS CLI_HELP_QUIET CLI_HELP_HELP,
 	    stdout);
@@ -364,6 +371,10 @@ cmd_patch(int argc, char **argv)
 		case CLI_OPT_UNKNOWN:
 			break;
 		}
+		if (opt == OPT_IN_PLACE) {
+			c.flags |= AFILE_INPLACE;
+			continue;
+		}
 		if (opt != OPT_OFFSET)
 			return cli_usage_error(&c, NULL);
 		if (cli_parse_u64(optarg, &offset) < 0)
@@ -376,6 +387,11 @@ cmd_patch(int argc, char **argv)
 		return cli_usage_error(&c, "--offset=N is required");
 	if (!cli_lock_options(&c))
 		return EXIT_USAGE;
+	if ((c.flags & AFILE_INPLACE) &&
+	    (c.flags & (AFILE_BREAK_HARDLINKS | AFILE_OWNER_BEST_EFFORT)))
+		return cli_usage_error(&c,
+		    "--in-place keeps the inode: no --break-hardlinks or "
+		    "--allow-owner-change");
 	if (optind >= argc)
 		return cli_usage_error(&c, "missing FILE operand");
 	if (argc - optind > 1)

@@ -19,5 +19,6 @@ int cmd_clean(int argc, char **argv);
 int cmd_txn(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 #endif /* AFILE_CLI_CMDS_H */

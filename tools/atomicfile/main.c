@@ -34,6 +34,7 @@ static const struct subcommand subcommands[] = {
     {"txn", cmd_txn},
     {"recover", cmd_recover},
     {"verify", cmd_verify},
+    {"doctor", cmd_doctor},
 };
 
 static void
@@ -68,6 +69,8 @@ usage(FILE *f)
 	    "interrupted transactions\n"
 	    "  verify [ROOT...]               report leftovers of "
 	    "interruptions\n"
+	    "  doctor PATH...                 what the file system under "
+	    "PATH supports\n"
 	    "\n"
 	    "Run 'atomicfile SUBCOMMAND --help' for its options.\n"
 	    "\n"

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_inplace.c - AFILE_INPLACE patches and afile_patchv(): the bytes,
+ * the inode kept, the undo record retired, recovery of an interrupted
+ * patch (by afile_read(), afile_patch(), afile_patch_recover()), torn and
+ * stale records, the rollback of a failed patch, the cooperating read's
+ * shared lock, and the errors.
+ */
+#include <sys/wait.h>
+
+#include "helpers.h"
+#include "sys.h"
+
+static const char TEN[] = "0123456789";
+#define UNDO ".f.afile-undo"
+#define LOCK ".f.afile-lock"
+
+static ino_t
+ino_of(struct h_ctx *c, const char *name)
+{
+	struct stat st;
+
+	h_lstat(c, name, &st);
+	return st.st_ino;
+}
+
+static off_t
+size_of(struct h_ctx *c, const char *name)
+{
+	struct stat st;
+
+	h_lstat(c, name, &st);
+	return st.st_size;
+}
+
+static void
+test_bytes(void **state)
+{
+	struct h_ctx *c = *state;
+	ino_t ino;
+
+	h_puts(c, "f", TEN);
+	ino = ino_of(c, "f");
+	assert_ok(afile_patch(c->dfd, "f", 3, "AB", 2, AFILE_INPLACE, NULL));
+	assert_file(c, "f", "012AB56789");
+	/* Growing, and past the end with a hole. */
+	assert_ok(afile_patch(c->dfd, "f", 9, "XYZ", 3, AFILE_INPLACE, NULL));
+	assert_file(c, "f", "012AB5678XYZ");
+	assert_ok(afile_patch(c->dfd, "f", 14, "!", 1, AFILE_INPLACE, NULL));
+	assert_file_mem(c, "f", "012AB5678XYZ\0\0!", 15);
+	assert_int_equal(ino_of(c, "f"), ino);
+	/* The record file stays, empty: the next patch needs no dir sync. */
+	assert_int_equal(size_of(c, UNDO), 0);
+	assert_entries(c, ".", LOCK, UNDO, "f");
+	h_assert_no_temps(c->dir, __FILE__, __LINE__);
+}
+
+static void
+test_patchv(void **state)
+{
+	struct h_ctx *c = *state;
+	const struct afile_range rg[] = {{0, "a", 1}, {5, "bcd", 3},
+	    {6, "X", 1}, {12, "end", 3}, {2, NULL, 0}};
+
+	h_puts(c, "f", TEN);
+	assert_ok(afile_patchv(c->dfd, "f", rg, 5, AFILE_INPLACE, NULL));
+	assert_file_mem(c, "f", "a1234bXd89\0\0end", 15);
+	/* The copy mode takes the same vector. */
+	h_puts(c, "g", TEN);
+	assert_ok(afile_patchv(c->dfd, "g", rg, 5, 0, NULL));
+	assert_file_mem(c, "g", "a1234bXd89\0\0end", 15);
+	assert_ok(afile_patchv(c->dfd, "g", NULL, 0, AFILE_INPLACE, NULL));
+	assert_err(
+	    afile_patchv(c->dfd, "g", NULL, 1, AFILE_INPLACE, NULL), -EINVAL);
+	assert_err(afile_patchv(c->dfd, "g", rg, 65537, 0, NULL), -EINVAL);
+	assert_file_mem(c, "g", "a1234bXd89\0\0end", 15);
+}
+
+/* Child: die (as by kill -9) at the sync of the patched file. */
+static int die_at_sync;
+
+static int
+fsync_dies(int fd)
+{
+	if (--die_at_sync == 0)
+		_exit(0);
+	return afile__sys_default.fdatasync(fd);
+}
+
+/* Run a patch in a child that dies at its @sync_n-th fdatasync. */
+static void
+crash_at(struct h_ctx *c, int sync_n)
+{
+	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
+	int status;
+	pid_t pid;
+
+	h_puts(c, "f", TEN);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		die_at_sync = sync_n;
+		afile__sys.fdatasync = fsync_dies;
+		(void)afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, NULL);
+		_exit(1); /* the sync was not reached */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_recover_by_read(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	/* Second sync: the record is durable, the new bytes are in. */
+	crash_at(c, 2);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_true(size_of(c, UNDO) > 0);
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	assert_memory_equal(buf, TEN, 10);
+	free(buf);
+	assert_int_equal(size_of(c, UNDO), 0);
+	assert_file(c, "f", TEN);
+}
+
+static void
+test_recover_by_patch(void **state)
+{
+	struct h_ctx *c = *state;
+
+	crash_at(c, 2);
+	assert_ok(afile_patch(c->dfd, "f", 0, "Z", 1, AFILE_INPLACE, NULL));
+	assert_file(c, "f", "Z123456789");
+	/* The copy mode recovers too, before it copies. */
+	crash_at(c, 2);
+	assert_ok(afile_patch(c->dfd, "f", 0, "C", 1, 0, NULL));
+	assert_file(c, "f", "C123456789");
+	/*
+	 * The third sync (retirement): the record was truncated just before
+	 * it, so the patch stands (a power cut there is the simulator's).
+	 */
+	crash_at(c, 3);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(size_of(c, UNDO), 0);
+}
+
+static void
+test_torn_and_stale(void **state)
+{
+	struct h_ctx *c = *state;
+	char *rec, *got;
+	size_t len, n;
+	void *buf;
+
+	crash_at(c, 2);
+	rec = h_slurp(c, UNDO, &len);
+	/* Cut short: torn, so it must never have been applied: dropped. */
+	h_put(c, UNDO, rec, len - 1, 0644);
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(size_of(c, UNDO), 0);
+	/* A flipped byte, found by a read. */
+	rec[len / 2] ^= 1;
+	h_put(c, UNDO, rec, len, 0644);
+	assert_ok(afile_read(c->dfd, "f", &buf, &n, 0, NULL));
+	assert_int_equal(n, 12);
+	free(buf);
+	assert_int_equal(size_of(c, UNDO), 0);
+	/* The same record intact: applied. */
+	rec[len / 2] ^= 1;
+	h_put(c, UNDO, rec, len, 0644);
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
+	assert_file(c, "f", TEN);
+	/* Valid, but of the inode that f was before a replace: stale. */
+	h_put(c, UNDO, rec, len, 0644);
+	assert_ok(afile_write(c->dfd, "f", "replaced", 8, 0, NULL));
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_file(c, "f", "replaced");
+	assert_int_equal(size_of(c, UNDO), 0);
+	got = h_slurp(c, "f", &n);
+	free(got);
+	free(rec);
+}
+
+static int fail_pwrite_at;
+
+static ssize_t
+pwrite_fails(int fd, const void *b, size_t n, off_t off)
+{
+	if (--fail_pwrite_at == 0) {
+		errno = EIO;
+		return -1;
+	}
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+static void
+test_rollback(void **state)
+{
+	struct h_ctx *c = *state;
+	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
+	struct afile_errinfo e;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	int r;
+
+	o.err = &e;
+	/* 1: the record; 2: the first range; 3: the second range. */
+	for (int at = 1; at <= 3; at++) {
+		h_puts(c, "f", TEN);
+		fail_pwrite_at = at;
+		afile__sys.pwrite = pwrite_fails;
+		r = afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, &o);
+		afile__sys_reset();
+		assert_err(r, -EIO);
+		assert_errinfo(&e, r);
+		assert_file(c, "f", TEN);
+		assert_int_equal(size_of(c, UNDO), 0);
+	}
+}
+
+static void
+test_errors(void **state)
+{
+	struct h_ctx *c = *state;
+
+	assert_err(
+	    afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL), -ENOENT);
+	h_mkdir(c, "d", 0755);
+	assert_err(
+	    afile_patch(c->dfd, "d", 0, "x", 1, AFILE_INPLACE, NULL), -EISDIR);
+	h_puts(c, "f", TEN);
+	assert_err(afile_patch(c->dfd, "f", 0, "x", 1,
+		       AFILE_INPLACE | AFILE_BREAK_HARDLINKS, NULL),
+	    -EINVAL);
+	assert_err(
+	    afile_patch(c->dfd, "f", UINT64_MAX, "x", 1, AFILE_INPLACE, NULL),
+	    -EFBIG);
+	assert_int_equal(linkat(c->dfd, "f", c->dfd, "other", 0), 0);
+	assert_err(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL),
+	    AFILE_EHARDLINKS);
+	assert_file(c, "f", TEN);
+	assert_err(afile_patch_recover(c->dfd, "nope", 0, NULL), -ENOENT);
+	h_symlink(c, "f", "link");
+	assert_err(afile_patch(c->dfd, "link", 0, "x", 1,
+		       AFILE_INPLACE | AFILE_NOFOLLOW, NULL),
+	    -ELOOP);
+}
+
+static void
+test_symlink(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	h_symlink(c, "f", "link");
+	assert_ok(afile_patch(c->dfd, "link", 0, "L", 1, AFILE_INPLACE, NULL));
+	assert_file(c, "f", "L123456789");
+	assert_entries(c, ".", LOCK, UNDO, "f", "link");
+	/* A read through the link finds the record beside f. */
+	crash_at(c, 2);
+	assert_ok(afile_read(c->dfd, "link", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, TEN, 10);
+	free(buf);
+	assert_int_equal(size_of(c, UNDO), 0);
+}
+
+/* afile_read() asks for the shared lock on the file it reads. */
+static int read_locks, read_lock_type;
+
+static int
+fcntl_spy(int fd, int cmd, struct flock *fl)
+{
+	read_locks++;
+	read_lock_type = fl->l_type;
+	return afile__sys_default.fcntl_lock(fd, cmd, fl);
+}
+
+static void
+test_read_lock(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	afile__sys.fcntl_lock = fcntl_spy;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	afile__sys_reset();
+	free(buf);
+	assert_int_equal(read_locks, 1);
+	assert_int_equal(read_lock_type, F_RDLCK);
+	/* Held by a reader: an in-place patcher cannot take it. */
+	{
+		int fd = openat(c->dfd, "f", O_RDONLY);
+		struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+		struct flock w = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		int fd2 = openat(c->dfd, "f", O_RDWR);
+
+		assert_true(fd >= 0 && fd2 >= 0);
+		assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+		assert_int_equal(fcntl(fd2, F_OFD_SETLK, &w), -1);
+		close(fd2);
+		close(fd);
+	}
+}
+
+static void
+test_sync_none(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
+
+	h_puts(c, "f", TEN);
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL));
+	o.sync = AFILE_SYNC_NONE;
+	assert_ok(afile_stats_get(&s0));
+	assert_ok(afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, &o));
+	assert_ok(afile_stats_get(&s1));
+	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs);
+	/* Three syncs once the record file exists. */
+	assert_ok(afile_patch(c->dfd, "f", 2, "z", 1, AFILE_INPLACE, NULL));
+	assert_ok(afile_stats_get(&s0));
+	assert_int_equal(s0.syncs + s0.dir_syncs, s1.syncs + s1.dir_syncs + 3);
+	assert_file(c, "f", "xyz3456789");
+}
+
+static ssize_t
+sysctl_one(const char *name, char *buf, size_t n)
+{
+	(void)name;
+	return snprintf(buf, n, "1\n");
+}
+
+/*
+ * A record planted by another user in a sticky directory: its checksum
+ * is no signature, so it must never be applied to root's file.
+ */
+static void
+test_planted_record(void **state)
+{
+	struct h_ctx *c = *state;
+	char *rec;
+	size_t len, n;
+	void *buf;
+
+	h_require_root();
+	/* A valid record of f (which holds the new bytes), taken away. */
+	crash_at(c, 2);
+	rec = h_slurp(c, UNDO, &len);
+	h_put(c, UNDO, "", 0, 0644);
+	h_mkdir(c, "s", 0755);
+	h_chmod(c, "s", 01777);
+	assert_int_equal(renameat(c->dfd, "f", c->dfd, "s/f"), 0);
+	h_put(c, "s/" UNDO, rec, len, 0644);
+	h_chown(c, "s/" UNDO, H_NOBODY, H_NOBODY);
+	afile__sys.read_sysctl_fs = sysctl_one;
+	/* A read ignores it, a patch refuses to go on; the file stays. */
+	assert_ok(afile_read(c->dfd, "s/f", &buf, &n, 0, NULL));
+	assert_int_equal(n, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	free(buf);
+	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
+	    AFILE_EPROTECTED);
+	afile__sys_reset();
+	assert_file(c, "s/f", "01XX4567YYYY");
+	free(rec);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, h_setup, h_teardown)
+	    T(test_bytes),
+	    T(test_patchv),
+	    T(test_recover_by_read),
+	    T(test_recover_by_patch),
+	    T(test_torn_and_stale),
+	    T(test_rollback),
+	    T(test_errors),
+	    T(test_symlink),
+	    T(test_read_lock),
+	    T(test_sync_none),
+	    T(test_planted_record),
+#undef T
+	};
+
+	h_init();
+	return h_main_result(cmocka_run_group_tests(tests, NULL, NULL));
+}
