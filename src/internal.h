@@ -12,7 +12,7 @@
  *
  *   0 sys     sys.c wrap.c stats.c sys.h stats.h
  *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
- *   1 base    cleanup.c lock.c journal.c internal.h journal.h
+ *   1 base    cleanup.c lock.c journal.c internal.h journal.h syncmany.c
  *   2 writer  writer.c
  *   3 ops     ops.c update.c view.c probe.c inplace.c patch.c
  *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
