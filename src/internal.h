@@ -268,8 +268,12 @@ AFILE_HIDDEN int afile__tmp_give_name(
 AFILE_HIDDEN void afile__name_chars(uint64_t v, char *out, size_t n);
 /* The temp's name became the target's: forget it. */
 AFILE_HIDDEN void afile__tmp_published(struct afile__tmp *tmp);
-/* Remove the temp's name, if any, and close it.  Never fails. */
-AFILE_HIDDEN void afile__tmp_discard(int dfd, struct afile__tmp *tmp);
+/*
+ * Remove the temp's name, if any, and close it.  The temp is forgotten
+ * either way; returns 0, or the error of an unlink that left the name
+ * (callers that promised to remove it keep a record that names it).
+ */
+AFILE_HIDDEN int afile__tmp_discard(int dfd, struct afile__tmp *tmp);
 
 /* ------------------------------------------------------------------
  * Sweeping abandoned temps (cleanup.c) and locks (lock.c)

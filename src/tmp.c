@@ -378,12 +378,15 @@ afile__tmp_published(struct afile__tmp *tmp)
 	tmp_unregister(tmp);
 }
 
-void
+int
 afile__tmp_discard(int dfd, struct afile__tmp *tmp)
 {
+	int r = 0;
+
 	if (tmp->named)
-		(void)afile__unlinkat(dfd, tmp->name, 0);
+		r = afile__unlinkat(dfd, tmp->name, 0);
 	afile__tmp_published(tmp);
 	afile__close_quiet(tmp->fd);
 	tmp->fd = -1;
+	return r == -ENOENT ? 0 : r;
 }

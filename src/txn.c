@@ -467,8 +467,9 @@ afile_txn_rename(
 /*
  * Take back what was staged: remove the temps, then make the removals
  * durable, so that the intent log (removed after this) never goes while
- * a temp it names could come back after a power cut.  If a sync fails,
- * the intent log stays for the next recovery, which removes them again.
+ * a temp it names could come back after a power cut.  If a removal or a
+ * sync fails, the intent log stays for the next recovery, which removes
+ * them again.
  */
 void
 afile__unstage(struct afile_txn *t)
@@ -489,8 +490,10 @@ afile__unstage(struct afile_txn *t)
 			t->keep_intent = true;
 			continue;
 		}
-		if (v->tmp.fd >= 0 || v->tmp.named)
-			afile__tmp_discard(t->d.v[v->dir].fd, &v->tmp);
+		/* A temp that stays named keeps the log that names it. */
+		if ((v->tmp.fd >= 0 || v->tmp.named) &&
+		    afile__tmp_discard(t->d.v[v->dir].fd, &v->tmp) < 0)
+			t->keep_intent = true;
 	}
 	for (size_t i = 0; i < t->d.n && t->op.sync != AFILE_SYNC_NONE; i++)
 		if (t->d.v[i].logged &&

@@ -37,7 +37,7 @@ fi
 export C_INCLUDE_PATH=$build/khdr${C_INCLUDE_PATH:+:$C_INCLUDE_PATH}
 CC=musl-gcc cmake -S "$src" -B "$build" -DCMAKE_C_FLAGS= \
 	-DCMAKE_BUILD_TYPE=Debug -DAFILE_WERROR=ON -DBUILD_TESTING=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target atomicfile-cli \
+cmake --build "$build" -j "$(nproc)" --target atomicfile atomicfile-cli \
 	afile_cli_failsync afile_cli_ofdhold >/dev/null
 # The tool is musl's: no glibc in its loader's list.
 if ! readelf -l "$build/tools/atomicfile/atomicfile" | grep -q 'ld-musl'; then

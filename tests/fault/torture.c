@@ -456,7 +456,15 @@ check_xdev(int r)
 	int s = holds(dfd, "src", SRC, SRC_LEN);
 	int m = holds(xfd, "moved", SRC, SRC_LEN);
 
-	if (published(r) && !(s == -1 && m == 1))
+	/*
+	 * AFILE_EUNSYNCED from the copy's directory sync keeps the source
+	 * (a power cut could otherwise keep neither name); from the source
+	 * directory's sync after the removal, it was moved.
+	 */
+	if (r == AFILE_EUNSYNCED && !(m == 1 && (s == -1 || s == 1)))
+		fail(
+		    "returned %s but the copy is not whole", afile_err_name(r));
+	else if (published(r) && r != AFILE_EUNSYNCED && !(s == -1 && m == 1))
 		fail("returned %s but not moved", afile_err_name(r));
 	else if (published(r) && !mode_is(xfd, "moved", 0600))
 		fail("moved file lost its mode");
