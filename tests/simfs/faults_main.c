@@ -159,8 +159,9 @@ errno_of(const char *name)
 /*
  * Left out of the default sweep (CI time; run them by name): the FUSE
  * variants (25-70 s each, the same code as their ext4 twins but for the
- * per-file syncs), and txn-abandoned and txn-commit-refused (100+ s, and
- * they report violations under faults not yet examined: issue 9).
+ * per-file syncs), and txn-abandoned and txn-commit-refused (100+ s
+ * each: ctest runs them as simfs-faults-abandoned and -refused, beside
+ * the main sweep).
  */
 static bool
 slow(const char *name)
