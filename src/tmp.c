@@ -86,58 +86,33 @@ afile__hidden_name(const char *target, const char *tail, char out[NAME_MAX + 1])
 	return r > 0 && r <= NAME_MAX ? 0 : -ENAMETOOLONG;
 }
 
-/*
- * One getrandom per process, not per name: a 64-bit key drawn on first
- * use, and each name is splitmix64(key + counter).  The names stay
- * unpredictable to anyone without the key.  A forked child repeats its
- * parent's sequence: a clash is an EEXIST, and every caller of this
- * retries with the next name.
- */
-static _Atomic uint64_t name_key;
-static _Atomic uint64_t name_ctr;
-
-static uint64_t
-mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
-static void
-name_random(unsigned char *rnd, size_t n)
-{
-	uint64_t key = atomic_load_explicit(&name_key, memory_order_relaxed);
-	uint64_t x, y;
-
-	if (!key) {
-		if (afile__random(&key, sizeof(key)) < 0)
-			/*
-			 * No entropy source: names need only be unlikely
-			 * to collide (O_EXCL catches the rest), so mix the
-			 * clock with the stack address.
-			 */
-			key = afile__now_ns() ^ (uint64_t)(uintptr_t)&key;
-		key |= 1; /* 0 means "not drawn yet" */
-		x = 0;
-		/* The first thread to draw wins; the others use its key. */
-		if (!atomic_compare_exchange_strong(&name_key, &x, key))
-			key = x;
-	}
-	x = atomic_fetch_add_explicit(&name_ctr, 1, memory_order_relaxed);
-	y = mix64(key + x * 0x9e3779b97f4a7c15u);
-	x = mix64(y ^ key);
-	for (size_t i = 0; i < n; i++)
-		rnd[i] = (unsigned char)((i < 8 ? y : x) >> (8 * (i % 8)));
-}
-
 int
 afile__tmp_name(const char *target, const char *suffix, char name[NAME_MAX + 1])
 {
 	unsigned char rnd[RANDOM_CHARS];
 	char tail[1 + RANDOM_CHARS + 16];
 
-	name_random(rnd, sizeof(rnd));
+	/*
+	 * A fresh draw per name.  One key per process (drawn once, mixed
+	 * with a counter) saved a syscall but was shared by forked children,
+	 * which then made the same names in lockstep: a writer that lost its
+	 * name to a sweeper unlinked a sibling's temp of the same name
+	 * (stress-versions, named temps).  Re-drawing after a fork would need
+	 * a getpid per name, the syscall it saved.
+	 */
+	if (afile__random(rnd, sizeof(rnd)) < 0) {
+		/*
+		 * No entropy source: names need only be unlikely to
+		 * collide (O_EXCL catches the rest), so mix the clock with
+		 * the stack address.
+		 */
+		uint64_t x = afile__now_ns() ^ (uint64_t)(uintptr_t)rnd;
+
+		for (size_t i = 0; i < sizeof(rnd); i++) {
+			x = x * 6364136223846793005u + 1442695040888963407u;
+			rnd[i] = (unsigned char)(x >> 56);
+		}
+	}
 	tail[0] = '.';
 	for (size_t i = 0; i < RANDOM_CHARS; i++)
 		tail[1 + i] = alphabet[rnd[i] & 63];
