@@ -13,9 +13,12 @@
  *      (the writer keeps it until it is freed, after its commit).
  *   2. A function that fails, or returns AFILE_UPDATE_KEEP, leaves the
  *      target byte-for-byte unchanged (the writer discards its temp).
- *   3. The read goes through the read path of ops.c with the hook that
- *      the public afile_update() (api.c) passes: the transaction layer's
- *      hot-journal check, which this layer cannot name.
+ *   3. Before the read, the hook that the public afile_update() (api.c)
+ *      passes runs: the transaction layer's hot-journal check, which this
+ *      layer cannot name.  The read itself goes through view.c, which on
+ *      FUSE and network file systems waits out a stale view of another
+ *      client's update (bounded) and records the version this one
+ *      publishes.
  */
 #include <errno.h>
 
