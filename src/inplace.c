@@ -540,6 +540,22 @@ pending(struct afile__op *op, int dirfd, const char *path, bool via_link)
 }
 
 int
+afile__inplace_settle(struct afile__op *op, int dirfd, const char *name)
+{
+	int r;
+
+	if (!pending(op, dirfd, name, false))
+		return 0;
+	r = afile__inplace_recover(op, dirfd, name, AFILE_NOFOLLOW);
+	if (r == AFILE_EPROTECTED) {
+		/* A record planted by another user: not ours, ignored. */
+		op->failed = false;
+		return 0;
+	}
+	return r < 0 ? r : 0;
+}
+
+int
 afile__open_shared(struct afile__op *op, int dirfd, const char *path,
     unsigned int flags, int oflags)
 {

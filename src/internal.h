@@ -528,6 +528,13 @@ AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
 AFILE_HIDDEN int afile__inplace_recover(
     struct afile__op *op, int dirfd, const char *path, unsigned int flags);
 /*
+ * Undo an interrupted in-place patch of @name in @dirfd, if its record is
+ * there (one fstatat when it is not): 0 or an error.  For readers that do
+ * not open through afile__open_shared() (afile_update's view.c read).
+ */
+AFILE_HIDDEN int afile__inplace_settle(
+    struct afile__op *op, int dirfd, const char *name);
+/*
  * Open @path O_RDONLY (| @oflags) for a cooperating read: holds a shared
  * lock of the file (released by closing) and has undone an interrupted
  * in-place patch first.  Returns the descriptor or an error.

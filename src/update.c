@@ -58,6 +58,9 @@ afile__update(int dirfd, const char *path,
 	/* With AFILE_NOFOLLOW a symlink is replaced, and holds no contents. */
 	if (t->exists && S_ISREG(t->st.st_mode) && before)
 		r = before(wop, t->dfd);
+	/* Never build on half of an in-place patch a crash interrupted. */
+	if (r == 0 && t->exists && S_ISREG(t->st.st_mode))
+		r = afile__inplace_settle(wop, t->dfd, t->name);
 	/* A view of another client's update may be stale (view.c). */
 	if (r == 0 && (!t->exists || S_ISREG(t->st.st_mode)))
 		r = afile__view_read(wop, afile__writer_lock_fd(w), t->dfd,

@@ -129,6 +129,33 @@ test_recover_by_read(void **state)
 	assert_file(c, "f", TEN);
 }
 
+/* Append '!' to the old contents it is given. */
+static int
+append_bang(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
+{
+	size_t *seen = ctx;
+	int r;
+
+	*seen = old_len;
+	r = afile_writer_write(w, old, old_len);
+	return r ? r : afile_writer_write(w, "!", 1);
+}
+
+/* afile_update() builds on the old version, never on half a patch. */
+static void
+test_recover_by_update(void **state)
+{
+	struct h_ctx *c = *state;
+	size_t seen = 0;
+
+	crash_at(c, 2);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_ok(afile_update(c->dfd, "f", append_bang, &seen, 0, NULL));
+	assert_int_equal(seen, 10);
+	assert_file(c, "f", "0123456789!");
+	assert_int_equal(size_of(c, UNDO), 0);
+}
+
 static void
 test_recover_by_patch(void **state)
 {
@@ -385,6 +412,7 @@ main(void)
 	    T(test_bytes),
 	    T(test_patchv),
 	    T(test_recover_by_read),
+	    T(test_recover_by_update),
 	    T(test_recover_by_patch),
 	    T(test_torn_and_stale),
 	    T(test_rollback),
