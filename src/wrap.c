@@ -138,6 +138,17 @@ afile__pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* A sync's result as -errno, counted with the time it took since @t0. */
+static int
+sync_done(int r, enum afile__stat which, uint64_t t0)
+{
+	if (r < 0)
+		r = -errno;
+	afile__stat_add(which, 1);
+	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
+	return r;
+}
+
 int
 afile__fsync(int fd, bool data_only)
 {
@@ -152,11 +163,7 @@ afile__fsync(int fd, bool data_only)
 		RETRY_EINTR(r, afile__sys.fdatasync(fd));
 	else
 		RETRY_EINTR(r, afile__sys.fsync(fd));
-	if (r < 0)
-		r = -errno;
-	afile__stat_add(AFILE__STAT_SYNCS, 1);
-	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
-	return r;
+	return sync_done(r, AFILE__STAT_SYNCS, t0);
 }
 
 int
@@ -166,11 +173,7 @@ afile__fsync_dir(int dfd)
 	int r;
 
 	RETRY_EINTR(r, afile__sys.fsync(dfd));
-	if (r < 0)
-		r = -errno;
-	afile__stat_add(AFILE__STAT_DIR_SYNCS, 1);
-	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
-	return r;
+	return sync_done(r, AFILE__STAT_DIR_SYNCS, t0);
 }
 
 int
@@ -219,11 +222,7 @@ afile__syncfs(int fd)
 
 	/* As fsync (invariant 3): EINTR retried, any other failure final. */
 	RETRY_EINTR(r, afile__sys.syncfs(fd));
-	if (r < 0)
-		r = -errno;
-	afile__stat_add(AFILE__STAT_SYNCS, 1);
-	afile__stat_add(AFILE__STAT_SYNC_NS, afile__now_ns() - t0);
-	return r;
+	return sync_done(r, AFILE__STAT_SYNCS, t0);
 }
 
 int
