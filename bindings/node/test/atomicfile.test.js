@@ -226,6 +226,15 @@ test('group commit: writes to one path keep their call order', async (t) => {
   await Promise.all(pending)
   assert.strictEqual(fs.readFileSync(f, 'utf8'), 'r29b')
   assert.strictEqual(fs.readFileSync(other, 'utf8'), '29')
+  // A later write to a path whose batch is still in flight waits for it,
+  // even when the other slot is free: a large write, then a small one.
+  for (let i = 0; i < 3; i++) {
+    const big = af.writeFile(f, Buffer.alloc(32 << 20, 'B'))
+    await af.writeFile(other, 'o') // the other slot, done while big runs
+    const small = af.writeFile(f, 'small')
+    await Promise.all([big, small])
+    assert.strictEqual(fs.readFileSync(f, 'utf8'), 'small')
+  }
   assert.deepStrictEqual(temps(d), [])
 })
 
