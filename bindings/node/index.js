@@ -206,7 +206,7 @@ function writeFile (filename, data, options, callback) {
     const buf = toBuffer(data, o.encoding)
     const run = () => needsWriter(o)
       ? writeWithWriter(p, buf, o)
-      : grouped(p, buf, flagsOf(o) & ~F.LOCK, syncOf(o), o.mode || 0, o.groupCommit)
+      : grouped(p, buf, flagsOf(o) & ~F.LOCK, syncOf(o), o.mode || 0, o.lock ? false : o.groupCommit)
     promise = o.lock ? withLock(p, run, { timeout: o.lockTimeout }) : run()
   } catch (e) {
     promise = Promise.reject(e)

@@ -209,6 +209,11 @@ test('group commit: writes in one tick share the directory syncs', async (t) => 
   await Promise.all(files.map((f) => af.writeFile(f, 'n', { fsync: false })))
   assert.strictEqual(af.stats().syncs - s2.syncs, 0)
   assert.strictEqual(af.stats().dirSyncs - s2.dirSyncs, 0)
+  // lock: true writes are never grouped (the lock is held only for its own write).
+  const s3 = af.stats()
+  await Promise.all(files.slice(0, 4).map((f) => af.writeFile(f, 'locked', { lock: true })))
+  assert.strictEqual(af.stats().dirSyncs - s3.dirSyncs, 4)
+  for (const f of files.slice(0, 4)) assert.strictEqual(fs.readFileSync(f, 'utf8'), 'locked')
   assert.deepStrictEqual(temps(d), [])
 })
 
