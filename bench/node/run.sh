@@ -10,6 +10,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
+# The package under test, built from this checkout (npm does not always
+# run the install script of a linked file: dependency), then the peers.
+[ -f ../../bindings/node/build/Release/atomicfile.node ] ||
+	(cd ../../bindings/node && npm install --no-audit --no-fund)
 [ -d node_modules/write-file-atomic ] || npm install --no-audit --no-fund
 parent=${BENCH_WORK_PARENT:-$here}
 work=$(mktemp -d "$parent/.afile-node-XXXXXX")
