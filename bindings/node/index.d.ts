@@ -43,6 +43,25 @@ declare namespace atomicfile {
     /** Hold the file's lock (see withLock) during the write. */
     lock?: boolean
     lockTimeout?: number
+    /**
+     * Promise API only.  false: one native call per write.  Default true:
+     * concurrent durable writes into one directory with the same options
+     * share their syncs (at most two batches in flight; see README).
+     */
+    groupCommit?: boolean
+  }
+
+  /** The library's process-wide counters (afile_stats_get). */
+  export interface Stats {
+    ops: number
+    failures: number
+    bytesWritten: number
+    bytesRead: number
+    /** File syncs (a syncfs counts as one). */
+    syncs: number
+    dirSyncs: number
+    retries: number
+    syncNs: number
   }
 
   export interface LockOptions {
@@ -99,6 +118,8 @@ declare namespace atomicfile {
   export function recoverSync(root: PathLike): RecoverReport
   export function createWriteStream(path: PathLike, options?: WriteOptions & { highWaterMark?: number }): NodeJS.WritableStream & import('stream').Writable
   export const version: string
+  /** The library's process-wide counters: syncs, directory syncs, ... */
+  export function stats(): Stats
 }
 
 export = atomicfile

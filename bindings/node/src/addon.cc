@@ -284,7 +284,7 @@ Patch(const Napi::CallbackInfo &info)
 	return dispatch(info.Env(), std::move(c), is_async(info));
 }
 
-// writeMany([[path, buf], ...], flags, sync, async)
+// writeMany([[path, buf], ...], flags, sync, mode, async)
 Napi::Value
 WriteMany(const Napi::CallbackInfo &info)
 {
@@ -293,6 +293,7 @@ WriteMany(const Napi::CallbackInfo &info)
 	uint32_t n = arr.Length();
 	unsigned flags = u32(info[1]);
 	c->opts.sync = u32(info[2]);
+	c->opts.mode = (mode_t)u32(info[3]);
 	c->strings.reserve(n);
 	for (uint32_t i = 0; i < n; i++) {
 		Napi::Array pair = arr.Get(i).As<Napi::Array>();
@@ -583,9 +584,31 @@ TxnCommit(const Napi::CallbackInfo &info)
 	return dispatch(info.Env(), std::move(c), is_async(info));
 }
 
+// stats() -> the library's process-wide counters (afile_stats_get)
+Napi::Value
+Stats(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	struct afile_stats st;
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	afile_stats_get(&st);
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("ops", Napi::Number::New(env, (double)st.ops));
+	o.Set("failures", Napi::Number::New(env, (double)st.failures));
+	o.Set("bytesWritten", Napi::Number::New(env, (double)st.bytes_written));
+	o.Set("bytesRead", Napi::Number::New(env, (double)st.bytes_read));
+	o.Set("syncs", Napi::Number::New(env, (double)st.syncs));
+	o.Set("dirSyncs", Napi::Number::New(env, (double)st.dir_syncs));
+	o.Set("retries", Napi::Number::New(env, (double)st.retries));
+	o.Set("syncNs", Napi::Number::New(env, (double)st.sync_ns));
+	return o;
+}
+
 Napi::Object
 Init(Napi::Env env, Napi::Object exports)
 {
+	exports.Set("stats", Napi::Function::New(env, Stats));
 	exports.Set("write", Napi::Function::New(env, Write));
 	exports.Set("read", Napi::Function::New(env, Read));
 	exports.Set("remove", Napi::Function::New(env, Remove));

@@ -186,3 +186,79 @@ test('the event loop keeps running during a blocking call', async (t) => {
     .then((v) => assert.strictEqual(v, 'got it'))
   assert.strictEqual(ticks, 1)
 })
+
+// Group commit (index.js): concurrent durable writes into one directory
+// share their syncs, in at most two batches in flight.
+test('group commit: writes in one tick share the directory syncs', async (t) => {
+  const d = tmpdir(t)
+  const files = Array.from({ length: 8 }, (_, i) => path.join(d, `f${i}`))
+  for (const f of files) fs.writeFileSync(f, 'old')
+  const s0 = af.stats()
+  await Promise.all(files.map((f, i) => af.writeFile(f, `new${i}`)))
+  const s1 = af.stats()
+  files.forEach((f, i) => assert.strictEqual(fs.readFileSync(f, 'utf8'), `new${i}`))
+  assert.ok(s1.dirSyncs - s0.dirSyncs <= 2, `${s1.dirSyncs - s0.dirSyncs} directory syncs for 8 writes`)
+  assert.ok(s1.dirSyncs - s0.dirSyncs >= 1)
+  // groupCommit: false: one afile_write, one directory sync each.
+  await Promise.all(files.map((f, i) => af.writeFile(f, `x${i}`, { groupCommit: false })))
+  assert.strictEqual(af.stats().dirSyncs - s1.dirSyncs, 8)
+  // mode and fsync: false reach the batch.
+  await Promise.all(files.map((f) => af.writeFile(f, 'm', { mode: 0o600 })))
+  for (const f of files) assert.strictEqual(fs.statSync(f).mode & 0o777, 0o600)
+  const s2 = af.stats()
+  await Promise.all(files.map((f) => af.writeFile(f, 'n', { fsync: false })))
+  assert.strictEqual(af.stats().syncs - s2.syncs, 0)
+  assert.strictEqual(af.stats().dirSyncs - s2.dirSyncs, 0)
+  // lock: true writes are never grouped (the lock is held only for its own write).
+  const s3 = af.stats()
+  await Promise.all(files.slice(0, 4).map((f) => af.writeFile(f, 'locked', { lock: true })))
+  assert.strictEqual(af.stats().dirSyncs - s3.dirSyncs, 4)
+  for (const f of files.slice(0, 4)) assert.strictEqual(fs.readFileSync(f, 'utf8'), 'locked')
+  assert.deepStrictEqual(temps(d), [])
+})
+
+test('group commit: writes to one path keep their call order', async (t) => {
+  const d = tmpdir(t)
+  const f = path.join(d, 'f')
+  const other = path.join(d, 'o')
+  const pending = []
+  for (let round = 0; round < 12; round++) {
+    // Some in the same tick, some while earlier batches are in flight.
+    pending.push(af.writeFile(f, `r${round}a`), af.writeFile(other, `${round}`))
+    if (round % 3 === 0) await new Promise((resolve) => setImmediate(resolve))
+    pending.push(af.writeFile(f, `r${round}b`))
+  }
+  await Promise.all(pending)
+  assert.strictEqual(fs.readFileSync(f, 'utf8'), 'r11b')
+  assert.strictEqual(fs.readFileSync(other, 'utf8'), '11')
+  // A later write to a path whose batch is still in flight waits for it,
+  // even when the other slot is free: a large write, then a small one.
+  for (let i = 0; i < 3; i++) {
+    const big = af.writeFile(f, Buffer.alloc(8 << 20, 'B'))
+    await af.writeFile(other, 'o') // the other slot, done while big runs
+    const small = af.writeFile(f, 'small')
+    await Promise.all([big, small])
+    assert.strictEqual(fs.readFileSync(f, 'utf8'), 'small')
+  }
+  assert.deepStrictEqual(temps(d), [])
+})
+
+test('group commit: a failing write in a batch fails alone', async (t) => {
+  const d = tmpdir(t)
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => path.join(d, n))
+  for (const f of names) fs.writeFileSync(f, 'old')
+  fs.linkSync(names[1], path.join(d, 'b-link')) // b: two links, refused
+  fs.mkdirSync(path.join(d, 'dir'))
+  const all = [...names, path.join(d, 'dir')] // a directory: refused
+  const res = await Promise.allSettled(all.map((f) => af.writeFile(f, 'new')))
+  const codes = res.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason.code))
+  assert.deepStrictEqual(codes.slice(0, 6), ['ok', 'EAFILEHARDLINKS', 'ok', 'ok', 'ok', 'ok'])
+  assert.notStrictEqual(codes[6], 'ok')
+  assert.strictEqual(res[1].reason.path, names[1])
+  for (const i of [0, 2, 3, 4, 5]) assert.strictEqual(fs.readFileSync(names[i], 'utf8'), 'new')
+  assert.strictEqual(fs.readFileSync(names[1], 'utf8'), 'old')
+  assert.deepStrictEqual(temps(d), [])
+  // exclusive writes are never grouped: the one that exists fails alone.
+  const ex = await Promise.allSettled(['a', 'x', 'y'].map((n) => af.writeFile(path.join(d, n), 'z', { exclusive: true })))
+  assert.deepStrictEqual(ex.map((r) => r.status === 'fulfilled' ? 'ok' : r.reason.code), ['EEXIST', 'ok', 'ok'])
+})
