@@ -90,9 +90,14 @@
 
 enum leak { LEAK_NONE, LEAK_STAGING, LEAK_ROLLBACK };
 
-/* PR-tier budget per shard (scaled by AFILE_SOAK). */
-#define ACE_SEQS_PER_SHARD  66 /* sampled sequences of length 1..2 */
-#define RAND_SEQS_PER_SHARD 10 /* random sequences of length 3..8 */
+/*
+ * PR-tier budget per shard (scaled by AFILE_SOAK).  Cut from 66 and 10 on
+ * 2026-12-06 to keep CI under its time goal: the four shards took about
+ * 510 s of the CI run, one shard 167 CPU-seconds here (21 of them the
+ * returns-only pass); AFILE_SOAK=2 runs more than the old budget.
+ */
+#define ACE_SEQS_PER_SHARD  40 /* sampled sequences of length 1..2 */
+#define RAND_SEQS_PER_SHARD 6  /* random sequences of length 3..8 */
 #define D2_EVERY            16 /* depth 2 for 1 in D2_EVERY distinct states */
 #define BASE_SEED           0xace5eedu
 
