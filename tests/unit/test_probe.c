@@ -40,11 +40,19 @@ static struct {
 	int malloc_fail;       /* the Nth malloc from now fails (1: next) */
 	int write_err;         /* write fails with this */
 	int dotdir_err;        /* openat(".", O_DIRECTORY) fails with this */
+	int fstatat_after;     /* fstatat_err spares this many first */
+	int magic_err;         /* statfs fails with this */
+	int fstat_dir_err;     /* fstat of a directory fails with this */
+	int fstat_file_err;    /* fstat of a regular file fails with this */
 } S;
 
 static int
 fake_fs_magic(int fd, unsigned long *ret)
 {
+	if (S.magic_err) {
+		errno = S.magic_err;
+		return -1;
+	}
 	if (!fake_magic)
 		return afile__sys_default.fs_magic(fd, ret);
 	*ret = magic;
@@ -166,11 +174,28 @@ fake_ficlone(int dst, int src)
 static int
 fake_fstatat(int dfd, const char *path, struct stat *st, int flags)
 {
-	if (S.fstatat_err && strstr(path, ".afile-tmp")) {
+	if (S.fstatat_err && strstr(path, ".afile-tmp") &&
+	    S.fstatat_after-- <= 0) {
 		errno = S.fstatat_err;
 		return -1;
 	}
 	return afile__sys_default.fstatat(dfd, path, st, flags);
+}
+
+static int
+fake_fstat(int fd, struct stat *st)
+{
+	int r = afile__sys_default.fstat(fd, st);
+
+	if (r == 0 &&
+	    (S_ISDIR(st->st_mode)          ? S.fstat_dir_err
+		    : S_ISREG(st->st_mode) ? S.fstat_file_err
+					   : 0)) {
+		errno =
+		    S_ISDIR(st->st_mode) ? S.fstat_dir_err : S.fstat_file_err;
+		return -1;
+	}
+	return r;
 }
 
 static void *
@@ -209,6 +234,7 @@ setup(void **state)
 	afile__sys.malloc = fake_malloc;
 	afile__sys.write = fake_write;
 	afile__sys.fsync = fake_fsync;
+	afile__sys.fstat = fake_fstat;
 	return r;
 }
 
@@ -377,6 +403,13 @@ test_mount_by_dev(void **state)
 		    "3 2 %s / /x rw no separator in this line at all\n"
 		    "4 2 %s / /x rw a b c d -\n"
 		    "5 2 x:y / /x rw - wrong dev rw\n"
+		    "8 2 0:999 / x rw 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 "
+		    "17 "
+		    "18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 "
+		    "37 "
+		    "38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 "
+		    "57 "
+		    "58 59 60 61 62 - over sixty-four fields\n"
 		    "6 2 %s / /mnt rw shared:7 - %s srv:/vol rw\n"
 		    "7 2 %s / /mnt2 rw - later src2 rw\n",
 		    dev, dev, dev, type, dev);
@@ -467,6 +500,29 @@ test_no_mountinfo(void **state)
 	assert_int_equal(afile_probe(c->dfd, "d", 0, &p), 0);
 	assert_string_equal(p.mount_type, "");
 	assert_string_equal(p.mount_source, "");
+	assert_empty_dir(c, "d");
+}
+
+/* Fields longer than struct afile_probe holds are cut, NUL-terminated. */
+static void
+test_mount_long_fields(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_probe p = {.size = sizeof(p)};
+	char dev[32], type[100], src[400], text[1024];
+
+	dev_of(c, dev, sizeof(dev));
+	memset(type, 't', sizeof(type) - 1);
+	type[sizeof(type) - 1] = '\0';
+	memset(src, 's', sizeof(src) - 1);
+	src[sizeof(src) - 1] = '\0';
+	snprintf(
+	    text, sizeof(text), "1 2 %s / /m rw - %s %s rw\n", dev, type, src);
+	put_mountinfo(c, text);
+	assert_int_equal(afile_probe(c->dfd, "d", 0, &p), 0);
+	assert_int_equal(strlen(p.mount_type), sizeof(p.mount_type) - 1);
+	assert_memory_equal(p.mount_type, type, sizeof(p.mount_type) - 1);
+	assert_int_equal(strlen(p.mount_source), sizeof(p.mount_source) - 1);
 	assert_empty_dir(c, "d");
 }
 
@@ -612,6 +668,41 @@ test_probe_errors(void **state)
 	assert_entries(c, ".", "file", "sub");
 }
 
+/* No statfs: nothing is trusted, the primitives are still tried. */
+static void
+test_no_statfs(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_probe p;
+	int errs[] = {EIO, ENOSYS};
+
+	for (size_t i = 0; i < 2; i++) {
+		S.magic_err = errs[i];
+		assert_true(probe_works(c, &p) & AFILE_PROBE_FILE_FSYNC);
+		assert_string_equal(p.fstype, "unknown");
+		assert_int_equal(p.kind, 0);
+		assert_false(p.works & AFILE_PROBE_SYNCFS);
+		assert_int_equal(p.durability, AFILE_SYNC_FULL);
+	}
+	/* No fstat of the directory: no device to find the mount by. */
+	S.magic_err = 0;
+	S.fstat_dir_err = EIO;
+	assert_true(probe_works(c, &p) & AFILE_PROBE_FILE_FSYNC);
+	assert_string_equal(p.mount_type, "");
+	S.fstat_dir_err = 0;
+	/* A clone whose size cannot be read is no clone. */
+	S.ficlone = 1;
+	S.fstat_file_err = EIO;
+	assert_false(probe_works(c, &p) & AFILE_PROBE_REFLINK);
+	S.fstat_file_err = 0;
+	S.ficlone = 0;
+	/* EXCHANGE done, but the swap cannot be checked: not found. */
+	S.fstatat_err = EIO;
+	S.fstatat_after = 1;
+	assert_false(probe_works(c, &p) & AFILE_PROBE_RENAME_EXCHANGE);
+	assert_true(p.works & AFILE_PROBE_RENAME_NOREPLACE);
+}
+
 int
 main(void)
 {
@@ -625,9 +716,11 @@ main(void)
 	    T(test_mount_by_dev),
 	    T(test_mount_by_prefix),
 	    T(test_no_mountinfo),
+	    T(test_mount_long_fields),
 	    T(test_first_file_fallbacks),
 	    T(test_primitives_refused_one_by_one),
 	    T(test_probe_errors),
+	    T(test_no_statfs),
 	};
 #undef T
 

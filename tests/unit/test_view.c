@@ -46,6 +46,12 @@ static struct {
 	int dirsync_err;       /* fsync of a directory */
 	int rename_err;        /* renameat2 onto "f" */
 	bool fstat_after_sync; /* the writer's fstat after its sync fails */
+	bool gone_after_sync;  /* stats of "f" after a file sync: ENOENT */
+	bool zero_ctime;       /* stats of "f" report no ctime */
+	int flip_dev;          /* this many reads of "f": another st_dev */
+	bool flip_next;
+	bool flip_dev_after_sync;
+	const char *open_as; /* opening "f" to read opens this instead */
 	bool synced;
 } V;
 
@@ -68,6 +74,12 @@ fake_openat(int dfd, const char *path, int flags, mode_t mode)
 		errno = V.open_err;
 		return -1;
 	}
+	if (read_f && V.flip_dev > 0) {
+		V.flip_dev--;
+		V.flip_next = true;
+	}
+	if (read_f && V.open_as)
+		path = V.open_as;
 	if (read_f && V.arm_fstat)
 		V.fstat_armed = true;
 	if (read_f && V.stat_gone)
@@ -103,7 +115,22 @@ fake_fstatat(int dfd, const char *path, struct stat *st, int flags)
 	}
 	if (strcmp(path, "f") == 0 && V.swap_after_sync && V.synced)
 		path = "old";
-	return afile__sys_default.fstatat(dfd, path, st, flags);
+	if (strcmp(path, "f") == 0 && V.gone_after_sync && V.synced) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (afile__sys_default.fstatat(dfd, path, st, flags) < 0)
+		return -1;
+	if (strcmp(path, "f") == 0) {
+		/* GlusterFS's fstat, or another device by the same name. */
+		if (V.zero_ctime)
+			st->st_ctim.tv_sec = st->st_ctim.tv_nsec = 0;
+		if (V.flip_next || (V.flip_dev_after_sync && V.synced)) {
+			V.flip_next = false;
+			st->st_dev ^= 1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -278,6 +305,20 @@ test_record_roundtrip(void **state)
 	assert_int_equal(afile__view_record_parse(buf, n, &pa, &pb), -EINVAL);
 	assert_int_equal(
 	    afile__view_record_parse("hello\n", 6, &pa, &pb), -EINVAL);
+	/* Same only when inode, size and mtime all are (ctime orders). */
+	pa = a;
+	pa.ctime_s++;
+	assert_true(afile__ident_same(&a, &pa));
+	pa = a;
+	pa.size++;
+	assert_false(afile__ident_same(&a, &pa));
+	pa = a;
+	pa.mtime_s++;
+	assert_false(afile__ident_same(&a, &pa));
+	pa = a;
+	pa.mtime_ns++;
+	assert_false(afile__ident_same(&a, &pa));
+	assert_false(afile__ident_same(&a, &b));
 	/* Too small a buffer: nothing, rather than a cut record. */
 	assert_int_equal(afile__view_record_format(&a, &b, buf, 20), 0);
 }
@@ -526,7 +567,7 @@ static void
 test_judged_fresh(void **state)
 {
 	struct h_ctx *c = *state;
-	struct afile__ident none = {0}, id;
+	struct afile__ident none = {0}, id, prev, cur, v8;
 
 	assert_int_equal(update(c, NULL), 0);
 	/* The last updater left no file: nothing newer can be missed. */
@@ -546,6 +587,26 @@ test_judged_fresh(void **state)
 	put_record(c, &none, &id);
 	assert_int_equal(update(c, NULL), 0);
 	assert_file(c, "f", "5\n");
+	/* Seconds of 0 with nanoseconds is a ctime: later than that. */
+	ident_of(c, "f", &id);
+	id.ino++;
+	id.ctime_s = 0;
+	id.ctime_ns = 5;
+	put_record(c, &none, &id);
+	assert_int_equal(update(c, NULL), 0);
+	/* A client that sees no ctime (GlusterFS's fstat) cannot order. */
+	put_other_version(c, 0, 1);
+	V.zero_ctime = true;
+	assert_int_equal(update(c, NULL), 0);
+	V.zero_ctime = false;
+	/* A record that does not parse is none: nothing to wait for. */
+	h_put(c, ".f.afile-lock", "garbage\n", 8, 0644);
+	assert_int_equal(update(c, NULL), 0);
+	assert_file(c, "f", "8\n");
+	ident_of(c, "f", &v8);
+	read_record(c, &prev, &cur);
+	assert_true(prev.exists); /* what this update read */
+	assert_true(afile__ident_same(&cur, &v8));
 	assert_int_equal(V.slept_ns, 0);
 }
 
@@ -656,11 +717,25 @@ test_read_errors(void **state)
 	assert_int_equal(V.swap_stats, 0);
 	assert_true(V.slept_ns > 0);
 	assert_file(c, "f", "3\n");
+	/* ...also when only the device differs. */
+	V.slept_ns = 0;
+	V.flip_dev = 1;
+	assert_int_equal(update(c, NULL), 0);
+	assert_int_equal(V.flip_dev, 0);
+	assert_true(V.slept_ns > 0);
+	assert_file(c, "f", "4\n");
+	/* Not a regular file where the name led. */
+	h_mkdir(c, "d", 0755);
+	V.open_as = "d";
+	assert_int_equal(update(c, &err), AFILE_ENOTREG);
+	assert_string_equal(err.step, "read");
+	V.open_as = NULL;
+	assert_true(unlinkat(c->dfd, "d", AT_REMOVEDIR) == 0);
 	/* The name went after the read, for good: stale. */
 	V.stat_gone = true;
 	assert_int_equal(update(c, &err), -ESTALE);
 	V.stat_gone = V.gone_now = false;
-	assert_file(c, "f", "3\n");
+	assert_file(c, "f", "4\n");
 	assert_entries(c, ".", ".f.afile-lock", "f", "old");
 }
 
@@ -737,17 +812,82 @@ test_finish_errors(void **state)
 	now = record_text(c);
 	assert_string_equal(now, r1);
 	free(now);
-	free(r1);
 
+	/* Gone, or on another device, by name right after it: the same. */
+	V.gone_after_sync = true;
+	V.synced = false;
+	assert_int_equal(update(c, NULL), 0);
+	V.gone_after_sync = false;
+	V.flip_dev_after_sync = true;
+	V.synced = false;
+	assert_int_equal(update(c, NULL), 0);
+	V.flip_dev_after_sync = false;
+	assert_file(c, "f", "6\n");
+	now = record_text(c);
+	assert_string_equal(now, r1);
+	free(now);
+	free(r1);
 	/* The directory sync fails after the record: it names the version. */
 	V.dirsync_err = EIO;
 	assert_int_equal(update(c, &err), AFILE_EUNSYNCED);
 	V.dirsync_err = 0;
-	assert_file(c, "f", "5\n");
+	assert_file(c, "f", "7\n");
 	ident_of(c, "f", &v);
 	read_record(c, &prev, &cur);
 	assert_true(afile__ident_same(&cur, &v));
 	assert_entries(c, ".", ".f.afile-lock", "f", "old");
+}
+
+/* ------------------------------------------------------------------
+ * afile_update()'s own edges (src/update.c), on a local file system
+ * ------------------------------------------------------------------ */
+
+static int
+too_big_fn(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
+{
+	(void)ctx;
+	(void)old;
+	(void)old_len;
+	(void)w;
+	return AFILE_UPDATE_KEEP + 1;
+}
+
+static void
+test_update_edges(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo err;
+	struct stat st;
+
+	magic = 0xEF53UL;
+	o.err = &err;
+	h_puts(c, "f", "41\n");
+	/* Flags it does not take; a directory that does not exist. */
+	assert_int_equal(
+	    afile_update(c->dfd, "f", incr, NULL, AFILE_EXCHANGE, NULL),
+	    -EINVAL);
+	assert_int_equal(
+	    afile_update(c->dfd, "nodir/f", incr, NULL, 0, &o), -ENOENT);
+	assert_non_null(strstr(err.path, "nodir/f"));
+	/* A callback that returns what no caller may return. */
+	assert_int_equal(
+	    afile_update(c->dfd, "f", too_big_fn, NULL, 0, &o), -EINVAL);
+	assert_string_equal(err.step, "update callback");
+	assert_file(c, "f", "41\n");
+	/*
+	 * With AFILE_NOFOLLOW a symlink is replaced by a file: it holds no
+	 * contents to read, and the file it named stays as it was.
+	 */
+	h_symlink(c, "f", "link");
+	assert_int_equal(
+	    afile_update(c->dfd, "link", incr, NULL, AFILE_NOFOLLOW, NULL), 0);
+	h_lstat(c, "link", &st);
+	assert_true(S_ISREG(st.st_mode));
+	assert_file(c, "link", "1\n");
+	assert_file(c, "f", "41\n");
+	assert_entries(
+	    c, ".", "f", ".f.afile-lock", "link", ".link.afile-lock");
 }
 
 int
@@ -771,6 +911,7 @@ main(void)
 	    T(test_estale_persists),
 	    T(test_read_errors),
 	    T(test_finish_errors),
+	    T(test_update_edges),
 	};
 #undef T
 
