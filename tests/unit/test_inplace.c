@@ -400,8 +400,12 @@ test_planted_record(void **state)
 	free(buf);
 	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
 	    AFILE_EPROTECTED);
-	afile__sys_reset();
 	assert_file(c, "s/f", "01XX4567YYYY");
+	/* An update ignores it too, and builds on the bytes it reads. */
+	assert_ok(afile_update(c->dfd, "s/f", append_bang, &n, 0, NULL));
+	assert_int_equal(n, 12);
+	afile__sys_reset();
+	assert_file(c, "s/f", "01XX4567YYYY!");
 	free(rec);
 }
 
@@ -623,6 +627,69 @@ test_read_lock_errors(void **state)
 	assert_entries(c, ".", "f");
 }
 
+/*
+ * A record left beside the file (here a torn one: only its length says
+ * "pending") is recovered before a read or an update; when that recovery
+ * cannot even open the file, the read and the update fail with its error.
+ */
+static void
+test_pending_record_errors(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	size_t seen = 0;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	h_puts(c, "f", TEN);
+	h_put(c, UNDO, "torn", 4, 0644);
+	F.ino = ino_of(c, "f");
+	afile__sys.openat = f_openat;
+	F.rdwr_err = EACCES;
+	assert_err(afile_read(c->dfd, "f", &buf, &len, 0, &o), -EACCES);
+	assert_failed_at(&e, -EACCES, "open");
+	assert_err(
+	    afile_update(c->dfd, "f", append_bang, &seen, 0, &o), -EACCES);
+	assert_failed_at(&e, -EACCES, "open");
+	afile__sys_reset();
+	assert_file(c, "f", TEN);
+	assert_int_equal(seen, 0);
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	assert_memory_equal(buf, TEN, 10);
+	free(buf);
+}
+
+/* Paths whose record cannot be named are read without looking for one. */
+static void
+test_read_unnamed_records(void **state)
+{
+	struct h_ctx *c = *state;
+	char path[4096];
+	size_t k = 0;
+	void *buf;
+	size_t len;
+
+	h_mkdir(c, "sub", 0755);
+	assert_err(afile_read(c->dfd, ".", &buf, &len, 0, NULL), -EISDIR);
+	assert_err(afile_read(c->dfd, "sub/", &buf, &len, 0, NULL), -EISDIR);
+	assert_err(afile_read(c->dfd, "sub/..", &buf, &len, 0, NULL), -EISDIR);
+	/* Room for the path, none for the record's name beside it. */
+	h_puts(c, "f", TEN);
+	while (k + 2 < sizeof(path) - 8) {
+		path[k++] = '.';
+		path[k++] = '/';
+	}
+	path[k++] = 'f';
+	path[k] = '\0';
+	assert_ok(afile_read(c->dfd, path, &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	free(buf);
+	assert_entries(c, ".", "sub", "f");
+}
+
 int
 main(void)
 {
@@ -643,6 +710,8 @@ main(void)
 	    T(test_entry_errors),
 	    T(test_not_regular),
 	    T(test_read_lock_errors),
+	    T(test_pending_record_errors),
+	    T(test_read_unnamed_records),
 #undef T
 	};
 
