@@ -31,6 +31,7 @@ static struct {
 	int dirty_err;       /* /proc/meminfo cannot be read */
 	uint64_t dirty_kib;  /* else this much dirty data */
 	unsigned long syncfs_calls;
+	int dirsync_err; /* an fsync of a directory fails with this */
 	off_t fail_size; /* an fsync of a regular file this long fails... */
 	int fail_err;    /* ...with this */
 	unsigned long fsyncs;
@@ -69,6 +70,10 @@ s_fail_sized(int fd)
 	struct stat st;
 
 	S.fsyncs++;
+	if (S.dirsync_err && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = S.dirsync_err;
+		return -1;
+	}
 	if (S.fail_err && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size == S.fail_size) {
 		errno = S.fail_err;
@@ -392,6 +397,45 @@ test_txn_one_fsync_fails(void **state)
 	assert_file(c, "sub/b", "new b, longer");
 }
 
+/*
+ * Directories that refuse fsync (EINVAL, EOPNOTSUPP: some FUSE and
+ * network file systems): the transaction goes on at AFILE_SYNC_DATA;
+ * any other failure of a directory sync fails it, all old.
+ */
+static void
+test_txn_dirsync_refused(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	unsigned int got = 99;
+	struct afile_txn *t;
+	int errs[] = {EOPNOTSUPP, EINVAL};
+
+	put_files(c);
+	S.magic = F2FS_MAGIC;
+	fail_fsync_of_size(-1, 0);
+	o.ret_sync = &got;
+	for (size_t i = 0; i < 2; i++) {
+		S.dirsync_err = errs[i];
+		got = 99;
+		assert_ok(afile_txn_begin(c->dfd, ".", 0, &o, &t));
+		assert_ok(afile_txn_put(t, "sub/b", "refused", 7, 0));
+		assert_ok(afile_txn_commit(t));
+		afile_txn_free(t);
+		assert_int_equal(got, AFILE_SYNC_DATA);
+		assert_file(c, "sub/b", "refused");
+	}
+	/* (The first directory sync is the intent log's, at staging.) */
+	S.dirsync_err = EIO;
+	h_puts(c, "sub/b", "old b");
+	assert_ok(afile_txn_begin(c->dfd, ".", 0, &o, &t));
+	assert_err(afile_txn_put(t, "sub/b", "refused", 7, 0), -EIO);
+	assert_err(afile_txn_commit(t), AFILE_EPOISONED);
+	afile_txn_free(t);
+	S.dirsync_err = 0;
+	assert_old(c);
+}
+
 /* A batch whose second temp cannot be synced publishes none of them. */
 static void
 test_write_many_one_fsync_fails(void **state)
@@ -431,6 +475,7 @@ main(void)
 	    T(test_txn_syncfs_or_each),
 	    T(test_txn_one_fsync_fails),
 	    T(test_write_many_one_fsync_fails),
+	    T(test_txn_dirsync_refused),
 	};
 #undef T
 
