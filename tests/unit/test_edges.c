@@ -368,6 +368,7 @@ test_txn_bad_arguments(void **state)
 	assert_err(afile_txn_snapshot(c->dfd, NULL, 0, &l), -EINVAL);
 	assert_err(afile_txn_snapshot(c->dfd, ".", 0, NULL), -EINVAL);
 	assert_err(afile_txn_snapshot(c->dfd, "missing", 0, &l), -ENOENT);
+	assert_err(afile_txn_snapshot(c->dfd, "", 0, &l), -EINVAL);
 
 	/* An empty transaction commits nothing and journals nothing. */
 	assert_ok(afile_txn_begin(c->dfd, ".", 0, NULL, &t));
@@ -376,6 +377,24 @@ test_txn_bad_arguments(void **state)
 	assert_err(afile_txn_put(t, "a", "x", 1, 0), -EINVAL);
 	afile_txn_free(t);
 	assert_entries(c, ".atomicfile", ".txn.afile-lock");
+
+	/* A commit applying (its apply lock held): busy, nothing held. */
+	{
+		struct afile_lock *apply, *snap = NULL;
+
+		assert_ok(afile_lock_acquire(c->dfd, ".atomicfile/apply",
+		    AFILE_LOCK_EXCLUSIVE, 0, &apply));
+		assert_err(afile_txn_snapshot(c->dfd, ".", 0, &snap), -EAGAIN);
+		assert_null(snap);
+		assert_err(
+		    afile_txn_snapshot(c->dfd, ".", 1, &snap), -ETIMEDOUT);
+		assert_null(snap);
+		afile_lock_release(apply);
+		assert_ok(afile_txn_snapshot(c->dfd, ".", 0, &snap));
+		afile_lock_release(snap);
+	}
+	assert_entries(
+	    c, ".atomicfile", ".apply.afile-lock", ".txn.afile-lock");
 }
 
 /* One bad call poisons a transaction: it then changes nothing. */
