@@ -883,6 +883,20 @@ test_xattr_answers(void **state)
 	assert_xattr(c, "f", "user.keep", "k", 1);
 	v = h_getxattr(c, "f", "trusted.afile", &len);
 	assert_null(v);
+	S.set_err = EACCES;
+	replace_keeping(c, 0);
+	/* The same for security.*, refused or not supported there. */
+	S.extra_name = "security.afile";
+	S.get_name = "security.afile";
+	S.get_err = EACCES;
+	S.asked_extra = false;
+	replace_keeping(c, 0);
+	assert_true(S.asked_extra);
+	S.get_name = NULL;
+	S.set_prefix = "security.";
+	S.set_err = EOPNOTSUPP;
+	replace_keeping(c, 0);
+	assert_xattr(c, "f", "user.keep", "k", 1);
 	/* ...but not a user attribute that cannot be set. */
 	S.extra_name = NULL;
 	S.set_prefix = "user.";
