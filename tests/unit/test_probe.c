@@ -27,6 +27,7 @@ static struct {
 	bool no_readlink;      /* readlink of /proc/self/fd/N fails */
 	bool tmpfile_refused;  /* O_TMPFILE: EOPNOTSUPP */
 	int link_err;          /* linkat of the O_TMPFILE fails with this */
+	bool no_proc_link;     /* linkat through /proc/self/fd: ENOENT */
 	int names_taken;       /* O_EXCL creates of temp names: EEXIST... */
 	int names_after;       /* ...after this many succeeded */
 	int fsync_err;         /* fsync of a regular file fails with this */
@@ -144,6 +145,10 @@ fake_linkat(int sd, const char *src, int dd, const char *dst, int flags)
 {
 	if (S.link_err) {
 		errno = S.link_err;
+		return -1;
+	}
+	if (S.no_proc_link && !strncmp(src, "/proc/self/fd/", 14)) {
+		errno = ENOENT;
 		return -1;
 	}
 	return afile__sys_default.linkat(sd, src, dd, dst, flags);
@@ -552,6 +557,11 @@ test_first_file_fallbacks(void **state)
 	S.tmpfile_refused = true;
 	assert_int_equal(probe_works(c, &p), all & ~AFILE_PROBE_TMPFILE);
 	S.tmpfile_refused = false;
+	/* No /proc: linked by AT_EMPTY_PATH, which needs privilege. */
+	S.no_proc_link = true;
+	assert_int_equal(probe_works(c, &p),
+	    geteuid() == 0 ? all : all & ~AFILE_PROBE_TMPFILE);
+	S.no_proc_link = false;
 	S.link_err = EPERM;
 	assert_int_equal(probe_works(c, &p), all & ~AFILE_PROBE_TMPFILE);
 	/* Every link name taken: eight tries, then a named temp. */
