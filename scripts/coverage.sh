@@ -32,11 +32,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Start where the code is, raise it as tests are added; 100 is the goal.
-# Lowered from 90 to 87 on 2026-12-06: the session that added probe.c
-# (71% of its branches), view.c (75%), inplace.c (82%) and syncmany.c
-# (77%) measured 87.7% on a clean clone, and ran out of time to test the
-# rest.  Raising it back to 90 means tests for those files first.
-gate=${COV_BRANCH_MIN:-87}
+# Back to 90 on 2026-12-06.  It had been lowered to 87 when probe.c,
+# view.c, inplace.c and syncmany.c landed with few branch tests (87.61%,
+# 2298/2623).  With their tests (unit-probe, unit-view, unit-syncmany,
+# unit-inplace, unit-lock, unit-edges), `COV_BUILD_DIR=build-cov
+# scripts/coverage.sh` measured 92.39% (2440/2641; probe.c 98%, view.c
+# 97%, syncmany.c 94%, inplace.c 88%) on 2026-12-06; the margin above 90
+# is for code that lands with fewer tests than the rest.
+gate=${COV_BRANCH_MIN:-90}
 build=${COV_BUILD_DIR:-build-cov}
 jobs=${JOBS:-$(nproc)}
 include=${COV_INCLUDE:-.}

@@ -53,7 +53,14 @@ batch_sync(struct afile__op *op, struct afile_writer **w, const struct stat *st,
 		if (r < 0)
 			return afile__fail(op, r, "sync", ".");
 	}
-	return fs.each ? afile__each(n, sync_one_writer, w, &bad) : 0;
+	if (!fs.each)
+		return 0;
+	/* Off the allowlist, or a busy disk: an fsync each, concurrently. */
+	r = afile__each(n, sync_one_writer, w, &bad);
+	if (r < 0)
+		return afile__fail(op, r, "sync temporary file",
+		    afile__writer_target(w[bad])->shown);
+	return 0;
 }
 
 /* Sync each distinct directory of @n published writers once. */

@@ -300,18 +300,10 @@ open_dir(struct afile__op *op, int dirfd, const char *path, int *ret_dfd)
 	}
 	if (fd != -ENOTDIR)
 		return afile__fail(op, fd, "open directory", path);
+	/* afile__target_open() opens the file's directory for us to keep. */
 	r = afile__target_open(op, dirfd, path, true, &t);
 	if (r < 0)
 		return r;
-	if (t.borrowed) {
-		fd = afile__openat(
-		    t.dfd, ".", O_RDONLY | O_DIRECTORY | O_NOCTTY, 0);
-		afile__target_close(&t);
-		if (fd < 0)
-			return afile__fail(op, fd, "open directory", path);
-		*ret_dfd = fd;
-		return 0;
-	}
 	*ret_dfd = t.dfd;
 	return 0;
 }

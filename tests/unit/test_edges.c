@@ -47,6 +47,14 @@ static struct {
 	const char *set_prefix; /* fsetxattr of names with this prefix... */
 	int set_err;            /* ...fails with this */
 	unsigned long calls;    /* calls of the shims that count */
+	/* Named temps (.afile-tmp) and staged temps (.afile-txn). */
+	int temp_lock;    /* 1: a sweeper holds it once, 2: no locks, 3: a
+			     sweeper removed it before the lock (once) */
+	int temp_err;     /* creating a named temp fails with this */
+	int txn_taken;    /* this many staged temp names are taken */
+	int txn_err;      /* then creating one fails with this */
+	int temp_hits;    /* temp_lock 1 or 3 happened */
+	int temp_creates; /* named temps created */
 } S;
 
 static int
@@ -59,6 +67,18 @@ s_openat(int dfd, const char *path, int flags, mode_t mode)
 	if (S.names_taken && (flags & O_CREAT) && (flags & O_EXCL) &&
 	    strstr(path, ".afile-tmp")) {
 		errno = EEXIST;
+		return -1;
+	}
+	if ((flags & O_CREAT) && strstr(path, ".afile-tmp"))
+		S.temp_creates++;
+	if (S.temp_err && (flags & O_CREAT) && strstr(path, ".afile-tmp")) {
+		errno = S.temp_err;
+		return -1;
+	}
+	if ((S.txn_taken || S.txn_err) && (flags & O_CREAT) &&
+	    strstr(path, AFILE__TXN_SUFFIX)) {
+		errno = S.txn_taken > 0 ? EEXIST : S.txn_err;
+		S.txn_taken -= S.txn_taken > 0;
 		return -1;
 	}
 	return afile__sys_default.openat(dfd, path, flags, mode);
@@ -222,9 +242,55 @@ s_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
 	return afile__sys_default.fsetxattr(fd, name, value, size, flags);
 }
 
+/* The name of the named temp open as @fd, or NULL. */
+static const char *
+temp_name_of(int fd, char *buf, size_t n)
+{
+	char proc[64];
+	ssize_t len;
+	const char *base;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	len = readlink(proc, buf, n - 1);
+	if (len < 0)
+		return NULL;
+	buf[len] = '\0';
+	base = strrchr(buf, '/');
+	base = base ? base + 1 : buf;
+	return strstr(base, ".afile-tmp") && !strstr(base, "(deleted)") ? base
+									: NULL;
+}
+
+static int
+s_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	char buf[PATH_MAX];
+	const char *name;
+
+	if (S.temp_lock && fl->l_type == F_WRLCK &&
+	    (name = temp_name_of(fd, buf, sizeof(buf))) != NULL) {
+		if (S.temp_lock == 2) {
+			errno = ENOLCK;
+			return -1;
+		}
+		if (S.temp_lock == 3) {
+			assert_int_equal(unlink(buf), 0);
+			S.temp_lock = 0;
+			S.temp_hits++;
+			return afile__sys_default.fcntl_lock(fd, cmd, fl);
+		}
+		S.temp_lock = 0;
+		S.temp_hits++;
+		errno = EAGAIN;
+		return -1;
+	}
+	return afile__sys_default.fcntl_lock(fd, cmd, fl);
+}
+
 static void
 install(void)
 {
+	afile__sys.fcntl_lock = s_fcntl_lock;
 	afile__sys.openat = s_openat;
 	afile__sys.syncfs = s_syncfs;
 	afile__sys.fsync = s_fsync;
@@ -368,6 +434,7 @@ test_txn_bad_arguments(void **state)
 	assert_err(afile_txn_snapshot(c->dfd, NULL, 0, &l), -EINVAL);
 	assert_err(afile_txn_snapshot(c->dfd, ".", 0, NULL), -EINVAL);
 	assert_err(afile_txn_snapshot(c->dfd, "missing", 0, &l), -ENOENT);
+	assert_err(afile_txn_snapshot(c->dfd, "", 0, &l), -EINVAL);
 
 	/* An empty transaction commits nothing and journals nothing. */
 	assert_ok(afile_txn_begin(c->dfd, ".", 0, NULL, &t));
@@ -376,6 +443,24 @@ test_txn_bad_arguments(void **state)
 	assert_err(afile_txn_put(t, "a", "x", 1, 0), -EINVAL);
 	afile_txn_free(t);
 	assert_entries(c, ".atomicfile", ".txn.afile-lock");
+
+	/* A commit applying (its apply lock held): busy, nothing held. */
+	{
+		struct afile_lock *apply, *snap = NULL;
+
+		assert_ok(afile_lock_acquire(c->dfd, ".atomicfile/apply",
+		    AFILE_LOCK_EXCLUSIVE, 0, &apply));
+		assert_err(afile_txn_snapshot(c->dfd, ".", 0, &snap), -EAGAIN);
+		assert_null(snap);
+		assert_err(
+		    afile_txn_snapshot(c->dfd, ".", 1, &snap), -ETIMEDOUT);
+		assert_null(snap);
+		afile_lock_release(apply);
+		assert_ok(afile_txn_snapshot(c->dfd, ".", 0, &snap));
+		afile_lock_release(snap);
+	}
+	assert_entries(
+	    c, ".atomicfile", ".apply.afile-lock", ".txn.afile-lock");
 }
 
 /* One bad call poisons a transaction: it then changes nothing. */
@@ -864,6 +949,20 @@ test_xattr_answers(void **state)
 	assert_xattr(c, "f", "user.keep", "k", 1);
 	v = h_getxattr(c, "f", "trusted.afile", &len);
 	assert_null(v);
+	S.set_err = EACCES;
+	replace_keeping(c, 0);
+	/* The same for security.*, refused or not supported there. */
+	S.extra_name = "security.afile";
+	S.get_name = "security.afile";
+	S.get_err = EACCES;
+	S.asked_extra = false;
+	replace_keeping(c, 0);
+	assert_true(S.asked_extra);
+	S.get_name = NULL;
+	S.set_prefix = "security.";
+	S.set_err = EOPNOTSUPP;
+	replace_keeping(c, 0);
+	assert_xattr(c, "f", "user.keep", "k", 1);
 	/* ...but not a user attribute that cannot be set. */
 	S.extra_name = NULL;
 	S.set_prefix = "user.";
@@ -916,6 +1015,59 @@ child_cleanup_on_signal(struct h_ctx *c, void *arg)
 	(void)arg;
 	afile_cleanup_on_signal(); /* another process: not its temps */
 	return 0;
+}
+
+/*
+ * Named temps (no O_TMPFILE): one a sweeper holds or removed first is let
+ * go for another name; without locks it is kept; a creation that fails
+ * otherwise is the call's error.  Staged temps: a taken name is retried,
+ * another failure poisons the transaction.
+ */
+static void
+test_named_temp_answers(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	struct afile_txn *t;
+
+	o.err = &e;
+	h_puts(c, "f", "old");
+	S.tmpfile_err = EOPNOTSUPP;
+	install();
+	for (int mode = 1; mode <= 3; mode++) {
+		S.temp_lock = mode;
+		S.temp_hits = S.temp_creates = 0;
+		assert_ok(afile_write(c->dfd, "f", "new", 3, 0, NULL));
+		assert_file(c, "f", "new");
+		assert_int_equal(S.temp_hits, mode == 2 ? 0 : 1);
+		/* Let go for another name, except without locks. */
+		assert_int_equal(S.temp_creates, mode == 2 ? 1 : 2);
+		h_puts(c, "f", "old");
+	}
+	S.temp_lock = 0;
+	S.temp_err = EACCES;
+	assert_err(afile_write(c->dfd, "f", "new", 3, 0, &o), -EACCES);
+	assert_string_equal(e.step, "create temporary file");
+	assert_file(c, "f", "old");
+	S.temp_err = 0;
+	assert_entries(c, ".", "f");
+
+	S.txn_taken = 2;
+	assert_ok(afile_txn_begin(c->dfd, ".", 0, NULL, &t));
+	assert_ok(afile_txn_put(t, "f", "txn", 3, 0));
+	assert_ok(afile_txn_commit(t));
+	afile_txn_free(t);
+	assert_file(c, "f", "txn");
+	assert_int_equal(S.txn_taken, 0);
+	S.txn_err = ENOSPC;
+	assert_ok(afile_txn_begin(c->dfd, ".", 0, NULL, &t));
+	assert_err(afile_txn_put(t, "f", "no room", 7, 0), -ENOSPC);
+	assert_err(afile_txn_commit(t), AFILE_EPOISONED);
+	afile_txn_free(t);
+	S.txn_err = 0;
+	assert_file(c, "f", "txn");
+	assert_no_txn_temps(c, ".");
 }
 
 static void
@@ -1013,6 +1165,8 @@ main(void)
 		test_xattr_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_temp_name_collisions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_named_temp_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_cleanup_on_signal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -98,8 +98,10 @@ test_library_codes(void **state)
 static void
 test_unknown_values(void **state)
 {
-	static const int unknown[] = {
-	    -4095, -4096, -4999, -5100, -6000, -100000, INT_MIN, INT_MIN + 1};
+	static const int unknown[] = {-4095, -4096, -4999, -5100, -6000,
+	    -100000, INT_MIN, INT_MIN + 1,
+	    /* A positive errno, passed by mistake: no code of the library. */
+	    1, 5, 4096, INT_MAX};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {

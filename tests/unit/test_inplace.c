@@ -6,6 +6,7 @@
  * stale records, the rollback of a failed patch, the cooperating read's
  * shared lock, and the errors.
  */
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -399,9 +400,294 @@ test_planted_record(void **state)
 	free(buf);
 	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
 	    AFILE_EPROTECTED);
-	afile__sys_reset();
 	assert_file(c, "s/f", "01XX4567YYYY");
+	/* An update ignores it too, and builds on the bytes it reads. */
+	assert_ok(afile_update(c->dfd, "s/f", append_bang, &n, 0, NULL));
+	assert_int_equal(n, 12);
+	afile__sys_reset();
+	assert_file(c, "s/f", "01XX4567YYYY!");
 	free(rec);
+}
+
+/* ------------------------------------------------------------------
+ * What stops a patch or a recovery before the record is looked at
+ * ------------------------------------------------------------------ */
+
+static struct {
+	ino_t ino;        /* the file "f" */
+	int rdwr_err;     /* its O_RDWR open fails with this */
+	int undo_err;     /* opening its undo record fails with this */
+	int lock_err;     /* locking its inode fails with this */
+	bool fstat_after; /* the fstat after its lock fails */
+	bool locked;
+} F;
+
+static bool
+is_f(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_ino == F.ino;
+}
+
+static int
+f_openat(int dfd, const char *path, int flags, mode_t mode)
+{
+	if (F.rdwr_err && !strcmp(path, "f") && (flags & O_ACCMODE) == O_RDWR) {
+		errno = F.rdwr_err;
+		return -1;
+	}
+	if (F.undo_err && strstr(path, ".afile-undo")) {
+		errno = F.undo_err;
+		return -1;
+	}
+	return afile__sys_default.openat(dfd, path, flags, mode);
+}
+
+static int
+f_fcntl_lock(int fd, int cmd, struct flock *fl)
+{
+	if (is_f(fd) && fl->l_type != F_UNLCK) {
+		if (F.lock_err) {
+			errno = F.lock_err;
+			return -1;
+		}
+		F.locked = true;
+	}
+	return afile__sys_default.fcntl_lock(fd, cmd, fl);
+}
+
+static int
+f_fstat(int fd, struct stat *st)
+{
+	if (F.fstat_after && F.locked && is_f(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return afile__sys_default.fstat(fd, st);
+}
+
+/* Patch "f" in place; its error detail in *@e. */
+static int
+patch_f(struct h_ctx *c, struct afile_errinfo *e, int wait_ms)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+
+	o.err = e;
+	o.lock_wait_ms = wait_ms;
+	return afile_patch(c->dfd, "f", 0, "xy", 2, AFILE_INPLACE, &o);
+}
+
+static void
+assert_failed_at(const struct afile_errinfo *e, int r, const char *step)
+{
+	assert_int_equal(e->code, r);
+	assert_string_equal(e->step, step);
+	assert_non_null(strstr(e->path, "f"));
+}
+
+static void
+test_entry_errors(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_errinfo e;
+	struct afile_lock *l;
+	char name[NAME_MAX + 1];
+	int r;
+
+	h_puts(c, "f", TEN);
+	F.ino = ino_of(c, "f");
+	afile__sys.openat = f_openat;
+	afile__sys.fcntl_lock = f_fcntl_lock;
+	afile__sys.fstat = f_fstat;
+
+	/* Each step of taking hold of the file, failing in turn. */
+	F.rdwr_err = EACCES;
+	assert_err(r = patch_f(c, &e, 0), -EACCES);
+	assert_failed_at(&e, r, "open");
+	F.rdwr_err = 0;
+	F.lock_err = ENOLCK;
+	assert_err(r = patch_f(c, &e, 0), -ENOLCK);
+	assert_failed_at(&e, r, "lock");
+	F.lock_err = 0;
+	F.fstat_after = true;
+	assert_err(r = patch_f(c, &e, 0), -EIO);
+	assert_failed_at(&e, r, "read metadata");
+	F.fstat_after = F.locked = false;
+	F.undo_err = EACCES;
+	assert_err(r = patch_f(c, &e, 0), -EACCES);
+	assert_failed_at(&e, r, "open undo record");
+	/* The same steps for a recovery. */
+	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -EACCES);
+	F.undo_err = 0;
+	F.lock_err = ENOLCK;
+	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -ENOLCK);
+	F.lock_err = 0;
+	afile__sys_reset();
+	assert_file(c, "f", TEN);
+	assert_entries(c, ".", LOCK, "f");
+
+	/* The sidecar held by another: refused at once with a try. */
+	assert_ok(afile_lock_acquire(c->dfd, "f", AFILE_LOCK_EXCLUSIVE, 0, &l));
+	r = patch_f(c, &e, AFILE_LOCK_TRY);
+	afile_lock_release(l);
+	assert_true(r < 0);
+	assert_int_equal(e.code, r);
+	assert_file(c, "f", TEN);
+	assert_entries(c, ".", LOCK, "f");
+
+	/* A name of NAME_MAX: its record's name is cut and hashed. */
+	memset(name, 'n', NAME_MAX);
+	name[NAME_MAX] = '\0';
+	h_puts(c, name, TEN);
+	assert_ok(afile_patch(c->dfd, name, 0, "x", 1, AFILE_INPLACE, NULL));
+	assert_int_equal(afile_patch_recover(c->dfd, name, 0, NULL), 0);
+	assert_file(c, name, "x123456789");
+}
+
+/* Neither a patch nor a recovery for what is not a regular file. */
+static void
+test_not_regular(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts bad = AFILE_OPTS_INIT;
+
+	assert_int_equal(mkfifoat(c->dfd, "p", 0644), 0);
+	assert_err(afile_patch(c->dfd, "p", 0, "x", 1, AFILE_INPLACE, NULL),
+	    AFILE_ENOTREG);
+	assert_err(afile_patch_recover(c->dfd, "p", 0, NULL), AFILE_ENOTREG);
+	h_mkdir(c, "d", 0755);
+	assert_err(afile_patch_recover(c->dfd, "d", 0, NULL), -EISDIR);
+	h_puts(c, "f", TEN);
+	h_symlink(c, "f", "link");
+	assert_err(
+	    afile_patch_recover(c->dfd, "link", AFILE_NOFOLLOW, NULL), -ELOOP);
+	/* Arguments: flags it does not take, options of another size. */
+	assert_err(afile_patch_recover(c->dfd, "f", AFILE_LOCK, NULL), -EINVAL);
+	bad.size = 1;
+	assert_err(afile_patch_recover(c->dfd, "f", 0, &bad), -EINVAL);
+	/* Nothing to recover: 0, and nothing created. */
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_entries(c, ".", "p", "d", "f", "link");
+}
+
+/* A reader where locks fail: refused, unless locks are unsupported. */
+static int read_lock_err;
+
+static int
+read_lock_fails(int fd, int cmd, struct flock *fl)
+{
+	if (fl->l_type == F_RDLCK) {
+		errno = read_lock_err;
+		return -1;
+	}
+	return afile__sys_default.fcntl_lock(fd, cmd, fl);
+}
+
+/* flock(), the fallback where OFD locks are missing (EINVAL), too. */
+static int
+read_flock_fails(int fd, int op)
+{
+	if ((op & ~LOCK_NB) == LOCK_SH) {
+		errno = read_lock_err;
+		return -1;
+	}
+	return afile__sys_default.flock(fd, op);
+}
+
+static void
+test_read_lock_errors(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	h_puts(c, "f", TEN);
+	afile__sys.fcntl_lock = read_lock_fails;
+	afile__sys.flock = read_flock_fails;
+	read_lock_err = EIO;
+	assert_err(afile_read(c->dfd, "f", &buf, &len, 0, &o), -EIO);
+	assert_string_equal(e.step, "lock");
+	assert_non_null(strstr(e.path, "f"));
+	/* No locks on this file system: no in-place patch can run either. */
+	read_lock_err = EINVAL;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	free(buf);
+	read_lock_err = ENOLCK;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	free(buf);
+	read_lock_err = EOPNOTSUPP;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	free(buf);
+	afile__sys_reset();
+	assert_entries(c, ".", "f");
+}
+
+/*
+ * A record left beside the file (here a torn one: only its length says
+ * "pending") is recovered before a read or an update; when that recovery
+ * cannot even open the file, the read and the update fail with its error.
+ */
+static void
+test_pending_record_errors(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	size_t seen = 0;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	h_puts(c, "f", TEN);
+	h_put(c, UNDO, "torn", 4, 0644);
+	F.ino = ino_of(c, "f");
+	afile__sys.openat = f_openat;
+	F.rdwr_err = EACCES;
+	assert_err(afile_read(c->dfd, "f", &buf, &len, 0, &o), -EACCES);
+	assert_failed_at(&e, -EACCES, "open");
+	assert_err(
+	    afile_update(c->dfd, "f", append_bang, &seen, 0, &o), -EACCES);
+	assert_failed_at(&e, -EACCES, "open");
+	afile__sys_reset();
+	assert_file(c, "f", TEN);
+	assert_int_equal(seen, 0);
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	assert_memory_equal(buf, TEN, 10);
+	free(buf);
+}
+
+/* Paths whose record cannot be named are read without looking for one. */
+static void
+test_read_unnamed_records(void **state)
+{
+	struct h_ctx *c = *state;
+	char path[4096];
+	size_t k = 0;
+	void *buf;
+	size_t len;
+
+	h_mkdir(c, "sub", 0755);
+	assert_err(afile_read(c->dfd, ".", &buf, &len, 0, NULL), -EISDIR);
+	assert_err(afile_read(c->dfd, "sub/", &buf, &len, 0, NULL), -EISDIR);
+	assert_err(afile_read(c->dfd, "sub/..", &buf, &len, 0, NULL), -EISDIR);
+	/* Room for the path, none for the record's name beside it. */
+	h_puts(c, "f", TEN);
+	while (k + 2 < sizeof(path) - 8) {
+		path[k++] = '.';
+		path[k++] = '/';
+	}
+	path[k++] = 'f';
+	path[k] = '\0';
+	assert_ok(afile_read(c->dfd, path, &buf, &len, 0, NULL));
+	assert_int_equal(len, 10);
+	free(buf);
+	assert_entries(c, ".", "sub", "f");
 }
 
 int
@@ -421,6 +707,11 @@ main(void)
 	    T(test_read_lock),
 	    T(test_sync_none),
 	    T(test_planted_record),
+	    T(test_entry_errors),
+	    T(test_not_regular),
+	    T(test_read_lock_errors),
+	    T(test_pending_record_errors),
+	    T(test_read_unnamed_records),
 #undef T
 	};
 
