@@ -94,6 +94,7 @@ struct config {
 	bool named_temps;
 	const char *dir;
 	const char *kv_path;
+	const char *only; /* comma-separated keys to run, or NULL: all */
 	FILE *kv; /* opened before the work starts, so a relative name works */
 };
 
@@ -836,7 +837,7 @@ usage(FILE *f)
 	fputs("usage: bench_batch [--files=N] [--rounds=N] [--size=BYTES]\n"
 	      "                   [--threads=T,T,...] [--temps=tmpfile|named]\n"
 	      "                   [--dirty-mb=M] [--neighbour-mb=M]\n"
-	      "                   [--dir=DIR] [--kv=FILE]\n"
+	      "                   [--dir=DIR] [--kv=FILE] [--only=KEY,...]\n"
 	      "\n"
 	      "Makes N files (1000) of SIZE bytes (4096) durable with N\n"
 	      "afile_write() calls, one afile_write_many(), one transaction\n"
@@ -848,7 +849,9 @@ usage(FILE *f)
 	      "runs everything while another process keeps rewriting an\n"
 	      "M MiB file there without syncing.  Works in a fresh\n"
 	      "directory under DIR (default: the current one), removed at\n"
-	      "the end.\n",
+	      "the end.  --only=KEY,... runs only the variants with those\n"
+	      "keys (as in the --kv file: separate, many, txn, sqlite,\n"
+	      "sqlite_nockpt, fsync_each, threads_T, syncfs, uring).\n",
 	    f);
 }
 
@@ -900,14 +903,15 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"neighbour-mb", required_argument, NULL, 'N'},
 	    {"dir", required_argument, NULL, 'd'},
 	    {"kv", required_argument, NULL, 'k'},
+	    {"only", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long v;
 	int c;
 
-	while ((c = getopt_long(
-		    argc, argv, "n:r:s:t:T:D:N:d:k:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:s:t:T:D:N:d:k:o:h", longopts,
+		    NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->files) < 0 ||
@@ -953,6 +957,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case 'k':
 			cfg->kv_path = optarg;
 			break;
+		case 'o':
+			cfg->only = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -994,6 +1001,23 @@ add_methods(struct variant *vs, size_t nv, const struct config *cfg, bool dirty,
 	snprintf(labels[nv][1], NAME_LEN, "uring%s", ksfx);
 	vs[nv++] = (struct variant){.method = M_URING, .skip = uring_skip};
 	return nv;
+}
+
+/* Is the variant @key among --only's keys (or is there no --only)? */
+static bool
+selected(const struct config *cfg, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = cfg->only; p != NULL && *p != '\0';) {
+		const char *e = strchr(p, ',');
+		size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
+
+		if (l == kl && strncmp(p, key, l) == 0)
+			return true;
+		p = e != NULL ? e + 1 : p + l;
+	}
+	return cfg->only == NULL;
 }
 
 /* Fills @vs; returns how many. */
@@ -1044,6 +1068,9 @@ make_variants(
 		vs[i].run = run_method;
 		vs[i].dirty = i >= first + 3 + cfg->nthreads;
 	}
+	for (size_t i = 0; i < nv; i++)
+		if (vs[i].skip == NULL && !selected(cfg, vs[i].key))
+			vs[i].skip = "not selected (--only)";
 	return nv;
 }
 

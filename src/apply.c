@@ -214,9 +214,12 @@ afile__apply_rec(
 	return 0;
 }
 
-/* Step 5: retire the journal and the intent log durably. */
+/*
+ * Step 5: retire the journal and the intent log; durably with @sync
+ * (see afile__retire() in txn.h for when the sync may wait).
+ */
 int
-afile__retire(struct afile__op *op, int adfd)
+afile__retire(struct afile__op *op, int adfd, bool sync)
 {
 	int r;
 
@@ -226,7 +229,7 @@ afile__retire(struct afile__op *op, int adfd)
 	r = afile__unlinkat(adfd, INTENT, 0);
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(op, r, "retire journal", ADIR "/" INTENT);
-	if (op->sync == AFILE_SYNC_NONE)
+	if (!sync || op->sync == AFILE_SYNC_NONE)
 		return 0;
 	r = afile__sync_dir_lax(op, adfd);
 	if (r < 0)

@@ -281,7 +281,7 @@ redo(struct afile__op *op, struct dirs *d, int adfd,
 	if (r == 0)
 		r = afile__sync_dirs(op, d, false);
 	if (r == 0)
-		r = afile__retire(op, adfd);
+		r = afile__retire(op, adfd, true);
 	return r;
 }
 

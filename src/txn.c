@@ -21,12 +21,15 @@
  *           2. check creates (target absent) and removes and renames
  *              (source present; its inode number becomes the record's
  *              guard);
- *           3. write .atomicfile/journal, sync it and .atomicfile/:
- *              THE COMMIT POINT;
+ *           3. write .atomicfile/journal, sync it (fdatasync) and
+ *              .atomicfile/: THE COMMIT POINT;
  *           4. under .atomicfile/.apply.afile-lock (exclusive; snapshot
  *              readers hold it shared), apply the records in order, sync
  *              every touched directory once;
- *           5. retire: unlink journal and intent, sync .atomicfile/.
+ *           5. retire: unlink journal and intent, sync .atomicfile/ --
+ *              except after a journal of puts and creates only: its
+ *              retirement is made durable by the next transaction's
+ *              first sync of .atomicfile/ (invariant 2).
  *   recover a valid journal: redo 4 and 5 (idempotent: a put whose temp
  *           is gone was applied; a remove or rename whose source is gone,
  *           or has another inode than its guard, was applied or is newer
@@ -42,9 +45,18 @@
  *   1. Nothing visible changes before the commit point; every staged
  *      temp and the journal are durable at it (step 1 before step 3).
  *   2. The journal is retired only after every touched directory is
- *      synced (step 4 before 5), and the next transaction of the root
- *      starts only after that: an old journal can never come back and be
- *      replayed over newer data.  The inode guards are a second line.
+ *      synced (step 4 before 5), and the retirement is durable before
+ *      the next transaction of the root changes anything: its first sync
+ *      of .atomicfile/ (the intent log's name, or its journal's at its
+ *      commit point) comes before its first temp and its apply.  So an
+ *      old journal can never come back and be replayed over a later
+ *      transaction.  A journal with a remove or a rename is retired
+ *      durably before commit returns, since a later plain call (a
+ *      rename back) could be undone by its replay, the inode guards
+ *      being only a second line; one of puts and creates only is not:
+ *      if it comes back, its redo finds every staged temp gone and does
+ *      nothing (a temp's name, tag + counter, is never staged again).
+ *      That saves one directory sync per such commit.
  *   3. Every path acted on is resolved beneath the root: journal paths
  *      are relative without "." or ".." (afile__jpath_ok) and directories
  *      are opened with RESOLVE_BENEATH, or one component at a time with
@@ -59,6 +71,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,11 +97,20 @@ static int
 add_op(struct afile_txn *t, unsigned int opc, const char *path,
     const char *path2, struct top **ret)
 {
-	struct top *v = afile__realloc(t->ops, (t->nops + 1) * sizeof(*v));
+	struct top *v;
 
-	if (!v)
-		return -ENOMEM;
-	t->ops = v;
+	if (t->nops == t->cap) {
+		/* Geometric: a 1000-put transaction reallocates ~15 times. */
+		size_t cap = t->cap < 8 ? 8 : t->cap + t->cap / 2;
+
+		if (cap > SIZE_MAX / sizeof(*v))
+			return -ENOMEM;
+		v = afile__realloc(t->ops, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		t->ops = v;
+		t->cap = cap;
+	}
 	v = &t->ops[t->nops];
 	memset(v, 0, sizeof(*v));
 	v->tmp.fd = -1;

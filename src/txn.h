@@ -63,7 +63,7 @@ struct afile_txn {
 	int adfd, lock, intent;
 	struct dirs d;
 	struct top *ops;
-	size_t nops;
+	size_t nops, cap; /* cap: room in ops, grown by half each time */
 	uint64_t id;
 	char tag[7];      /* in every staged temp's name: stage_name(), txn.c */
 	uint64_t counter; /* makes the staged names distinct */
@@ -86,8 +86,16 @@ AFILE_HIDDEN int afile__sync_dirs(
 /* Apply one journal record, idempotently (commit and recovery). */
 AFILE_HIDDEN int afile__apply_rec(
     struct afile__op *op, struct dirs *d, const struct afile__jrec *rec);
-/* Step 5: retire the journal and the intent log durably. */
-AFILE_HIDDEN int afile__retire(struct afile__op *op, int adfd);
+/*
+ * Step 5: retire the journal and the intent log, and with @sync make
+ * that durable (sync .atomicfile/).  Without @sync a power cut may bring
+ * them back: only for a journal whose every record is a put or a create,
+ * whose redo is then a no-op (each staged temp is gone, and its name is
+ * never staged again: transaction tag + counter), and only because the
+ * next transaction of the root syncs .atomicfile/ before it stages or
+ * commits anything (txn.c, invariant 2).
+ */
+AFILE_HIDDEN int afile__retire(struct afile__op *op, int adfd, bool sync);
 /*
  * Open (creating with @create) ROOT/.atomicfile/; one that another user
  * planted in a sticky directory is refused (AFILE_EPROTECTED).

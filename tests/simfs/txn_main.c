@@ -32,9 +32,9 @@ static const struct {
      * journal can come back, and recovery redoes what is already done;
      * only a later call that undoes the change can see that, which
      * txn-rename-then-move-back does (its only mutant, and killed).
+     * A journal of puts only is retired without it (src/txn.c,
+     * invariant 2; txn-puts-twice and txn-puts-then-write check that).
      */
-    {"txn-2puts", "fsync dir d/.atomicfile #3",
-	"the retire; killed in txn-rename-then-move-back"},
     {"txn-put-create-remove-rename", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
     /*
@@ -44,8 +44,6 @@ static const struct {
      */
     {"txn-commit-refused", "syncfs",
 	"the staged files' sync before a commit its checks refuse"},
-    {"txn-2puts-fuse", "fsync dir d/.atomicfile #3",
-	"the retire; killed in txn-rename-then-move-back"},
     {"txn-put-create-remove-rename-fuse", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
     /*
