@@ -12,6 +12,21 @@
 
 static unsigned long magic;
 static bool fake_magic, refuse_rename2, refuse_ofd, refuse_create;
+static bool refuse_dir_fsync, refuse_file_fsync;
+
+/* Directory fsync refused as FUSE refuses it; file fsync as a dead disk. */
+static int
+fake_fsync(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 &&
+	    (S_ISDIR(st.st_mode) ? refuse_dir_fsync : refuse_file_fsync)) {
+		errno = S_ISDIR(st.st_mode) ? EINVAL : EIO;
+		return -1;
+	}
+	return afile__sys_default.fsync(fd);
+}
 
 static int
 fake_fs_magic(int fd, unsigned long *ret)
@@ -60,6 +75,7 @@ setup(void **state)
 	int r = h_setup(state);
 
 	fake_magic = refuse_rename2 = refuse_ofd = refuse_create = false;
+	refuse_dir_fsync = refuse_file_fsync = false;
 	afile__sys.fs_magic = fake_fs_magic;
 	afile__sys.renameat2 = fake_renameat2;
 	afile__sys.fcntl_lock = fake_fcntl_lock;
@@ -133,6 +149,37 @@ test_refused_primitives(void **state)
 	assert_empty_dir(c, ".");
 }
 
+/*
+ * A refused directory fsync, then a refused file fsync too, found
+ * missing, with the durability each leaves (on a file system that keeps
+ * data: ext4's magic, whatever the test directory is on).
+ */
+static void
+test_refused_syncs(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_probe p = {.size = sizeof(p)};
+
+	fake_magic = true;
+	magic = 0xEF53UL;
+	afile__sys.fsync = fake_fsync;
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_true(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_true(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_FULL);
+	refuse_dir_fsync = true;
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_true(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_false(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_DATA);
+	refuse_file_fsync = true;
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_false(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_false(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_NONE);
+	assert_empty_dir(c, ".");
+}
+
 /* The kind follows fstype.c's table: FUSE is neither local nor syncfs. */
 static void
 test_kinds(void **state)
@@ -186,6 +233,7 @@ main(void)
 	    T(test_arguments),
 	    T(test_findings),
 	    T(test_refused_primitives),
+	    T(test_refused_syncs),
 	    T(test_kinds),
 	    T(test_cannot_create),
 	};
