@@ -159,16 +159,17 @@ errno_of(const char *name)
 /*
  * Left out of the default sweep (CI time; run them by name): the FUSE
  * variants (25-70 s each, the same code as their ext4 twins but for the
- * per-file syncs), and txn-abandoned and txn-commit-refused (100+ s
- * each: ctest runs them as simfs-faults-abandoned and -refused, beside
- * the main sweep).
+ * per-file syncs), write-replace-data (write-replace's code with one
+ * sync less), and txn-abandoned and txn-commit-refused (100+ s each:
+ * ctest runs them as simfs-faults-abandoned and -refused, beside the
+ * main sweep).
  */
 static bool
 slow(const char *name)
 {
 	static const char *const v[] = {"write-many-fuse", "txn-2puts-fuse",
-	    "txn-put-create-remove-rename-fuse", "txn-abandoned",
-	    "txn-commit-refused"};
+	    "txn-put-create-remove-rename-fuse", "update-fuse",
+	    "write-replace-data", "txn-abandoned", "txn-commit-refused"};
 
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		if (!strcmp(v[k], name))

@@ -182,6 +182,76 @@ check_replace(struct simfs *fs, bool acked)
 	return strays(fs);
 }
 
+/*
+ * ---- replace at AFILE_SYNC_DATA: the file synced, the directory not ----
+ * Old or new whole at every point, also after the call returned (the
+ * rename is not yet durable).
+ */
+
+static int
+run_replace_data(void)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+
+	o.sync = AFILE_SYNC_DATA;
+	return afile_write(AT_FDCWD, "d/f", new_f, sizeof(new_f), 0, &o);
+}
+
+static const char *
+check_replace_data(struct simfs *fs, bool acked)
+{
+	(void)acked;
+	return check_replace(fs, false);
+}
+
+/*
+ * ---- update: read, modify, write under the lock (afile_update) ----
+ * As a replace, with the lock sidecar beside f (made by the setup, so
+ * that the lock is no new name).  On FUSE (and network file systems)
+ * the update goes through view.c, which records the published version
+ * in the sidecar and makes its own writer syncs.
+ */
+
+static int
+update_fn(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
+{
+	(void)ctx;
+	if (!old || old_len != sizeof(old_f) || memcmp(old, old_f, old_len))
+		return -EBADMSG;
+	return afile_writer_write(w, new_f, sizeof(new_f));
+}
+
+static int
+run_update(void)
+{
+	return afile_update(AT_FDCWD, "d/f", update_fn, NULL, 0, NULL);
+}
+
+static void
+setup_f_lock(struct simfs *fs)
+{
+	setup_f(fs);
+	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
+}
+
+static const char *
+check_update(struct simfs *fs, bool acked)
+{
+	bool is_new = is_file(fs, "d/f", new_f, sizeof(new_f));
+
+	if (!is_new && !is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return absent(fs, "d/f") ? "d/f missing"
+					 : "d/f neither old nor new";
+	if (acked && !is_new)
+		return "acknowledged update not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	if (!is_file(fs, "d/other", other, sizeof(other)))
+		return "d/other changed";
+	return only_names(
+	    fs, "d", " f other .f.afile-lock ", " f ", "a stray name in d/");
+}
+
 /* ---- create ---- */
 
 static int
@@ -500,6 +570,12 @@ const struct workload workloads[] = {
     {"write-replace", 0, true, NULL, setup_f, run_replace, check_replace},
     {"write-replace-named", NT, true, NULL, setup_f, run_replace,
 	check_replace},
+    {"write-replace-data", 0, true, NULL, setup_f, run_replace_data,
+	check_replace_data},
+    {"update", 0, true, NULL, setup_f_lock, run_update, check_update},
+    /* view.c's own syncs: the update on FUSE (issue 9). */
+    {"update-fuse", NT | SIMFS_FUSE, true, NULL, setup_f_lock, run_update,
+	check_update},
     {"write-create", 0, true, NULL, setup_base, run_create, check_create},
     {"write-create-named", NT, true, NULL, setup_base, run_create,
 	check_create},
