@@ -361,11 +361,16 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * file opened), so that an in-place patch (AFILE_INPLACE) is seen whole
  * or not at all, and an interrupted one is undone first (which needs
  * write access to the file: -EACCES otherwise).
+ * On NFS, GlusterFS and other network file systems, ESTALE from the open
+ * or a read (the file was replaced on another client) retries the whole
+ * open and read from the path, three tries in all, 10 and 20 ms apart
+ * (the kernel itself walks a path again once); then -ESTALE.
  *
  * Returns 0, or a negative error code: -EINVAL (a NULL pointer, an empty
  * path or unknown flags), -ENOENT, -EACCES, -EISDIR, -ELOOP, -EIO,
- * -ENOMEM, -EFBIG (larger than the address space).  On
- * failure *@ret_buf is NULL and *@ret_len is 0.  Since: 0.1.
+ * -ENOMEM, -EFBIG (larger than the address space), -ESTALE (still stale
+ * after three tries).  On failure *@ret_buf is NULL and *@ret_len is 0.
+ * Since: 0.1.
  */
 AFILE_API int afile_read(int dirfd, const char *path, void **ret_buf,
     size_t *ret_len, unsigned int flags, const struct afile_opts *opts);

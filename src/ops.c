@@ -105,6 +105,30 @@ afile__read_fd(int fd, char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
+/*
+ * afile_read() on NFS, GlusterFS and other network file systems: a name
+ * can lead to an inode another client has replaced, and the open, its
+ * lock or a read then fails with ESTALE (a stale file handle).
+ *
+ * Invariants:
+ *   1. ESTALE from the open, the lock or any read retries the whole open
+ *      and read, from a fresh path walk, READ_STALE_TRIES times in all,
+ *      waiting 10 then 20 ms.  The kernel itself retries a path walk once
+ *      with LOOKUP_REVAL (every cached dentry revalidated), so a second
+ *      walk of ours meets the new inode; a third covers one more
+ *      replacement racing it.  A handle that stays stale beyond that is
+ *      a client cache that will not let go (attribute or entry timeouts),
+ *      which must show as an error, not as a reader that hangs.
+ *   2. Every attempt closes what it opened and frees what it read; the
+ *      call ends with -ESTALE and a step that says the handle stayed
+ *      stale, naming the path.
+ */
+#define READ_STALE_TRIES      3
+#define READ_STALE_BACKOFF_NS 10000000u
+#define READ_STALE_STEP                                      \
+	"read (the file handle stayed stale after 3 tries: " \
+	"replaced by another client?)"
+
 int
 afile__read_file(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
     unsigned int flags, const struct afile_opts *opts,
@@ -128,12 +152,26 @@ afile__read_file(int dirfd, const char *path, void **ret_buf, size_t *ret_len,
 	r = before ? before(&op, dirfd) : 0;
 	if (r < 0)
 		return afile__op_done(&op, r);
-	/* A shared lock, and no interrupted in-place patch (inplace.c). */
-	fd = afile__open_shared(&op, dirfd, path, flags, 0);
+	for (unsigned int tries = 1;; tries++) {
+		/* A shared lock, and no interrupted in-place patch. */
+		fd = afile__open_shared(&op, dirfd, path, flags, 0);
+		r = fd < 0 ? fd : afile__read_fd(fd, &buf, &len);
+		if (fd >= 0)
+			afile__close_quiet(fd);
+		if (r != -ESTALE || tries == READ_STALE_TRIES)
+			break;
+		/* Invariant 1 above: a stale handle, walk the path again. */
+		op.failed = false;
+		afile__stat_add(AFILE__STAT_RETRIES, 1);
+		afile__sleep_ns((uint64_t)READ_STALE_BACKOFF_NS << (tries - 1));
+	}
+	if (r == -ESTALE) {
+		op.failed = false; /* name the retries, not the last step */
+		return afile__op_done(
+		    &op, afile__fail(&op, r, READ_STALE_STEP, path));
+	}
 	if (fd < 0)
 		return afile__op_done(&op, fd);
-	r = afile__read_fd(fd, &buf, &len);
-	afile__close_quiet(fd);
 	if (r < 0)
 		return afile__op_done(&op,
 		    afile__fail(&op, r, r == -EISDIR ? "open" : "read", path));

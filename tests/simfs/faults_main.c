@@ -159,18 +159,20 @@ errno_of(const char *name)
 /*
  * Left out of the default sweep (CI time; run them by name): the FUSE
  * variants (25-70 s each, the same code as their ext4 twins but for the
- * per-file syncs), and txn-abandoned and txn-commit-refused (100+ s
- * each: ctest runs them as simfs-faults-abandoned and -refused, beside
- * the main sweep), and txn-puts-twice and txn-puts-then-write (two calls
- * each, so several times txn-2puts; simfs-txn checks them without
- * faults, with every sync mutated).
+ * per-file syncs), write-replace-data (write-replace's code with one
+ * sync less), txn-abandoned and txn-commit-refused (100+ s each: ctest
+ * runs them as simfs-faults-abandoned and -refused, beside the main
+ * sweep), and txn-puts-twice and txn-puts-then-write (two calls each, so
+ * several times txn-2puts; simfs-txn checks them without faults, with
+ * every sync mutated).
  */
 static bool
 slow(const char *name)
 {
 	static const char *const v[] = {"write-many-fuse", "txn-2puts-fuse",
-	    "txn-put-create-remove-rename-fuse", "txn-abandoned",
-	    "txn-commit-refused", "txn-puts-twice", "txn-puts-then-write"};
+	    "txn-put-create-remove-rename-fuse", "update-fuse",
+	    "write-replace-data", "txn-abandoned", "txn-commit-refused",
+	    "txn-puts-twice", "txn-puts-then-write"};
 
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		if (!strcmp(v[k], name))

@@ -84,8 +84,13 @@ main(int argc, char **argv)
 			    w->name);
 			bad = 1;
 		}
-		/* "Use syncfs on FUSE": trusting it there must be caught. */
-		if (w->features & SIMFS_FUSE)
+		/*
+		 * "Use syncfs on FUSE": trusting it there must be caught,
+		 * where syncfs would replace syncs: a batch, several files
+		 * synced.  A single file's update syncs that file on any
+		 * file system (an equivalent mutant).
+		 */
+		if ((w->features & SIMFS_FUSE) && res.file_syncs > 1)
 			try_mutant(w, SIMFS_MUT_TRUST_SYNCFS, 0);
 		for (unsigned int n = 1; n <= res.syncs; n++) {
 			try_mutant(w, SIMFS_MUT_SKIP, n);

@@ -46,6 +46,8 @@ static const struct {
 	"the staged files' sync before a commit its checks refuse"},
     {"txn-put-create-remove-rename-fuse", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
+    {"txn-recover-redo", "fsync dir d/.atomicfile",
+	"the retire; killed in txn-rename-then-move-back"},
     /*
      * The destination directory of a cross-directory rename when
      * nothing else changed in it: the model makes a rename durable with

@@ -26,6 +26,7 @@
 
 #include "atomicfile.h"
 #include "harness.h"
+#include "journal.h" /* afile__crc32c(), for an undo record */
 
 #define BIG 9000
 
@@ -180,6 +181,76 @@ check_replace(struct simfs *fs, bool acked)
 	if (!has_mode(fs, "d/f", 0640))
 		return "d/f lost its mode";
 	return strays(fs);
+}
+
+/*
+ * ---- replace at AFILE_SYNC_DATA: the file synced, the directory not ----
+ * Old or new whole at every point, also after the call returned (the
+ * rename is not yet durable).
+ */
+
+static int
+run_replace_data(void)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+
+	o.sync = AFILE_SYNC_DATA;
+	return afile_write(AT_FDCWD, "d/f", new_f, sizeof(new_f), 0, &o);
+}
+
+static const char *
+check_replace_data(struct simfs *fs, bool acked)
+{
+	(void)acked;
+	return check_replace(fs, false);
+}
+
+/*
+ * ---- update: read, modify, write under the lock (afile_update) ----
+ * As a replace, with the lock sidecar beside f (made by the setup, so
+ * that the lock is no new name).  On FUSE (and network file systems)
+ * the update goes through view.c, which records the published version
+ * in the sidecar and makes its own writer syncs.
+ */
+
+static int
+update_fn(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
+{
+	(void)ctx;
+	if (!old || old_len != sizeof(old_f) || memcmp(old, old_f, old_len))
+		return -EBADMSG;
+	return afile_writer_write(w, new_f, sizeof(new_f));
+}
+
+static int
+run_update(void)
+{
+	return afile_update(AT_FDCWD, "d/f", update_fn, NULL, 0, NULL);
+}
+
+static void
+setup_f_lock(struct simfs *fs)
+{
+	setup_f(fs);
+	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
+}
+
+static const char *
+check_update(struct simfs *fs, bool acked)
+{
+	bool is_new = is_file(fs, "d/f", new_f, sizeof(new_f));
+
+	if (!is_new && !is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return absent(fs, "d/f") ? "d/f missing"
+					 : "d/f neither old nor new";
+	if (acked && !is_new)
+		return "acknowledged update not durable";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	if (!is_file(fs, "d/other", other, sizeof(other)))
+		return "d/other changed";
+	return only_names(
+	    fs, "d", " f other .f.afile-lock ", " f ", "a stray name in d/");
 }
 
 /* ---- create ---- */
@@ -447,6 +518,89 @@ check_patch_inplace(struct simfs *fs, bool acked)
 	    " f ", "a stray name in d/");
 }
 
+/*
+ * ---- the recovery of an interrupted in-place patch: range A of
+ * ip_ranges already written into d/f, its durable undo record beside it;
+ * afile_patch_recover() undoes it.  Old at every point once recovered
+ * (the check recovers as afile_read() would), and once the call returned
+ * the record stays retired: a record that came back would undo again,
+ * later, whatever was written in place since (by a program that does not
+ * use the library, or into a file that reused the inode) ----
+ */
+#define UNDO_T (56 + 16 + 28 + 4)
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+setup_f_interrupted(struct simfs *fs)
+{
+	char partial[sizeof(old_f)];
+	unsigned char rec[UNDO_T] = "afundo1\n";
+	struct stat st;
+	uint32_t crc;
+
+	setup_f(fs);
+	memcpy(partial, old_f, sizeof(old_f));
+	memcpy(
+	    partial + ip_ranges[0].offset, ip_ranges[0].buf, ip_ranges[0].len);
+	(void)simfs_put(fs, "d/f", partial, sizeof(partial), 0640);
+	if (simfs_stat(fs, "d/f", &st) < 0)
+		abort();
+	rec[8] = 1; /* n, then 4 reserved bytes */
+	put64(rec + 16, (uint64_t)st.st_dev);
+	put64(rec + 24, (uint64_t)st.st_ino);
+	put64(rec + 32, sizeof(old_f));
+	put64(rec + 40, sizeof(old_f));
+	put64(rec + 48, UNDO_T);
+	put64(rec + 56, ip_ranges[0].offset);
+	put64(rec + 64, ip_ranges[0].len);
+	memcpy(rec + 72, old_f + ip_ranges[0].offset, ip_ranges[0].len);
+	crc = afile__crc32c(0, rec, UNDO_T - 4);
+	for (int i = 0; i < 4; i++)
+		rec[UNDO_T - 4 + i] = (unsigned char)(crc >> (8 * i));
+	(void)simfs_put(fs, "d/.f.afile-undo", rec, UNDO_T, 0640);
+	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
+}
+
+static int
+run_inplace_recover(void)
+{
+	int r = afile_patch_recover(AT_FDCWD, "d/f", 0, NULL);
+
+	return r == 1 ? 0 : r == 0 ? -EPROTO : r; /* 1: undone */
+}
+
+static const char *
+check_inplace_recover(struct simfs *fs, bool acked)
+{
+	struct stat st;
+	void *buf;
+	size_t len;
+	int r;
+
+	if (acked && simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
+		return "the undo record came back after the recovery returned";
+	simfs_install(fs);
+	r = afile_read(AT_FDCWD, "d/f", &buf, &len, 0, NULL);
+	simfs_install(NULL);
+	if (r < 0)
+		return "recovery by afile_read() failed";
+	free(buf);
+	if (!is_file(fs, "d/f", old_f, sizeof(old_f)))
+		return "d/f not the old version after recovery";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	if (simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
+		return "undo record left after recovery";
+	return only_names(fs, "d", " f other .f.afile-lock .f.afile-undo ",
+	    " f ", "a stray name in d/");
+}
+
 /* ---- batch: replace d/f and d/g, create e/h, sharing the syncs ---- */
 
 static int
@@ -500,6 +654,12 @@ const struct workload workloads[] = {
     {"write-replace", 0, true, NULL, setup_f, run_replace, check_replace},
     {"write-replace-named", NT, true, NULL, setup_f, run_replace,
 	check_replace},
+    {"write-replace-data", 0, true, NULL, setup_f, run_replace_data,
+	check_replace_data},
+    {"update", 0, true, NULL, setup_f_lock, run_update, check_update},
+    /* view.c's own syncs: the update on FUSE (issue 9). */
+    {"update-fuse", NT | SIMFS_FUSE, true, NULL, setup_f_lock, run_update,
+	check_update},
     {"write-create", 0, true, NULL, setup_base, run_create, check_create},
     {"write-create-named", NT, true, NULL, setup_base, run_create,
 	check_create},
@@ -527,6 +687,9 @@ const struct workload workloads[] = {
 	check_patch_inplace},
     {"patch-inplace-again", 0, true, NULL, setup_f_undo, run_patch_inplace,
 	check_patch_inplace},
+    /* inplace.c's recovery syncs (the sync sweep found them unneeded). */
+    {"patch-inplace-recover", 0, true, NULL, setup_f_interrupted,
+	run_inplace_recover, check_inplace_recover},
     {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
     {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
     /* Off the syncfs allowlist (FUSE): an fsync per file (issue 9). */

@@ -309,6 +309,36 @@ test_refused_primitives(void **state)
 	assert_empty_dir(c, ".");
 }
 
+/*
+ * A refused directory fsync, then a refused file fsync too, found
+ * missing, with the durability each leaves (on a file system that keeps
+ * data: ext4's magic, whatever the test directory is on).
+ */
+static void
+test_refused_syncs(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_probe p = {.size = sizeof(p)};
+
+	fake_magic = true;
+	magic = 0xEF53UL;
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_true(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_true(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_FULL);
+	S.dirsync_err = EINVAL; /* as FUSE refuses it */
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_true(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_false(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_DATA);
+	S.fsync_err = EIO; /* a dead disk */
+	assert_int_equal(afile_probe(c->dfd, ".", 0, &p), 0);
+	assert_false(p.works & AFILE_PROBE_FILE_FSYNC);
+	assert_false(p.works & AFILE_PROBE_DIR_FSYNC);
+	assert_int_equal(p.durability, AFILE_SYNC_NONE);
+	assert_empty_dir(c, ".");
+}
+
 /* The kind follows fstype.c's table: FUSE is neither local nor syncfs. */
 static void
 test_kinds(void **state)
@@ -721,6 +751,7 @@ main(void)
 	    T(test_arguments),
 	    T(test_findings),
 	    T(test_refused_primitives),
+	    T(test_refused_syncs),
 	    T(test_kinds),
 	    T(test_cannot_create),
 	    T(test_mount_by_dev),

@@ -2,8 +2,13 @@
 /*
  * test_read.c - afile_read(): contents, the NUL terminator, sizes, and
  * the errors, with *ret_buf NULL and *ret_len 0 after every failure.
+ * ESTALE (a file replaced on another NFS or GlusterFS client) played
+ * through the syscall table: the whole open and read retried, bounded.
  */
 #include "helpers.h"
+
+#include "internal.h"
+#include "sys.h"
 
 /* Call afile_read() and check the documented state after a failure. */
 static int
@@ -245,6 +250,144 @@ test_does_not_modify(void **state)
 	assert_entries(c, ".", "f");
 }
 
+/*
+ * ESTALE through the syscall table.  Opens of "f" for reading (the
+ * target, as afile_read opens it) and reads of the descriptor they
+ * returned fail with ESTALE while *_left says so (-1: always); the first
+ * stale one also replaces "f" with "new", as another client would.
+ */
+static int stale_open_left, stale_read_left, stale_seen, f_opens;
+static int f_fd = -1, stale_dfd = -1;
+
+static void
+replace_f(void)
+{
+	int fd;
+
+	if (stale_seen++ > 0)
+		return;
+	fd = openat(stale_dfd, "f.other", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "new", 3), 3);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(renameat(stale_dfd, "f.other", stale_dfd, "f"), 0);
+}
+
+static int
+stale_openat(int dfd, const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	if (strcmp(path, "f") == 0 && (flags & O_ACCMODE) == O_RDONLY &&
+	    !(flags & (O_CREAT | O_DIRECTORY))) {
+		f_opens++;
+		if (stale_open_left != 0) {
+			if (stale_open_left > 0)
+				stale_open_left--;
+			replace_f();
+			errno = ESTALE;
+			return -1;
+		}
+		fd = afile__sys_default.openat(dfd, path, flags, mode);
+		f_fd = fd;
+		return fd;
+	}
+	return afile__sys_default.openat(dfd, path, flags, mode);
+}
+
+static ssize_t
+stale_read(int fd, void *buf, size_t n)
+{
+	if (fd == f_fd && stale_read_left != 0) {
+		if (stale_read_left > 0)
+			stale_read_left--;
+		replace_f();
+		errno = ESTALE;
+		return -1;
+	}
+	return afile__sys_default.read(fd, buf, n);
+}
+
+static void
+stale_setup(struct h_ctx *c, int opens, int reads)
+{
+	stale_open_left = opens;
+	stale_read_left = reads;
+	stale_seen = f_opens = 0;
+	f_fd = -1;
+	stale_dfd = c->dfd;
+	afile__sys.openat = stale_openat;
+	afile__sys.read = stale_read;
+}
+
+/* ESTALE on the first open: opened again by path, the new file read. */
+static void
+test_estale_open_retried(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", "old");
+	stale_setup(c, 1, 0);
+	assert_ok(read_checked(c->dfd, "f", 0, NULL, &buf, &len));
+	afile__sys_reset();
+	assert_int_equal(f_opens, 2);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "new", 3);
+	free(buf);
+}
+
+/* ESTALE on the first read: the descriptor closed, the whole read again. */
+static void
+test_estale_read_retried(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", "old");
+	stale_setup(c, 0, 1);
+	assert_ok(read_checked(c->dfd, "f", 0, NULL, &buf, &len));
+	afile__sys_reset();
+	assert_int_equal(f_opens, 2);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "new", 3);
+	free(buf);
+}
+
+/*
+ * A handle that stays stale: -ESTALE after READ_STALE_TRIES (3) tries,
+ * naming the path and the retries, no descriptor kept (the teardown
+ * counts them too).
+ */
+static void
+test_estale_persists(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo err;
+	void *buf;
+	size_t len;
+	int nfd = h_count_fds();
+
+	o.err = &err;
+	for (int on_read = 0; on_read < 2; on_read++) {
+		h_puts(c, "f", "old");
+		stale_setup(c, on_read ? 0 : -1, on_read ? -1 : 0);
+		assert_err(
+		    read_checked(c->dfd, "f", 0, &o, &buf, &len), -ESTALE);
+		afile__sys_reset();
+		assert_int_equal(f_opens, 3);
+		assert_int_equal(err.code, -ESTALE);
+		assert_non_null(strstr(err.step, "stayed stale after 3 tries"));
+		assert_non_null(strstr(err.path, "f"));
+		assert_int_equal(h_count_fds(), nfd);
+		assert_file(c, "f", "new");
+	}
+	assert_entries(c, ".", "f");
+}
+
 int
 main(void)
 {
@@ -260,6 +403,9 @@ main(void)
 	    T(test_bad_args),
 	    T(test_no_permission),
 	    T(test_does_not_modify),
+	    T(test_estale_open_retried),
+	    T(test_estale_read_retried),
+	    T(test_estale_persists),
 #undef T
 	};
 
