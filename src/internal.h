@@ -106,6 +106,8 @@ struct afile__op {
 #define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
 #define AFILE__NO_SWEEP   0x40000000u /* batches: the caller sweeps */
 #define AFILE__AT         0x20000000u /* path is a name in dirfd, no lookup */
+/* path is a name in dirfd, an open directory the caller keeps (batches) */
+#define AFILE__IN_DIR     0x10000000u
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
@@ -412,6 +414,17 @@ AFILE_HIDDEN bool afile__use_syncfs(int fd);
 AFILE_HIDDEN int afile__writer_open(struct afile__op *op, int dirfd,
     const char *path, unsigned int flags, const struct afile__meta *meta_from,
     struct afile_writer **ret_writer);
+/*
+ * The same in @mem, afile__writer_size() bytes the caller owns (NULL:
+ * allocated): afile_writer_free() then releases all but the memory.  A
+ * batch places its writers in one block, whose pages glibc keeps from
+ * one batch to the next, where a thousand small allocations were given
+ * back and faulted in again each time.
+ */
+AFILE_HIDDEN int afile__writer_open_in(void *mem, struct afile__op *op,
+    int dirfd, const char *path, unsigned int flags,
+    const struct afile__meta *meta_from, struct afile_writer **ret_writer);
+AFILE_HIDDEN size_t afile__writer_size(void);
 /* Fill the temp with the contents of @src_fd (@size bytes). */
 AFILE_HIDDEN int afile__writer_fill(
     struct afile_writer *w, int src_fd, uint64_t size);

@@ -75,6 +75,7 @@ struct afile_writer {
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
 	int lock_fd; /* AFILE_LOCK: the held sidecar */
+	bool placed; /* in the caller's memory: free does not free it */
 	/* afile_txn_writer(): commit and free go to the owner (a txn) */
 	const struct afile__writer_owner *owner;
 	void *owner_ctx;
@@ -207,22 +208,39 @@ reserve(struct afile_writer *w, uint64_t size)
 	return 0;
 }
 
+size_t
+afile__writer_size(void)
+{
+	return sizeof(struct afile_writer);
+}
+
 int
 afile__writer_open(struct afile__op *op, int dirfd, const char *path,
     unsigned int flags, const struct afile__meta *meta_from,
     struct afile_writer **ret_writer)
 {
+	return afile__writer_open_in(
+	    NULL, op, dirfd, path, flags, meta_from, ret_writer);
+}
+
+int
+afile__writer_open_in(void *mem, struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, const struct afile__meta *meta_from,
+    struct afile_writer **ret_writer)
+{
 	const struct stat *known = NULL;
-	struct afile_writer *w;
+	struct afile_writer *w = mem;
 	mode_t mode, unnamed_mode;
 	bool replacing;
 	struct stat now;
 	int r;
 
-	w = afile__malloc(sizeof(*w));
+	if (!w)
+		w = afile__malloc(sizeof(*w));
 	if (!w)
 		return afile__fail(op, -ENOMEM, "allocate writer", path);
 	memset(w, 0, sizeof(*w));
+	w->placed = mem != NULL;
 	w->op = *op;
 	w->flags = flags;
 	w->tmp.fd = -1;
@@ -230,9 +248,14 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	w->lock_fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
-	if (flags & AFILE__AT)
+	if (flags & (AFILE__AT | AFILE__IN_DIR))
 		r = afile__target_at(&w->op, dirfd, path, &w->t);
-	else
+	if ((flags & AFILE__IN_DIR) && r == 0 && w->t.exists &&
+	    S_ISLNK(w->t.st.st_mode) && !(flags & AFILE_NOFOLLOW)) {
+		/* A symlink to follow: resolve the whole way. */
+		afile__target_close(&w->t);
+		r = afile__target_open(&w->op, dirfd, path, true, &w->t);
+	} else if (!(flags & (AFILE__AT | AFILE__IN_DIR)))
 		r = afile__target_open(
 		    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
 	if (r < 0)
@@ -705,5 +728,6 @@ afile_writer_free(struct afile_writer *w)
 	afile__close_quiet(w->lock_fd);
 	afile__target_close(&w->t);
 	afile__meta_done(&w->own_meta);
-	afile__free(w);
+	if (!w->placed)
+		afile__free(w);
 }
