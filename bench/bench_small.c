@@ -146,6 +146,110 @@ replace_minimal(const unsigned char *buf, size_t len)
 	return r;
 }
 
+/* --many=K: W3, K new files per call (0: W1/W2, one replace per call). */
+static size_t many;
+static struct afile_item *many_items;
+static char (*many_names)[32];
+static int many_dfd_a = -1;
+
+#define MANY_AFILE   "many-afile"
+#define MANY_MINIMAL "many-minimal"
+
+/* W3's minimal side: the minimal protocol for K new names, one by one. */
+static int
+many_minimal(const unsigned char *buf, size_t len)
+{
+	char tmp[64], dst[64];
+	int fd, dfd, r = 0;
+
+	for (size_t k = 0; k < many && r == 0; k++) {
+		snprintf(
+		    tmp, sizeof(tmp), MANY_MINIMAL "/.%s.tmp", many_names[k]);
+		snprintf(dst, sizeof(dst), MANY_MINIMAL "/%s", many_names[k]);
+		fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		r = write_all(fd, buf, len);
+		if (r == 0 && !nosync && fsync(fd) < 0)
+			r = -errno;
+		if (close(fd) < 0 && r == 0)
+			r = -errno;
+		if (r == 0 && rename(tmp, dst) < 0)
+			r = -errno;
+		if (r < 0 || nosync)
+			continue;
+		dfd = open(MANY_MINIMAL, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		if (fsync(dfd) < 0)
+			r = -errno;
+		if (close(dfd) < 0 && r == 0)
+			r = -errno;
+	}
+	return r;
+}
+
+static int
+many_afile(const unsigned char *buf, size_t len)
+{
+	static struct afile_opts o = AFILE_OPTS_INIT;
+
+	for (size_t k = 0; k < many; k++) {
+		many_items[k].buf = buf;
+		many_items[k].len = len;
+	}
+	o.sync = nosync ? AFILE_SYNC_NONE : AFILE_SYNC_FULL;
+	return afile_write_many(many_dfd_a, many_items, many, 0, &o);
+}
+
+/* Remove the files of the last call (unmeasured), so the next are new. */
+static void
+many_reset(void)
+{
+	char p[64];
+
+	for (size_t k = 0; k < many; k++) {
+		snprintf(p, sizeof(p), MANY_AFILE "/%s", many_names[k]);
+		(void)unlink(p);
+		snprintf(p, sizeof(p), MANY_MINIMAL "/%s", many_names[k]);
+		(void)unlink(p);
+	}
+}
+
+static int
+many_setup(void)
+{
+	if ((mkdir(MANY_AFILE, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(MANY_MINIMAL, 0755) < 0 && errno != EEXIST))
+		return -errno;
+	many_dfd_a = open(MANY_AFILE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (many_dfd_a < 0)
+		return -errno;
+	many_items = calloc(many, sizeof(*many_items));
+	many_names = calloc(many, sizeof(*many_names));
+	if (!many_items || !many_names)
+		return -ENOMEM;
+	for (size_t k = 0; k < many; k++) {
+		snprintf(many_names[k], sizeof(many_names[k]), "f%06zu", k);
+		many_items[k].path = many_names[k];
+	}
+	return 0;
+}
+
+static void
+many_teardown(void)
+{
+	if (!many_names)
+		return;
+	many_reset();
+	(void)rmdir(MANY_AFILE);
+	(void)rmdir(MANY_MINIMAL);
+	if (many_dfd_a >= 0)
+		(void)close(many_dfd_a);
+	free(many_items);
+	free(many_names);
+}
+
 static int
 replace_afile(const unsigned char *buf, size_t len)
 {
@@ -168,9 +272,15 @@ run_one(enum variant v, unsigned char *buf, size_t len, unsigned long seq,
 
 	if (len >= sizeof(seq))
 		memcpy(buf, &seq, sizeof(seq));
+	if (many)
+		many_reset();
 	t0 = now_ns();
-	r = v == VAR_AFILE ? replace_afile(buf, len)
-			   : replace_minimal(buf, len);
+	if (many)
+		r = v == VAR_AFILE ? many_afile(buf, len)
+				   : many_minimal(buf, len);
+	else
+		r = v == VAR_AFILE ? replace_afile(buf, len)
+				   : replace_minimal(buf, len);
 	t1 = now_ns();
 	if (r < 0) {
 		fprintf(stderr, "bench_small: %s replace failed: %s (%s)\n",
@@ -251,7 +361,10 @@ usage(FILE *f)
 	    "p50/p90/p99 latencies and their ratios.  DIR defaults to a\n"
 	    "fresh directory under the current one, removed at the end.\n"
 	    "--populate=N first fills the directory with N empty files.\n"
-	    "--nosync: both sides skip every sync (AFILE_SYNC_NONE; W2).\n",
+	    "--nosync: both sides skip every sync (AFILE_SYNC_NONE; W2).\n"
+	    "--many=K: W3, each call writes K new files: afile_write_many()\n"
+	    "against K runs of the minimal protocol (new names; the files\n"
+	    "are removed between calls, unmeasured).\n",
 	    f);
 }
 
@@ -281,6 +394,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"kv", required_argument, NULL, 'k'},
 	    {"populate", required_argument, NULL, 'p'},
 	    {"nosync", no_argument, NULL, 'N'},
+	    {"many", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -288,7 +402,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	int c;
 
 	while ((c = getopt_long(
-		    argc, argv, "n:w:s:o:d:k:p:Nh", longopts, NULL)) != -1) {
+		    argc, argv, "n:w:s:o:d:k:p:Nm:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->iterations) < 0 ||
@@ -324,6 +438,11 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'N':
 			nosync = true;
+			break;
+		case 'm':
+			if (parse_ulong(optarg, &v) < 0 || v == 0)
+				goto bad;
+			many = (size_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -411,9 +530,16 @@ report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
 	FILE *kv = cfg->kv;
 	double n = (double)cfg->iterations;
 
-	printf("small durable replace: %zu bytes, %lu measured calls per "
-	       "variant, %lu warm-up, %lu other files in the directory\n",
-	    cfg->size, cfg->iterations, cfg->warmup + 1, cfg->populate);
+	if (many)
+		printf("W3: %zu new files of %zu bytes per call "
+		       "(afile_write_many vs the minimal protocol each), ",
+		    many, cfg->size);
+	else
+		printf("small %s replace: %zu bytes, ",
+		    nosync ? "non-durable" : "durable", cfg->size);
+	printf("%lu measured calls per variant, %lu warm-up, %lu other "
+	       "files in the directory\n",
+	    cfg->iterations, cfg->warmup + 1, cfg->populate);
 	printf("  latency in microseconds (CLOCK_MONOTONIC per call)\n");
 	printf("  %-8s %10s %10s %10s %10s %10s %10s\n", "variant", "p50",
 	    "p90", "p99", "mean", "min", "max");
@@ -545,6 +671,10 @@ main(int argc, char **argv)
 	}
 	entered = 1;
 	check_fs();
+	if (many && many_setup() < 0) {
+		fputs("bench_small: --many: set-up failed\n", stderr);
+		goto out;
+	}
 	r = populate(cfg.populate);
 	if (r < 0) {
 		fprintf(stderr, "bench_small: populate: %s\n", strerror(-r));
@@ -563,6 +693,7 @@ main(int argc, char **argv)
 	}
 out:
 	if (entered) {
+		many_teardown();
 		clean_dir(cfg.populate);
 		if (chdir(oldcwd) < 0)
 			perror("bench_small: chdir back");

@@ -24,7 +24,10 @@
 #   6. on tmpfs (BENCH_TMPFS_DIR, default /dev/shm when it is tmpfs),
 #      where per-call CPU cost shows: W1 (4 KiB durable replace) and W2
 #      (the same with no syncs on either side, AFILE_SYNC_NONE) against
-#      the minimal protocol, and the batch of BENCH_BATCH_N files;
+#      the minimal protocol, W3 (afile_write_many of BENCH_BATCH_N new
+#      files against the minimal protocol per file), the system calls
+#      per operation of each (strace), and the batch of BENCH_BATCH_N
+#      files;
 #   7. the CLI against coreutils in a process-per-operation loop
 #      (BENCH_CLI_N runs each, interleaved): `atomicfile cp` vs `cp`,
 #      `atomicfile --version` vs /bin/true.
@@ -51,6 +54,7 @@
 #                       whole file without reflinks (3)
 #   BENCH_TMPFS_DIR     a tmpfs directory for section 6 ("" skips it)
 #   BENCH_CLI_N         process-per-op runs per CLI variant (200)
+#   BENCH_MANY_ROUNDS   measured W3 calls (batches) on tmpfs (15)
 #   BENCH_BUILD_DIR     build directory (SOURCE/build-bench)
 #   BENCH_WORK_PARENT   where the work directory goes (the build directory)
 #   BENCH_SKIP_BUILD=1  use the binaries already in BENCH_BUILD_DIR
@@ -79,6 +83,7 @@ patch_mb=${BENCH_PATCH_MB:-1024}
 patch_rounds=${BENCH_PATCH_ROUNDS:-20}
 patch_copy=${BENCH_PATCH_COPY:-3}
 cli_n=${BENCH_CLI_N:-200}
+many_n=${BENCH_MANY_ROUNDS:-15}
 if [[ -z ${BENCH_TMPFS_DIR+x} ]]; then
   BENCH_TMPFS_DIR=
   [[ $(df --output=fstype /dev/shm 2>/dev/null | tail -n 1) == tmpfs ]] &&
@@ -486,6 +491,10 @@ fi
 
 : >"$work/t1.kv"
 : >"$work/t2.kv"
+: >"$work/t3.kv"
+for w in w1 w2 w3; do
+  for v in afile minimal; do echo n/a >"$work/tsys.$w.$v"; done
+done
 : >"$work/tbatch.kv"
 if [[ -n $tmpfs_dir ]]; then
   twork=$(mktemp -d "$tmpfs_dir/afile-bench.XXXXXX")
@@ -493,6 +502,36 @@ if [[ -n $tmpfs_dir ]]; then
   mkdir "$twork/w1" "$twork/w2" "$twork/batch"
   "$bin/bench_small" --iterations="$small_n" --dir="$twork/w1" --kv="$work/t1.kv" 2>/dev/null
   "$bin/bench_small" --iterations="$small_n" --nosync --dir="$twork/w2" --kv="$work/t2.kv" 2>/dev/null
+  # W3: afile_write_many of BENCH_BATCH_N new files against the minimal
+  # protocol for each (a call = the whole batch).
+  mkdir "$twork/w3"
+  "$bin/bench_small" --many="$batch_n" --iterations="$many_n" --warmup=2 \
+    --dir="$twork/w3" --kv="$work/t3.kv" 2>/dev/null
+  # System calls per operation on tmpfs (per file for W3), so that a
+  # regression shows: strace between bench_small's markers.
+  if [[ $have_strace == 1 ]]; then
+    for w in w1 w2 w3; do
+      for v in afile minimal; do
+        args=(--only="$v" --warmup=2 --dir="$twork/st-$w-$v")
+        per=$strace_n
+        case $w in
+        w1) args+=(--iterations="$strace_n") ;;
+        w2) args+=(--iterations="$strace_n" --nosync) ;;
+        w3) args+=(--iterations=3 --many=100) per=300 ;;
+        esac
+        mkdir "$twork/st-$w-$v"
+        strace -f -qq -o "$work/tstrace.$w.$v" "$bin/bench_small" "${args[@]}" >/dev/null 2>&1
+        # W3 removes the files between calls (unlink): not the operation's.
+        count_syscalls "$work/tstrace.$w.$v" |
+          awk -v n="$per" '$1 == "unlink" { u = $2 } $1 == "__total" { t = $2 }
+            END { printf "%.2f\n", (t - u) / n }' >"$work/tsys.$w.$v"
+      done
+    done
+    echo "  system calls per operation on tmpfs (W3: per file), afile vs minimal:"
+    echo "    W1 $(<"$work/tsys.w1.afile") vs $(<"$work/tsys.w1.minimal")," \
+      "W2 $(<"$work/tsys.w2.afile") vs $(<"$work/tsys.w2.minimal")," \
+      "W3 $(<"$work/tsys.w3.afile") vs $(<"$work/tsys.w3.minimal")"
+  fi
   "$bin/bench_batch" --files="$batch_n" --rounds="$batch_rounds" --dirty-mb=0 \
     --dir="$twork/batch" --kv="$work/tbatch.kv" 2>/dev/null || note "the tmpfs batch failed"
 else
@@ -677,6 +716,15 @@ for w in t1 t2; do
   [[ $w == t2 ]] && label="W2 tmpfs no-sync p50 (us) vs minimal"
   row "$label" "$a" "$m" "$(calc "$ratio" "$a" "$m")" "ratio<=1.20" \
     "$(met "a / b <= 1.20" "$a" "$m")"
+done
+a=$(tk t3 small.afile.p50_us) m=$(tk t3 small.minimal.p50_us)
+row "W3 tmpfs write_many $batch_n (us) vs minimal" "$a" "$m" \
+  "$(calc "$ratio" "$a" "$m")" "ratio<=1.20" "$(met "a / b <= 1.20" "$a" "$m")"
+for w in w1 w2 w3; do
+  a=$(<"$work/tsys.$w.afile") m=$(<"$work/tsys.$w.minimal")
+  label="${w^^} tmpfs syscalls/op vs minimal"
+  [[ $w == w3 ]] && label="W3 tmpfs syscalls/file vs minimal"
+  row "$label" "$a" "$m" "$(calc "$ratio" "$a" "$m")" "(none)" "-"
 done
 tb_many=$(tk tbatch batch.many.median_ms)
 tb_sep=$(tk tbatch batch.separate.median_ms)

@@ -106,6 +106,8 @@ struct afile__op {
 #define AFILE__MUST_EXIST 0x80000000u /* patch: -ENOENT if no target */
 #define AFILE__NO_SWEEP   0x40000000u /* batches: the caller sweeps */
 #define AFILE__AT         0x20000000u /* path is a name in dirfd, no lookup */
+/* path is a name in dirfd, an open directory the caller keeps (batches) */
+#define AFILE__IN_DIR     0x10000000u
 #define AFILE__PUBLIC_FLAGS                                             \
 	(AFILE_NOREPLACE | AFILE_NOFOLLOW | AFILE_BREAK_HARDLINKS |     \
 	    AFILE_OWNER_BEST_EFFORT | AFILE_EXCHANGE | AFILE_SET_MODE | \
@@ -214,9 +216,13 @@ AFILE_HIDDEN int afile__meta_capture(struct afile__op *op,
 /* Capture the metadata of @t's existing name (opened for the purpose). */
 AFILE_HIDDEN int afile__meta_capture_target(
     struct afile__op *op, struct afile__meta *m, const struct afile__target *t);
-/* Give @fd the owner and group of @m; see the policy in meta.c. */
+/*
+ * Give @fd the owner and group of @m; see the policy in meta.c.  @now,
+ * when not NULL, is @fd's stat: an owner it already has is not applied.
+ */
 AFILE_HIDDEN int afile__meta_apply_owner(struct afile__op *op,
-    const struct afile__meta *m, int fd, bool best_effort, const char *shown);
+    const struct afile__meta *m, int fd, bool best_effort,
+    const struct stat *now, const char *shown);
 /* Give @fd the extended attributes (and so ACLs and label) of @m. */
 AFILE_HIDDEN int afile__meta_apply_xattrs(struct afile__op *op,
     const struct afile__meta *m, int fd, const char *shown);
@@ -253,11 +259,13 @@ AFILE_HIDDEN int afile__tmp_name(
 /* Is @entry a temp name with the prefix ".TARGET." of some target? */
 AFILE_HIDDEN bool afile__is_tmp_of(const char *entry, const char *prefix);
 /*
- * Create a temp file in @dfd for target @target with @mode: O_TMPFILE
- * where the file system has it, else a random hidden name, locked.
+ * Create a temp file in @dfd for target @target: O_TMPFILE with
+ * @unnamed_mode where the file system has it, else a random hidden name
+ * with @mode, locked.
  */
 AFILE_HIDDEN int afile__tmp_create(struct afile__op *op, int dfd,
-    const char *target, mode_t mode, struct afile__tmp *tmp);
+    const char *target, mode_t mode, mode_t unnamed_mode,
+    struct afile__tmp *tmp);
 /* Link the temp under the name @name in @dfd (-EEXIST if taken). */
 AFILE_HIDDEN int afile__tmp_link(
     int dfd, struct afile__tmp *tmp, const char *name);
@@ -281,10 +289,19 @@ AFILE_HIDDEN int afile__tmp_discard(int dfd, struct afile__tmp *tmp);
 
 /*
  * Remove the abandoned temps of @target in @dfd (whose directory offset
- * it moves): reads at most one buffer of entries, so that a huge
- * directory costs one system call; afile_cleanup() is thorough.
+ * it moves) but the caller's own @own (may be NULL): reads at most one
+ * buffer of entries, so that a huge directory costs one system call;
+ * afile_cleanup() is thorough.
  */
-AFILE_HIDDEN void afile__sweep_target(int dfd, const char *target);
+AFILE_HIDDEN void afile__sweep_target(
+    int dfd, const char *target, const char *own);
+/*
+ * Should a writer whose temp is @named (or unnamed) sweep its target's
+ * abandoned temps now?  Always where temps have names (and under a test's
+ * syscall table, so that call traces do not depend on what ran before);
+ * else at the process's first replace and every 32nd after.
+ */
+AFILE_HIDDEN bool afile__sweep_due(bool named);
 
 /*
  * Count (or, with @remove, remove) the staged temps of the transaction
@@ -397,6 +414,17 @@ AFILE_HIDDEN bool afile__use_syncfs(int fd);
 AFILE_HIDDEN int afile__writer_open(struct afile__op *op, int dirfd,
     const char *path, unsigned int flags, const struct afile__meta *meta_from,
     struct afile_writer **ret_writer);
+/*
+ * The same in @mem, afile__writer_size() bytes the caller owns (NULL:
+ * allocated): afile_writer_free() then releases all but the memory.  A
+ * batch places its writers in one block, whose pages glibc keeps from
+ * one batch to the next, where a thousand small allocations were given
+ * back and faulted in again each time.
+ */
+AFILE_HIDDEN int afile__writer_open_in(void *mem, struct afile__op *op,
+    int dirfd, const char *path, unsigned int flags,
+    const struct afile__meta *meta_from, struct afile_writer **ret_writer);
+AFILE_HIDDEN size_t afile__writer_size(void);
 /* Fill the temp with the contents of @src_fd (@size bytes). */
 AFILE_HIDDEN int afile__writer_fill(
     struct afile_writer *w, int src_fd, uint64_t size);

@@ -249,10 +249,13 @@ afile__meta_capture_target(
 
 int
 afile__meta_apply_owner(struct afile__op *op, const struct afile__meta *m,
-    int fd, bool best_effort, const char *shown)
+    int fd, bool best_effort, const struct stat *now, const char *shown)
 {
 	int r;
 
+	/* The kernel made it so (the usual case): nothing to change. */
+	if (now && now->st_uid == m->st.st_uid && now->st_gid == m->st.st_gid)
+		return 0;
 	r = afile__fchown(fd, m->st.st_uid, m->st.st_gid);
 	if (r == -EPERM && best_effort) {
 		/* Keep the group at least, where the caller is a member. */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,15 +137,90 @@ sys_fsetxattr(
 	return fsetxattr(fd, name, value, size, flags);
 }
 
+/*
+ * The *xattrat calls of Linux 6.13, where the C library's headers know
+ * them.  Not numbered by hand: tools that do not know them yet (this
+ * machine's strace names them syscall_0x1d1) cannot inject kills at
+ * them, and cli-kill9's plans then fail.
+ */
+
+#ifdef SYS_listxattrat
+/* Set once the kernel said ENOSYS: no further try in this process. */
+static _Atomic int no_xattrat;
+
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+/*
+ * "/proc/self/fd/N/NAME" (how meta.c names a file in an open directory)
+ * into N and NAME; false for any other path.
+ */
+static bool
+proc_fd_path(const char *path, int *ret_dfd, const char **ret_name)
+{
+	static const char pre[] = "/proc/self/fd/";
+	const char *p = path + sizeof(pre) - 1;
+	long fd = 0;
+
+	if (strncmp(path, pre, sizeof(pre) - 1) || *p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9' && fd < 1L << 30; p++)
+		fd = fd * 10 + (*p - '0');
+	if (*p != '/' || !p[1] || strchr(p + 1, '/'))
+		return false;
+	*ret_dfd = (int)fd;
+	*ret_name = p + 1;
+	return true;
+}
+#endif
+
+/*
+ * By name in an open directory, the /proc magic link costs a walk of
+ * /proc on every call: where the kernel has listxattrat and getxattrat,
+ * the same lookup is done relative to the descriptor (same result, same
+ * errors, the name not followed).
+ */
 static ssize_t
 sys_llistxattr(const char *path, char *list, size_t size)
 {
+#ifdef SYS_listxattrat
+	const char *name;
+	ssize_t r;
+	int dfd;
+
+	if (!no_xattrat && proc_fd_path(path, &dfd, &name)) {
+		r = syscall(SYS_listxattrat, dfd, name, AT_SYMLINK_NOFOLLOW,
+		    list, size);
+		if (r >= 0 || errno != ENOSYS)
+			return r;
+		no_xattrat = 1;
+	}
+#endif
 	return llistxattr(path, list, size);
 }
 
 static ssize_t
 sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
 {
+#ifdef SYS_listxattrat
+	struct xattr_args_v0 args = {
+	    .value = (uint64_t)(uintptr_t)value, .size = (uint32_t)size};
+	const char *file;
+	ssize_t r;
+	int dfd;
+
+	if (!no_xattrat && size <= UINT32_MAX &&
+	    proc_fd_path(path, &dfd, &file)) {
+		r = syscall(SYS_getxattrat, dfd, file, AT_SYMLINK_NOFOLLOW,
+		    name, &args, sizeof(args));
+		if (r >= 0 || errno != ENOSYS)
+			return r;
+		no_xattrat = 1;
+	}
+#endif
 	return lgetxattr(path, name, value, size);
 }
 #else
@@ -430,6 +506,46 @@ afile__real_syncs(void)
 {
 	return afile__sys.fsync == afile__sys_default.fsync &&
 	    afile__sys.fdatasync == afile__sys_default.fdatasync;
+}
+
+static void *wiped_page;
+
+static void
+make_wiped_page(void)
+{
+#ifdef MADV_WIPEONFORK
+	long size = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (size <= 0)
+		return;
+	p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)size, MADV_WIPEONFORK) < 0) {
+		(void)munmap(p, (size_t)size);
+		return;
+	}
+	wiped_page = p;
+#endif
+}
+
+void *
+afile__wiped_on_fork(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, make_wiped_page);
+	return wiped_page;
+}
+
+bool
+afile__sys_real(enum afile__sys_entry e)
+{
+	if (e == AFILE__SYS_GETDENTS)
+		return afile__sys.getdents64 == afile__sys_default.getdents64;
+	return afile__sys.getrandom == afile__sys_default.getrandom;
 }
 
 unsigned int

@@ -120,6 +120,19 @@ AFILE_HIDDEN int afile__dirty_kib(uint64_t *ret_kib);
 /* Are the table's sync entries the real ones (no test swapped them)? */
 AFILE_HIDDEN bool afile__real_syncs(void);
 /*
+ * Is this entry the real one?  Per-process shortcuts whose call traces
+ * depend on what ran before (fewer sweeps, one random draw per process)
+ * are taken only then, so that tests see the same calls every time.
+ */
+enum afile__sys_entry { AFILE__SYS_GETDENTS, AFILE__SYS_GETRANDOM };
+AFILE_HIDDEN bool afile__sys_real(enum afile__sys_entry e);
+/*
+ * One page per process, zero-filled, that reads as zeros again in a
+ * child after fork (MADV_WIPEONFORK, Linux 4.14): per-process state that
+ * a child must not inherit.  NULL where the kernel cannot.
+ */
+AFILE_HIDDEN void *afile__wiped_on_fork(void);
+/*
  * The value of the kernel switch /proc/sys/fs/@name (protected_symlinks,
  * protected_regular, protected_fifos): >= 0, or -errno when it cannot be
  * read (no /proc, an older kernel).

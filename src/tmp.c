@@ -86,6 +86,82 @@ afile__hidden_name(const char *target, const char *tail, char out[NAME_MAX + 1])
 	return r > 0 && r <= NAME_MAX ? 0 : -ENAMETOOLONG;
 }
 
+/*
+ * The per-process key of temp names, in a page a forked child sees
+ * zeroed (sys.c): a child draws its own key, so that siblings never make
+ * the same names.  @state: 0 no key (or wiped by a fork), 1 being drawn,
+ * 2 ready.
+ */
+struct name_key {
+	_Atomic int state;
+	uint64_t k0, k1;
+	_Atomic uint64_t counter;
+};
+
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                          \
+	do {                                                              \
+		v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32); \
+		v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                    \
+		v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                    \
+		v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32); \
+	} while (0)
+
+/* SipHash-2-4 of one 64-bit word: a keyed PRF, names not predictable. */
+static uint64_t
+siphash_u64(uint64_t k0, uint64_t k1, uint64_t m)
+{
+	uint64_t v0 = k0 ^ 0x736f6d6570736575u, v1 = k1 ^ 0x646f72616e646f6du;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261u, v3 = k1 ^ 0x7465646279746573u;
+	uint64_t b = (uint64_t)8 << 56;
+
+	v3 ^= m;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= m;
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/*
+ * RANDOM_CHARS random bytes from the process's key and a counter; -1
+ * (the caller draws from getrandom) while no key can be had.
+ */
+static int
+keyed_random(unsigned char rnd[RANDOM_CHARS])
+{
+	struct name_key *k = afile__wiped_on_fork();
+	uint64_t key[2], c, h[2];
+	int expect = 0;
+
+	if (!k || !afile__sys_real(AFILE__SYS_GETRANDOM))
+		return -1;
+	if (atomic_load(&k->state) != 2) {
+		if (!atomic_compare_exchange_strong(&k->state, &expect, 1))
+			return -1; /* another thread is drawing it */
+		if (afile__random(key, sizeof(key)) < 0) {
+			atomic_store(&k->state, 0);
+			return -1;
+		}
+		k->k0 = key[0];
+		k->k1 = key[1];
+		atomic_store(&k->state, 2);
+	}
+	c = atomic_fetch_add(&k->counter, 1);
+	h[0] = siphash_u64(k->k0, k->k1, 2 * c);
+	h[1] = siphash_u64(k->k0, k->k1, 2 * c + 1);
+	memcpy(rnd, h, RANDOM_CHARS);
+	return 0;
+}
+
 int
 afile__tmp_name(const char *target, const char *suffix, char name[NAME_MAX + 1])
 {
@@ -93,14 +169,15 @@ afile__tmp_name(const char *target, const char *suffix, char name[NAME_MAX + 1])
 	char tail[1 + RANDOM_CHARS + 16];
 
 	/*
-	 * A fresh draw per name.  One key per process (drawn once, mixed
-	 * with a counter) saved a syscall but was shared by forked children,
-	 * which then made the same names in lockstep: a writer that lost its
-	 * name to a sweeper unlinked a sibling's temp of the same name
-	 * (stress-versions, named temps).  Re-drawing after a fork would need
-	 * a getpid per name, the syscall it saved.
+	 * A key per process (drawn once, then SipHash of a counter) spares
+	 * a getrandom per name.  A forked child must not keep it: siblings
+	 * would make the same names in lockstep, and a writer that lost its
+	 * name to a sweeper would unlink a sibling's temp of that name
+	 * (stress-versions, named temps).  So the key lives in a page the
+	 * kernel wipes in a child (MADV_WIPEONFORK), which then draws its
+	 * own; without that page, a fresh draw per name.
 	 */
-	if (afile__random(rnd, sizeof(rnd)) < 0) {
+	if (keyed_random(rnd) < 0 && afile__random(rnd, sizeof(rnd)) < 0) {
 		/*
 		 * No entropy source: names need only be unlikely to
 		 * collide (O_EXCL catches the rest), so mix the clock with
@@ -228,7 +305,7 @@ own_named(int fd)
 
 int
 afile__tmp_create(struct afile__op *op, int dfd, const char *target,
-    mode_t mode, struct afile__tmp *tmp)
+    mode_t mode, mode_t unnamed_mode, struct afile__tmp *tmp)
 {
 	int fd, r;
 
@@ -257,7 +334,7 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 		return afile__fail(op, fd, "create temporary file", target);
 	}
 #ifdef O_TMPFILE
-	fd = afile__openat(dfd, ".", O_TMPFILE | O_RDWR, mode);
+	fd = afile__openat(dfd, ".", O_TMPFILE | O_RDWR, unnamed_mode);
 	if (fd >= 0) {
 		tmp->fd = fd;
 		return 0;
@@ -299,21 +376,43 @@ afile__tmp_create(struct afile__op *op, int dfd, const char *target,
 	    op, fd < 0 ? fd : -EEXIST, "create temporary file", target);
 }
 
+/* Set when linkat(AT_EMPTY_PATH) was refused: /proc first from then on. */
+static _Atomic int link_by_proc;
+
+static int
+link_proc(int dfd, struct afile__tmp *tmp, const char *name)
+{
+	char proc[64];
+
+	(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tmp->fd);
+	return afile__linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW);
+}
+
 int
 afile__tmp_link(int dfd, struct afile__tmp *tmp, const char *name)
 {
-	char proc[64];
 	int r;
 
 	/*
-	 * linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc magic
-	 * link works for everyone.  Try it first, and AT_EMPTY_PATH only
-	 * where /proc is not mounted.
+	 * linkat(AT_EMPTY_PATH) is a plain lookup of the name; the /proc
+	 * magic link costs a walk of /proc (about 3 us more per replace on
+	 * a VM).  But AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH before Linux
+	 * 6.10 (-ENOENT without it), and the /proc link needs /proc: try
+	 * the one that worked last in this process, then the other.
 	 */
-	(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tmp->fd);
-	r = afile__linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW);
-	if (r == -ENOENT)
-		r = afile__linkat(tmp->fd, "", dfd, name, AT_EMPTY_PATH);
+	if (link_by_proc) {
+		r = link_proc(dfd, tmp, name);
+		if (r == -ENOENT)
+			r = afile__linkat(
+			    tmp->fd, "", dfd, name, AT_EMPTY_PATH);
+		return r;
+	}
+	r = afile__linkat(tmp->fd, "", dfd, name, AT_EMPTY_PATH);
+	if (r == -ENOENT) {
+		r = link_proc(dfd, tmp, name);
+		if (r == 0)
+			link_by_proc = 1;
+	}
 	return r;
 }
 

@@ -31,10 +31,16 @@
  *   3. POISONED is entered on any failed write or sync and never left: a
  *      second attempt could report data as durable that the kernel
  *      already dropped.
- *   4. The temp is created with mode 0600 when metadata will be applied,
- *      so no other user can open it meanwhile; otherwise with 0666 and the
- *      kernel applies the umask or the directory's default ACL exactly as
- *      it would for an ordinary new file.
+ *   4. A named temp is created with mode 0600 when metadata will be
+ *      applied, so no other user can open it meanwhile; otherwise with
+ *      0666 and the kernel applies the umask or the directory's default
+ *      ACL exactly as it would for an ordinary new file.
+ *   5. An unnamed (O_TMPFILE) temp, which nobody else can open, is
+ *      created with the final mode unless it has set-ID or sticky bits
+ *      (a write would clear them).  Where the temp as created (one
+ *      fstat) already has the final mode (the umask and a default ACL
+ *      took nothing) and no attribute (an ACL) changes it, the commit
+ *      applies no mode, and an owner it already has is not applied.
  */
 #include <assert.h>
 #include <errno.h>
@@ -69,6 +75,7 @@ struct afile_writer {
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
 	int lock_fd; /* AFILE_LOCK: the held sidecar */
+	bool placed; /* in the caller's memory: free does not free it */
 	/* afile_txn_writer(): commit and free go to the owner (a txn) */
 	const struct afile__writer_owner *owner;
 	void *owner_ctx;
@@ -116,9 +123,6 @@ static int
 check_target(struct afile_writer *w)
 {
 	const struct afile__target *t = &w->t;
-	struct stat dst;
-	uid_t euid;
-	int r;
 
 	if (!t->exists) {
 		if (w->flags & AFILE__MUST_EXIST)
@@ -141,6 +145,22 @@ check_target(struct afile_writer *w)
 	if (t->st.st_nlink > 1 && !(w->flags & AFILE_BREAK_HARDLINKS))
 		return afile__fail(
 		    &w->op, AFILE_EHARDLINKS, "check target", t->shown);
+	return 0;
+}
+
+/*
+ * The rules that depend on who the caller is, for an existing regular
+ * target; run once the temp exists (before any data), whose owner is the
+ * caller's file-system uid: the uid the kernel checks, and no geteuid.
+ */
+static int
+check_owner_rules(struct afile_writer *w)
+{
+	const struct afile__target *t = &w->t;
+	struct stat dst;
+	uid_t euid;
+	int r;
+
 	/*
 	 * In a sticky directory (/tmp) only the owner of a file or of the
 	 * directory may rename over it.  The rename would fail only after
@@ -162,12 +182,12 @@ check_target(struct afile_writer *w)
 
 /* Apply owner and attributes to the fresh temp (invariant 4). */
 static int
-apply_meta(struct afile_writer *w, bool best_effort)
+apply_meta(struct afile_writer *w, bool best_effort, const struct stat *now)
 {
 	int r;
 
 	r = afile__meta_apply_owner(
-	    &w->op, w->meta, w->tmp.fd, best_effort, w->t.shown);
+	    &w->op, w->meta, w->tmp.fd, best_effort, now, w->t.shown);
 	if (r < 0)
 		return r;
 	return afile__meta_apply_xattrs(&w->op, w->meta, w->tmp.fd, w->t.shown);
@@ -188,19 +208,39 @@ reserve(struct afile_writer *w, uint64_t size)
 	return 0;
 }
 
+size_t
+afile__writer_size(void)
+{
+	return sizeof(struct afile_writer);
+}
+
 int
 afile__writer_open(struct afile__op *op, int dirfd, const char *path,
     unsigned int flags, const struct afile__meta *meta_from,
     struct afile_writer **ret_writer)
 {
-	struct afile_writer *w;
-	mode_t mode;
+	return afile__writer_open_in(
+	    NULL, op, dirfd, path, flags, meta_from, ret_writer);
+}
+
+int
+afile__writer_open_in(void *mem, struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, const struct afile__meta *meta_from,
+    struct afile_writer **ret_writer)
+{
+	const struct stat *known = NULL;
+	struct afile_writer *w = mem;
+	mode_t mode, unnamed_mode;
+	bool replacing;
+	struct stat now;
 	int r;
 
-	w = afile__malloc(sizeof(*w));
+	if (!w)
+		w = afile__malloc(sizeof(*w));
 	if (!w)
 		return afile__fail(op, -ENOMEM, "allocate writer", path);
 	memset(w, 0, sizeof(*w));
+	w->placed = mem != NULL;
 	w->op = *op;
 	w->flags = flags;
 	w->tmp.fd = -1;
@@ -208,9 +248,14 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	w->lock_fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
-	if (flags & AFILE__AT)
+	if (flags & (AFILE__AT | AFILE__IN_DIR))
 		r = afile__target_at(&w->op, dirfd, path, &w->t);
-	else
+	if ((flags & AFILE__IN_DIR) && r == 0 && w->t.exists &&
+	    S_ISLNK(w->t.st.st_mode) && !(flags & AFILE_NOFOLLOW)) {
+		/* A symlink to follow: resolve the whole way. */
+		afile__target_close(&w->t);
+		r = afile__target_open(&w->op, dirfd, path, true, &w->t);
+	} else if (!(flags & (AFILE__AT | AFILE__IN_DIR)))
 		r = afile__target_open(
 		    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
 	if (r < 0)
@@ -223,14 +268,14 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 	r = check_target(w);
 	if (r < 0)
 		goto fail;
+	replacing = w->t.exists && S_ISREG(w->t.st.st_mode);
 
 	if (meta_from) {
 		w->meta = meta_from;
 		w->set_times = true;
-	} else if (w->t.exists && S_ISREG(w->t.st.st_mode)) {
-		r = afile__meta_capture_target(&w->op, &w->own_meta, &w->t);
-		if (r < 0)
-			goto fail;
+	} else if (replacing) {
+		/* The attributes are read below, after the owner rules. */
+		w->own_meta.st = w->t.st;
 		w->meta = &w->own_meta;
 	}
 	if (w->meta) {
@@ -242,20 +287,50 @@ afile__writer_open(struct afile__op *op, int dirfd, const char *path,
 		w->final_mode = op->mode & 07777;
 	}
 	mode = w->chmod ? 0600 : 0666; /* invariant 4 */
+	unnamed_mode = mode;
+	if (w->chmod && !(w->final_mode & 07000))
+		unnamed_mode = w->final_mode; /* invariant 5 */
 
-	/* Temps of this target whose writers died: remove them now. */
-	if (!(flags & AFILE__NO_SWEEP))
-		afile__sweep_target(w->t.dfd, w->t.name);
-
-	r = afile__tmp_create(&w->op, w->t.dfd, w->t.name, mode, &w->tmp);
+	r = afile__tmp_create(
+	    &w->op, w->t.dfd, w->t.name, mode, unnamed_mode, &w->tmp);
 	if (r < 0)
 		goto fail;
 	w->state = OPEN;
-	if (w->meta) {
-		r = apply_meta(w, (flags & AFILE_OWNER_BEST_EFFORT) != 0);
+	/* Temps of this target whose writers died: remove them now. */
+	if (!(flags & AFILE__NO_SWEEP) && afile__sweep_due(w->tmp.named))
+		afile__sweep_target(
+		    w->t.dfd, w->t.name, w->tmp.named ? w->tmp.name : NULL);
+	if (replacing) {
+		r = afile__fstat(w->tmp.fd, &now);
+		if (r < 0) {
+			r = afile__fail(
+			    &w->op, r, "create temporary file", w->t.shown);
+			goto fail;
+		}
+		known = &now;
+		if (!w->op.have_euid) {
+			w->op.euid = now.st_uid;
+			w->op.have_euid = true;
+		}
+		r = check_owner_rules(w);
 		if (r < 0)
 			goto fail;
 	}
+	if (w->meta == &w->own_meta) {
+		r = afile__meta_capture_target(&w->op, &w->own_meta, &w->t);
+		if (r < 0)
+			goto fail;
+	}
+	if (w->meta) {
+		r = apply_meta(
+		    w, (flags & AFILE_OWNER_BEST_EFFORT) != 0, known);
+		if (r < 0)
+			goto fail;
+	}
+	/* Invariant 5: born with the final mode, nothing to change later. */
+	if (known && w->chmod && (known->st_mode & 07777) == w->final_mode &&
+	    !w->meta->xattrs_len)
+		w->chmod = false;
 	r = reserve(w, op->size_hint);
 	if (r < 0)
 		goto fail;
@@ -486,6 +561,20 @@ publish_replace(struct afile_writer *w)
 {
 	int r;
 
+	if (!w->tmp.named && !w->t.exists) {
+		/*
+		 * Nothing to replace: link the unnamed temp under the
+		 * target's name at once (no temp name, lock or rename).
+		 * Someone created it meanwhile: replace it as usual.
+		 */
+		r = afile__tmp_link(w->t.dfd, &w->tmp, w->t.name);
+		if (r == 0) {
+			close_published(w);
+			return 0;
+		}
+		if (r != -EEXIST)
+			return afile__fail(&w->op, r, "publish", w->t.shown);
+	}
 	if (!w->tmp.named) {
 		r = name_temp(w);
 		if (r < 0)
@@ -639,5 +728,6 @@ afile_writer_free(struct afile_writer *w)
 	afile__close_quiet(w->lock_fd);
 	afile__target_close(&w->t);
 	afile__meta_done(&w->own_meta);
-	afile__free(w);
+	if (!w->placed)
+		afile__free(w);
 }

@@ -105,6 +105,32 @@ guard_std_fds(void)
 	}
 }
 
+/*
+ * --version with one write(2): through stdio it cost an fstat, an ioctl
+ * and malloc's first use (getrandom, two brk) on top.
+ */
+static int
+print_version(void)
+{
+	char line[64];
+	int n =
+	    snprintf(line, sizeof(line), "atomicfile %s\n", afile_version());
+
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return EXIT_FAIL;
+	for (const char *p = line; n > 0;) {
+		ssize_t w = write(STDOUT_FILENO, p, (size_t)n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return EXIT_FAIL;
+		p += w;
+		n -= (int)w;
+	}
+	return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -127,8 +153,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		case 'V':
-			(void)printf("atomicfile %s\n", afile_version());
-			return EXIT_OK;
+			return print_version();
 		default:
 			(void)fputs("Try 'atomicfile --help' for more "
 				    "information.\n",
