@@ -14,7 +14,8 @@
  * on the file's own inode, are held throughout):
  *   1. an earlier interrupted patch's record is undone first (below);
  *   2. the old bytes of every range, the old size and the file's
- *      identity (st_dev, st_ino) go into ".NAME.afile-undo", with a
+ *      identity (st_ino; st_dev only informative) go into
+ *      ".NAME.afile-undo", with a
  *      CRC-32C over the whole record;
  *   3. sync the record; when this call created the record file, sync the
  *      directory too (the name must be findable after a power cut).  From
@@ -208,8 +209,16 @@ recover(struct ip *ip)
 		return afile__fail(
 		    ip->op, (int)n, "read undo record", ip->t.shown);
 	}
+	/*
+	 * st_dev is recorded but not compared: it need not survive a
+	 * reboot (btrfs gives a subvolume a new anonymous device at every
+	 * mount; block devices can be enumerated in another order), and a
+	 * record that looked foreign after a power cut would be retired
+	 * with half a patch in the file (realfs-powercut-btrfs, point 21).
+	 * The record lies beside the file, so it is on the same file
+	 * system: the inode number and the size range identify the file.
+	 */
 	if (!undo_parse(buf, (size_t)n, &u) ||
-	    u.dev != (uint64_t)ip->st.st_dev ||
 	    u.ino != (uint64_t)ip->st.st_ino) {
 		/* Torn (the file was never touched) or another inode's. */
 		afile__free(buf);
