@@ -324,10 +324,11 @@ run_recover(void)
  * above, plus a whole journal that puts both staged temps (redo()).  All
  * new once recovery returned: the applied renames durable before the
  * journal goes (the sync sweep found redo()'s directory syncs unneeded
- * by every test) ----
+ * by every test) ----.  put_journal(): setup_interrupted() plus a
+ * journal putting both temps, @cut bytes short.
  */
 static void
-setup_committed(struct simfs *fs)
+put_journal(struct simfs *fs, size_t cut)
 {
 	const struct afile__jrec recs[] = {
 	    {AFILE__J_PUT, "a", ".a.0W3sNWAAAAAA.afile-txn", 0},
@@ -339,8 +340,14 @@ setup_committed(struct simfs *fs)
 	setup_interrupted(fs);
 	if (afile__journal_encode(1, recs, 2, &buf, &len) < 0)
 		abort();
-	(void)simfs_put(fs, ROOT "/.atomicfile/journal", buf, len, 0600);
+	(void)simfs_put(fs, ROOT "/.atomicfile/journal", buf, len - cut, 0600);
 	free(buf);
+}
+
+static void
+setup_committed(struct simfs *fs)
+{
+	put_journal(fs, 0);
 }
 
 /*
@@ -355,18 +362,7 @@ setup_committed(struct simfs *fs)
 static void
 setup_torn(struct simfs *fs)
 {
-	const struct afile__jrec recs[] = {
-	    {AFILE__J_PUT, "a", ".a.0W3sNWAAAAAA.afile-txn", 0},
-	    {AFILE__J_PUT, "sub/b", "sub/.b.0W3sNWAAAAAB.afile-txn", 0},
-	};
-	void *buf;
-	size_t len;
-
-	setup_interrupted(fs);
-	if (afile__journal_encode(1, recs, 2, &buf, &len) < 0)
-		abort();
-	(void)simfs_put(fs, ROOT "/.atomicfile/journal", buf, len - 1, 0600);
-	free(buf);
+	put_journal(fs, 1);
 }
 
 /* ---- put d/a, create d/n, remove d/c, rename d/r to d/sub/s ---- */
