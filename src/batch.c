@@ -49,29 +49,8 @@ batch_sync(struct afile__op *op, struct afile_writer **w, const struct stat *st,
 	if (op->sync == AFILE_SYNC_NONE)
 		return 0;
 	for (size_t k = 0; k < n; k++) {
-		int dfd = afile__writer_target(w[k])->dfd;
-		const struct afile__fstype *t;
-		bool seen = false;
-
-		for (size_t i = 0; i < fs.n && !seen; i++)
-			seen = fs.dev[i] == st[k].st_dev;
-		/*
-		 * Memory only (tmpfs): its syncfs costs nothing whatever the
-		 * rest of the system has dirty, where afile__fs_sync()'s
-		 * choice (by the system's dirty data) would start a thread
-		 * pool to fsync each file for nothing: 20x a batch's time
-		 * on tmpfs after a large write elsewhere (bench/run.sh).
-		 */
-		if (!seen && fs.n < sizeof(fs.dev) / sizeof(fs.dev[0]) &&
-		    afile__fstype_of(dfd, &t) == 0 &&
-		    (t->flags & AFILE__FS_VOLATILE)) {
-			r = afile__syncfs(dfd);
-			if (r < 0 && r != -ENOSYS)
-				return afile__fail(op, r, "sync", ".");
-			if (r == 0)
-				fs.dev[fs.n++] = st[k].st_dev;
-		}
-		r = afile__fs_sync(&fs, dfd, st[k].st_dev);
+		r = afile__fs_sync(
+		    &fs, afile__writer_target(w[k])->dfd, st[k].st_dev);
 		if (r < 0)
 			return afile__fail(op, r, "sync", ".");
 	}
@@ -160,17 +139,16 @@ batch(struct afile__op *op, int dirfd, const struct afile_item *items, size_t n,
 			    (r = afile__fstat(shared, &shared_st)) < 0)
 				r = afile__fail(op, r, "sync", items[k].path);
 		}
-		if (r == 0 && plain_name(items[k].path))
+		if (r == 0) {
+			bool in_dir = plain_name(items[k].path);
+
 			r = afile__writer_open_in(
-			    mem + k * afile__writer_size(), &sub, shared,
-			    items[k].path,
-			    flags | AFILE__NO_SWEEP | AFILE__IN_DIR, NULL,
-			    &w[k]);
-		else if (r == 0)
-			r = afile__writer_open_in(
-			    mem + k * afile__writer_size(), &sub, dirfd,
-			    items[k].path, flags | AFILE__NO_SWEEP, NULL,
-			    &w[k]);
+			    mem + k * afile__writer_size(), &sub,
+			    in_dir ? shared : dirfd, items[k].path,
+			    flags | AFILE__NO_SWEEP |
+				(in_dir ? AFILE__IN_DIR : 0),
+			    NULL, &w[k]);
+		}
 		if (r == 0)
 			opened++;
 		if (r == 0)

@@ -29,7 +29,10 @@
  *      a neighbour rewriting a 1.5 GB file it takes ~2.3 s (it writes
  *      the neighbour's data back too) against ~0.7 s (bench_batch
  *      --neighbour-mb=1536, docs/NOTES.md).  So syncfs only while the
- *      system's dirty data is small (/proc/meminfo Dirty + Writeback).
+ *      system's dirty data is small (/proc/meminfo Dirty + Writeback),
+ *      except on memory-only file systems (tmpfs), where syncfs writes
+ *      nothing back and the pool would fsync each file for nothing (20x
+ *      a batch's time on tmpfs after a large write elsewhere).
  */
 #include <stdatomic.h>
 
@@ -98,6 +101,8 @@ afile__use_syncfs(int fd)
 	(void)afile__fstype_of(fd, &t);
 	if (!(t->flags & AFILE__FS_SYNCFS))
 		return false;
+	if (t->flags & AFILE__FS_VOLATILE)
+		return true;
 	/*
 	 * syncfs writes back everyone's dirty data on the file system: with
 	 * a busy neighbour it costs what the neighbour wrote (invariant 4).

@@ -248,16 +248,19 @@ afile__writer_open_in(void *mem, struct afile__op *op, int dirfd,
 	w->lock_fd = -1;
 	w->state = DONE; /* until the temp exists, free has nothing to do */
 
-	if (flags & (AFILE__AT | AFILE__IN_DIR))
-		r = afile__target_at(&w->op, dirfd, path, &w->t);
-	if ((flags & AFILE__IN_DIR) && r == 0 && w->t.exists &&
-	    S_ISLNK(w->t.st.st_mode) && !(flags & AFILE_NOFOLLOW)) {
-		/* A symlink to follow: resolve the whole way. */
-		afile__target_close(&w->t);
-		r = afile__target_open(&w->op, dirfd, path, true, &w->t);
-	} else if (!(flags & (AFILE__AT | AFILE__IN_DIR)))
+	if (!(flags & (AFILE__AT | AFILE__IN_DIR))) {
 		r = afile__target_open(
 		    &w->op, dirfd, path, !(flags & AFILE_NOFOLLOW), &w->t);
+	} else {
+		r = afile__target_at(&w->op, dirfd, path, &w->t);
+		if (r == 0 && (flags & AFILE__IN_DIR) && w->t.exists &&
+		    S_ISLNK(w->t.st.st_mode) && !(flags & AFILE_NOFOLLOW)) {
+			/* A symlink to follow: resolve the whole way. */
+			afile__target_close(&w->t);
+			r = afile__target_open(
+			    &w->op, dirfd, path, true, &w->t);
+		}
+	}
 	if (r < 0)
 		goto fail;
 	if (flags & AFILE_LOCK) {

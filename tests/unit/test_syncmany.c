@@ -284,6 +284,10 @@ test_use_syncfs(void **state)
 	assert_false(afile__use_syncfs(c->dfd));
 	S.magic = 0x12345678UL;
 	assert_false(afile__use_syncfs(c->dfd));
+	/* Memory only (tmpfs): syncfs whatever the system has dirty. */
+	S.magic = 0x01021994UL;
+	S.dirty_kib = 1024 * 1024;
+	assert_true(afile__use_syncfs(c->dfd));
 }
 
 /* ------------------------------------------------------------------
