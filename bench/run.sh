@@ -30,7 +30,8 @@
 #      files;
 #   7. the CLI against coreutils in a process-per-operation loop
 #      (BENCH_CLI_N runs each, interleaved): `atomicfile cp` vs `cp`,
-#      `atomicfile --version` vs /bin/true.
+#      `atomicfile --version` vs /bin/true and a static `true` (DESIGN
+#      §7's reference; built here with `cc -static` when libc.a is there).
 #
 # The build is our own (BENCH_BUILD_DIR, Release, no sanitizers, tests off)
 # so that it never disturbs a developer's build.  The work directory is
@@ -540,18 +541,24 @@ fi
 
 # ------------------------------------------------------------ 7. CLI
 
-cli_cp_us=n/a cp_us=n/a cli_ver_us=n/a true_us=n/a
+cli_cp_us=n/a cp_us=n/a cli_ver_us=n/a true_us=n/a strue_us=n/a
 if [[ -n $cli ]]; then
   section "7. the CLI, a process per operation ($cli_n runs each, interleaved)"
   cdir=${twork:-$work}/cli
   mkdir -p "$cdir"
   head -c 4096 /dev/urandom >"$cdir/src"
+  # A static `true`: DESIGN §7 measures start-up over it.  Without libc.a
+  # the row says n/a.
+  strue=$cdir/true-static
+  printf 'int main(void) { return 0; }\n' >"$cdir/t.c"
+  cc -O2 -static -o "$strue" "$cdir/t.c" 2>/dev/null || strue=
   # loop_us CMD...: mean microseconds per run of CMD over $cli_n runs,
   # alternating with the peer by the caller (one call per variant per
   # block of 10 runs).
   : >"$cdir/times"
   for ((blk = 0; blk < cli_n / 10; blk++)); do
-    for v in acp cp aver true; do
+    for v in acp cp aver true strue; do
+      [[ $v == strue && -z $strue ]] && continue
       t0=$(date +%s%N)
       for ((j = 0; j < 10; j++)); do
         case $v in
@@ -559,6 +566,7 @@ if [[ -n $cli ]]; then
         cp) cp "$cdir/src" "$cdir/dst-c" ;;
         aver) "$cli" --version >/dev/null ;;
         true) /bin/true ;;
+        strue) "$strue" ;;
         esac
       done
       t1=$(date +%s%N)
@@ -567,12 +575,13 @@ if [[ -n $cli ]]; then
   done
   cmed() { awk -v v="$1" '$1 == v { print $2 }' "$cdir/times" | median; }
   cli_cp_us=$(cmed acp) cp_us=$(cmed cp) cli_ver_us=$(cmed aver) true_us=$(cmed true)
+  [[ -n $strue ]] && strue_us=$(cmed strue)
   echo "  per process (median of blocks of 10): atomicfile cp $cli_cp_us us, cp $cp_us us,"
-  echo "  atomicfile --version $cli_ver_us us, /bin/true $true_us us"
+  echo "  atomicfile --version $cli_ver_us us, /bin/true $true_us us, static true $strue_us us"
   if command -v hyperfine >/dev/null; then
     hyperfine -N --warmup 20 --runs "$cli_n" --export-json "$work/hf.json" \
-      "$cli --version" /bin/true >/dev/null 2>&1 &&
-      awk -F'[:,]' '/"mean"/ { m[++n] = $2 } END { if (n >= 2) printf "  hyperfine -N: atomicfile --version %.1f us, /bin/true %.1f us, start-up over true %.1f us\n", m[1] * 1e6, m[2] * 1e6, (m[1] - m[2]) * 1e6 }' "$work/hf.json"
+      "$cli --version" /bin/true ${strue:+"$strue"} >/dev/null 2>&1 &&
+      awk -F'[:,]' '/"mean"/ { m[++n] = $2 } END { if (n >= 2) printf "  hyperfine -N: atomicfile --version %.1f us, /bin/true %.1f us, start-up over /bin/true %.1f us\n", m[1] * 1e6, m[2] * 1e6, (m[1] - m[2]) * 1e6; if (n >= 3) printf "  hyperfine -N: static true %.1f us, start-up over a static true %.1f us\n", m[3] * 1e6, (m[1] - m[3]) * 1e6 }' "$work/hf.json"
   fi
 fi
 
@@ -736,6 +745,9 @@ row "CLI cp per process (us) vs cp" "$(fmt1 "$cli_cp_us")" "$(fmt1 "$cp_us")" \
 row "CLI --version per process vs true" "$(fmt1 "$cli_ver_us")" "$(fmt1 "$true_us")" \
   "$(calc "$ratio" "$cli_ver_us" "$true_us")" "+<=300us" \
   "$(met "a - b <= 300" "$cli_ver_us" "$true_us")"
+row "CLI --version per process vs static true" "$(fmt1 "$cli_ver_us")" "$(fmt1 "$strue_us")" \
+  "$(calc "$ratio" "$cli_ver_us" "$strue_us")" "+<=300us" \
+  "$(met "a - b <= 300" "$cli_ver_us" "$strue_us")"
 echo
 echo "Times are machine-dependent; compare ratios, measured side by side in"
 echo "this run.  'n/a' means the variant could not run (see the notes above)."
