@@ -159,16 +159,19 @@ errno_of(const char *name)
 /*
  * Left out of the default sweep (CI time; run them by name): the FUSE
  * variants (25-70 s each, the same code as their ext4 twins but for the
- * per-file syncs), and txn-abandoned and txn-commit-refused (100+ s
- * each: ctest runs them as simfs-faults-abandoned and -refused, beside
- * the main sweep).
+ * per-file syncs), txn-abandoned and txn-commit-refused (100+ s each:
+ * ctest runs them as simfs-faults-abandoned and -refused, beside the
+ * main sweep), and the in-place patch's recover, no-boot-id and
+ * checkpoint variants (40-220 s: the first patch's unsynced writes stay
+ * pending across the second; run by hand before changing inplace.c).
  */
 static bool
 slow(const char *name)
 {
 	static const char *const v[] = {"write-many-fuse", "txn-2puts-fuse",
 	    "txn-put-create-remove-rename-fuse", "txn-abandoned",
-	    "txn-commit-refused"};
+	    "txn-commit-refused", "patch-inplace-recover",
+	    "patch-inplace-noboot", "patch-inplace-checkpoint"};
 
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		if (!strcmp(v[k], name))
