@@ -121,6 +121,7 @@ struct ip {
 	/* The log: live generation, last seq, end of the last record. */
 	bool fresh; /* no usable header: a new generation starts */
 	uint64_t gen, seq, end;
+	uint64_t lsize; /* the log's size: records within need no growth */
 };
 
 static void
@@ -334,16 +335,35 @@ recover(struct ip *ip)
 	int r, replayed = 0;
 
 	ip->fresh = true;
-	ip->gen = ip->seq = 0;
+	ip->gen = ip->seq = ip->lsize = 0;
 	ip->end = REC_START;
 	if (ip->rfd < 0)
 		return 0;
 	r = afile__fstat(ip->rfd, &rst);
 	if (r < 0)
 		return afile__fail(ip->op, r, "read redo log", ip->t.shown);
-	size = (uint64_t)rst.st_size;
+	size = ip->lsize = (uint64_t)rst.st_size;
 	if (size == 0)
 		return 0;
+	if (size >= REC_START) {
+		/* The common case: the marker says the file holds it all. */
+		unsigned char head[REC_START];
+
+		got = afile__pread_all(ip->rfd, head, REC_START, 0);
+		if (got < 0)
+			return afile__fail(
+			    ip->op, (int)got, "read redo log", ip->t.shown);
+		if (got == REC_START &&
+		    log_clean(
+			ip, head, true, ip->have_boot ? &ip->here : NULL, &m) &&
+		    m.end <= size) {
+			ip->fresh = false;
+			ip->gen = m.gen;
+			ip->seq = m.seq;
+			ip->end = m.end;
+			return 0;
+		}
+	}
 	if (size > SIZE_MAX - 1 || !(buf = afile__malloc((size_t)size)))
 		return afile__fail(
 		    ip->op, -ENOMEM, "read redo log", ip->t.shown);
@@ -354,17 +374,6 @@ recover(struct ip *ip)
 		    ip->op, (int)got, "read redo log", ip->t.shown);
 	}
 	size = (uint64_t)got;
-	if (size >= REC_START &&
-	    log_clean(ip, buf, true, ip->have_boot ? &ip->here : NULL, &m) &&
-	    m.end <= size) {
-		/* The common case: the file holds every record. */
-		afile__free(buf);
-		ip->fresh = false;
-		ip->gen = m.gen;
-		ip->seq = m.seq;
-		ip->end = m.end;
-		return 0;
-	}
 	ip->gen = size >= REC_START ? hdr_gen(ip, buf, true) : 0;
 	if (!ip->gen) {
 		/*
@@ -372,6 +381,7 @@ recover(struct ip *ip)
 		 * to replay.  Emptied, so that readers pass with one stat.
 		 */
 		afile__free(buf);
+		ip->lsize = 0;
 		r = afile__ftruncate(ip->rfd, 0);
 		return r < 0
 		    ? afile__fail(ip->op, r, "reset redo log", ip->t.shown)
@@ -537,6 +547,38 @@ new_gen(const struct ip *ip)
 }
 
 /*
+ * Make the log at least @need bytes long, in zeros, doubling (up to the
+ * checkpoint size): records then overwrite blocks that are allocated and
+ * written, so that the log's fdatasync needs no metadata (no journal
+ * commit on ext4), as SQLite's WAL after its first pass.
+ */
+static int
+grow(struct ip *ip, uint64_t need)
+{
+	uint64_t to =
+	    ip->lsize * 2 > REC_START * 8 ? ip->lsize * 2 : REC_START * 8;
+	unsigned char *zero;
+	int r;
+
+	if (need <= ip->lsize)
+		return 0;
+	if (to > afile__inplace_log_max)
+		to = afile__inplace_log_max;
+	if (to < need)
+		to = need;
+	if (to - ip->lsize > SIZE_MAX ||
+	    !(zero = afile__malloc((size_t)(to - ip->lsize))))
+		return -ENOMEM;
+	memset(zero, 0, (size_t)(to - ip->lsize));
+	r = afile__pwrite_all(
+	    ip->rfd, zero, (size_t)(to - ip->lsize), ip->lsize);
+	afile__free(zero);
+	if (r == 0)
+		ip->lsize = to;
+	return r;
+}
+
+/*
  * Steps 2 to 4: checkpoint if due, then the record, durable: the commit
  * point.  On failure the file is untouched.
  */
@@ -582,6 +624,10 @@ commit(struct ip *ip, const unsigned char *b, size_t len)
 			    op, ip->rfd, "create redo log", ip->t.shown);
 		created = true;
 	}
+	/* The zeros first: they would overwrite a new header. */
+	r = grow(ip, ip->end + len);
+	if (r < 0)
+		return afile__fail(op, r, "write redo log", ip->t.shown);
 	/* Step 3: "pending" first, so that a crash after it replays. */
 	memset(head, 0, sizeof(head));
 	if (ip->fresh)

@@ -89,8 +89,8 @@ pwrite_dies(int fd, const void *b, size_t n, off_t off)
 
 /*
  * Run a patch of a new f in a child that dies before its @n-th pwrite: 1
- * the log's header and marker, 2 the record, (the sync), 3 and 4 the two
- * ranges in place, 5 the marker "applied".
+ * the new log's zeros, 2 its header and marker, 3 the record, (the sync),
+ * 4 and 5 the two ranges in place, 6 the marker "applied".
  */
 static void
 crash_at(struct h_ctx *c, int n)
@@ -124,7 +124,7 @@ test_recover_by_read(void **state)
 	size_t len;
 
 	/* Committed, half written in place: the read replays the record. */
-	crash_at(c, 4);
+	crash_at(c, 5);
 	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 12);
@@ -132,7 +132,7 @@ test_recover_by_read(void **state)
 	free(buf);
 	assert_file(c, "f", "01XX4567YYYY");
 	/* Before the record: nothing to replay, the file is old. */
-	crash_at(c, 2);
+	crash_at(c, 3);
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 10);
 	free(buf);
@@ -158,7 +158,7 @@ test_recover_by_update(void **state)
 	struct h_ctx *c = *state;
 	size_t seen = 0;
 
-	crash_at(c, 4);
+	crash_at(c, 5);
 	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_update(c->dfd, "f", append_bang, &seen, 0, NULL));
 	assert_int_equal(seen, 12);
@@ -170,18 +170,18 @@ test_recover_by_patch(void **state)
 {
 	struct h_ctx *c = *state;
 
-	crash_at(c, 4);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "Z", 1, AFILE_INPLACE, NULL));
 	assert_file(c, "f", "Z1XX4567YYYY");
 	/* The copy mode recovers too, before it copies. */
-	crash_at(c, 4);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "C", 1, 0, NULL));
 	assert_file(c, "f", "C1XX4567YYYY");
 	/*
 	 * Before the marker "applied": the patch stands, replayed again;
 	 * afile_patch_recover() then folds the log into the file.
 	 */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_file(c, "f", "01XX4567YYYY");
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
 	assert_file(c, "f", "01XX4567YYYY");
@@ -197,24 +197,24 @@ test_torn_and_stale(void **state)
 	size_t len, n;
 	void *buf;
 
-	crash_at(c, 4);
+	crash_at(c, 5);
 	rec = h_slurp(c, REDO, &len);
 	/*
 	 * Cut short: torn, so never committed (its bytes never reached the
 	 * file, but this one's did, half): not replayed.
 	 */
-	h_put(c, REDO, rec, len - 1, 0644);
+	h_put(c, REDO, rec, 1024 + 50, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
 	assert_file(c, "f", "01XX456789");
 	assert_int_equal(size_of(c, REDO), 0);
 	/* A flipped byte in the record, found by a read. */
-	rec[len - 8] ^= 1;
+	rec[1024 + 90] ^= 1;
 	h_put(c, REDO, rec, len, 0644);
 	assert_ok(afile_read(c->dfd, "f", &buf, &n, 0, NULL));
 	assert_int_equal(n, 10);
 	free(buf);
 	/* The same record intact: replayed. */
-	rec[len - 8] ^= 1;
+	rec[1024 + 90] ^= 1;
 	h_put(c, REDO, rec, len, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
 	assert_file(c, "f", "01XX4567YYYY");
@@ -252,13 +252,13 @@ test_rollback(void **state)
 
 	o.err = &e;
 	/*
-	 * 1: the header and marker; 2: the record: before the commit point,
-	 * the file stays old.  3, 4: a range in place, after the commit
-	 * point: the call fails, and the next read replays the patch.  5:
-	 * the marker "applied": the patch is whole and durable, the next
-	 * read replays it again.
+	 * 1: the log's zeros; 2: the header and marker; 3: the record:
+	 * before the commit point, the file stays old.  4, 5: a range in
+	 * place, after the commit point: the call fails, and the next read
+	 * replays the patch.  6: the marker "applied": the patch is whole
+	 * and durable, the next read replays it again.
 	 */
-	for (int at = 1; at <= 5; at++) {
+	for (int at = 1; at <= 6; at++) {
 		void *buf;
 		size_t len;
 
@@ -268,16 +268,16 @@ test_rollback(void **state)
 		afile__sys.pwrite = pwrite_fails;
 		r = afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, &o);
 		afile__sys_reset();
-		if (at == 5) {
+		if (at == 6) {
 			assert_ok(r);
 		} else {
 			assert_err(r, -EIO);
 			assert_errinfo(&e, r);
 		}
-		if (at <= 2)
+		if (at <= 3)
 			assert_file(c, "f", TEN);
 		assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
-		assert_int_equal(len, at <= 2 ? 10 : 12);
+		assert_int_equal(len, at <= 3 ? 10 : 12);
 		free(buf);
 	}
 }
@@ -323,7 +323,7 @@ test_symlink(void **state)
 	assert_file(c, "f", "L123456789");
 	assert_entries(c, ".", LOCK, REDO, "f", "link");
 	/* A read through the link finds the log beside f. */
-	crash_at(c, 4);
+	crash_at(c, 5);
 	assert_ok(afile_read(c->dfd, "link", &buf, &len, 0, NULL));
 	assert_int_equal(len, 12);
 	assert_memory_equal(buf, "01XX4567YYYY", 12);
@@ -412,7 +412,7 @@ test_planted_record(void **state)
 
 	h_require_root();
 	/* A valid log of f (which holds half the patch), taken away. */
-	crash_at(c, 4);
+	crash_at(c, 5);
 	rec = h_slurp(c, REDO, &len);
 	h_put(c, REDO, "", 0, 0644);
 	h_mkdir(c, "s", 0755);
