@@ -498,10 +498,10 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * The file keeps its inode, mode, owner, attributes and hard-link count;
  * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL and AFILE_SYNC_NONE syncs
  * nothing (atomic against process crashes only).  The log's identity
- * check (st_dev, st_ino and the inode generation, FS_IOC_GETVERSION)
+ * check (st_ino and the inode generation, FS_IOC_GETVERSION)
  * keeps a log from being replayed onto a file that reused the inode
  * number of a replaced one; where the file system has no generation
- * (tmpfs, NFS, FUSE) only st_dev and st_ino are compared.
+ * (tmpfs, NFS, FUSE) only st_ino is compared.
  *
  * Returns 0 or a negative error code as afile_write(), plus -ENOENT when
  * @path does not exist and -EFBIG when @offset + @len overflows.  On

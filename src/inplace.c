@@ -45,13 +45,14 @@
  * old size and writes its ranges: idempotent, so a crash during recovery
  * is recovered the same way.  Then the marker says "applied" for this
  * boot.  A log whose header is torn, or of another file (the name was
- * replaced since: st_dev, st_ino and the inode generation differ), holds
- * nothing to replay: it is truncated to 0 bytes.
+ * replaced since: st_ino or the inode generation differ), holds nothing
+ * to replay: it is truncated to 0 bytes.
  *
- * Identity: dev and inode number alone would match a new file that reused
- * a freed inode number; the inode generation (FS_IOC_GETVERSION: ext4,
- * xfs, btrfs) tells them apart.  Where the file system has none (tmpfs,
- * NFS, FUSE) only st_dev and st_ino are compared.
+ * Identity: the inode number alone would match a new file that reused a
+ * freed inode number; the inode generation (FS_IOC_GETVERSION: ext4, xfs,
+ * btrfs) tells them apart.  Where the file system has none (tmpfs, NFS,
+ * FUSE) only st_ino is compared.  Not st_dev: the log is beside the file,
+ * and btrfs changes a subvolume's st_dev from one mount to the next.
  *
  * Locks: a patcher takes the sidecar (lock.c) exclusively, serializing
  * it with every AFILE_LOCK writer, afile_update() and afile_lock_acquire()
@@ -174,9 +175,14 @@ hdr_gen(const struct ip *ip, const unsigned char *b, bool check_identity)
 {
 	if (memcmp(b, HDR_MAGIC, 8) || afile__crc32c(0, b, 40) != get32(b + 40))
 		return 0;
+	/*
+	 * Not st_dev (kept for a human): the log is beside the file, so on
+	 * its file system, and btrfs gives a subvolume a new anonymous
+	 * st_dev on every mount, which would make every log stale after a
+	 * reboot, and lose the patches since the last checkpoint.
+	 */
 	if (check_identity &&
-	    (get64(b + 16) != (uint64_t)ip->st.st_dev ||
-		get64(b + 24) != (uint64_t)ip->st.st_ino ||
+	    (get64(b + 24) != (uint64_t)ip->st.st_ino ||
 		get64(b + 32) != ip->igen))
 		return 0;
 	return get64(b + 8);

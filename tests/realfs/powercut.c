@@ -1559,17 +1559,13 @@ judge(const struct workload *w, struct model *m, unsigned int n,
     unsigned int total, enum cut how, struct outcome *out)
 {
 	/*
-	 * The run just cut (in shared) against the simfs trace.  Known
-	 * finding: on btrfs with the copy method (SIGKILL + image copy), an
-	 * in-place patch cut late (point 21 of 27) came back as the new
-	 * version with no record to undo, where simfs allows only the old
-	 * one: btrfs made more of the record's retirement durable than the
-	 * model grants.  The new version is whole (the invariants below
-	 * still hold), so that workload is judged against the union there
-	 * until the difference is understood (docs/NOTES.md, Known gaps).
+	 * The run just cut (in shared) against the simfs trace.  (The
+	 * btrfs finding of the undo-record protocol, a late cut of
+	 * patch-inplace that came back new where the model allowed only the
+	 * old, is gone with the redo log: every point after the log's sync
+	 * is new in both.)
 	 */
-	bool lax = copy_method && !strcmp(w->name, "patch-inplace");
-	bool exact = !lax && n <= m->total && same_prefix(shared, &m->tr, n);
+	bool exact = n <= m->total && same_prefix(shared, &m->tr, n);
 	struct set *s = exact ? model_at(m, n) : model_union(m);
 	uint64_t h = fnv(out->tree, strlen(out->tree));
 	const char *why = invariants(w, m, out->tree, out->acked);
