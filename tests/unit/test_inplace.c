@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_inplace.c - AFILE_INPLACE patches and afile_patchv(): the bytes,
- * the inode kept, the undo record retired, recovery of an interrupted
- * patch (by afile_read(), afile_patch(), afile_patch_recover()), torn and
- * stale records, the rollback of a failed patch, the cooperating read's
- * shared lock, and the errors.
+ * the inode kept, the redo log kept, replay of an interrupted patch (by
+ * afile_read(), afile_patch(), afile_patch_recover()), torn and stale
+ * logs, a failed patch before and after its commit point, the
+ * cooperating read's shared lock, and the errors.
  */
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -13,7 +13,7 @@
 #include "sys.h"
 
 static const char TEN[] = "0123456789";
-#define UNDO ".f.afile-undo"
+#define REDO ".f.afile-redo"
 #define LOCK ".f.afile-lock"
 
 static ino_t
@@ -50,9 +50,9 @@ test_bytes(void **state)
 	assert_ok(afile_patch(c->dfd, "f", 14, "!", 1, AFILE_INPLACE, NULL));
 	assert_file_mem(c, "f", "012AB5678XYZ\0\0!", 15);
 	assert_int_equal(ino_of(c, "f"), ino);
-	/* The record file stays, empty: the next patch needs no dir sync. */
-	assert_int_equal(size_of(c, UNDO), 0);
-	assert_entries(c, ".", LOCK, UNDO, "f");
+	/* The log stays, holding the records until a checkpoint. */
+	assert_true(size_of(c, REDO) > 0);
+	assert_entries(c, ".", LOCK, REDO, "f");
 	h_assert_no_temps(c->dir, __FILE__, __LINE__);
 }
 
@@ -77,34 +77,40 @@ test_patchv(void **state)
 	assert_file_mem(c, "g", "a1234bXd89\0\0end", 15);
 }
 
-/* Child: die (as by kill -9) at the sync of the patched file. */
-static int die_at_sync;
+/* Child: die (as by kill -9) before a write. */
+static int die_at_pwrite;
 
-static int
-fsync_dies(int fd)
+static ssize_t
+pwrite_dies(int fd, const void *b, size_t n, off_t off)
 {
-	if (--die_at_sync == 0)
+	if (--die_at_pwrite == 0)
 		_exit(0);
-	return afile__sys_default.fdatasync(fd);
+	return afile__sys_default.pwrite(fd, b, n, off);
 }
 
-/* Run a patch in a child that dies at its @sync_n-th fdatasync. */
+/*
+ * Run a patch of a new f in a child that dies before its @n-th pwrite: 1
+ * the new log's zeros, 2 its header and marker, 3 the record, (the sync),
+ * 4 and 5 the two ranges in place, 6 the marker "applied".
+ */
 static void
-crash_at(struct h_ctx *c, int sync_n)
+crash_at(struct h_ctx *c, int n)
 {
 	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
 	int status;
 	pid_t pid;
 
+	/* A new log: f is rewritten behind the library's back here. */
+	(void)unlinkat(c->dfd, REDO, 0);
 	h_puts(c, "f", TEN);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		die_at_sync = sync_n;
-		afile__sys.fdatasync = fsync_dies;
+		die_at_pwrite = n;
+		afile__sys.pwrite = pwrite_dies;
 		(void)afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, NULL);
-		_exit(1); /* the sync was not reached */
+		_exit(1); /* the write was not reached */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -118,15 +124,19 @@ test_recover_by_read(void **state)
 	void *buf;
 	size_t len;
 
-	/* Second sync: the record is durable, the new bytes are in. */
-	crash_at(c, 2);
+	/* Committed, half written in place: the read replays the record. */
+	crash_at(c, 5);
+	assert_file(c, "f", "01XX456789");
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	free(buf);
 	assert_file(c, "f", "01XX4567YYYY");
-	assert_true(size_of(c, UNDO) > 0);
+	/* Before the record: nothing to replay, the file is old. */
+	crash_at(c, 3);
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 10);
-	assert_memory_equal(buf, TEN, 10);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
 	assert_file(c, "f", TEN);
 }
 
@@ -149,12 +159,11 @@ test_recover_by_update(void **state)
 	struct h_ctx *c = *state;
 	size_t seen = 0;
 
-	crash_at(c, 2);
-	assert_file(c, "f", "01XX4567YYYY");
+	crash_at(c, 5);
+	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_update(c->dfd, "f", append_bang, &seen, 0, NULL));
-	assert_int_equal(seen, 10);
-	assert_file(c, "f", "0123456789!");
-	assert_int_equal(size_of(c, UNDO), 0);
+	assert_int_equal(seen, 12);
+	assert_file(c, "f", "01XX4567YYYY!");
 }
 
 static void
@@ -162,22 +171,23 @@ test_recover_by_patch(void **state)
 {
 	struct h_ctx *c = *state;
 
-	crash_at(c, 2);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "Z", 1, AFILE_INPLACE, NULL));
-	assert_file(c, "f", "Z123456789");
+	assert_file(c, "f", "Z1XX4567YYYY");
 	/* The copy mode recovers too, before it copies. */
-	crash_at(c, 2);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "C", 1, 0, NULL));
-	assert_file(c, "f", "C123456789");
+	assert_file(c, "f", "C1XX4567YYYY");
 	/*
-	 * The third sync (retirement): the record was truncated just before
-	 * it, so the patch stands (a power cut there is the simulator's).
+	 * Before the marker "applied": the patch stands, replayed again;
+	 * afile_patch_recover() then folds the log into the file.
 	 */
-	crash_at(c, 3);
+	crash_at(c, 6);
 	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(size_of(c, REDO), 0);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
-	assert_file(c, "f", "01XX4567YYYY");
-	assert_int_equal(size_of(c, UNDO), 0);
 }
 
 static void
@@ -188,31 +198,33 @@ test_torn_and_stale(void **state)
 	size_t len, n;
 	void *buf;
 
-	crash_at(c, 2);
-	rec = h_slurp(c, UNDO, &len);
-	/* Cut short: torn, so it must never have been applied: dropped. */
-	h_put(c, UNDO, rec, len - 1, 0644);
+	crash_at(c, 5);
+	rec = h_slurp(c, REDO, &len);
+	/*
+	 * Cut short: torn, so never committed (its bytes never reached the
+	 * file, but this one's did, half): not replayed.
+	 */
+	h_put(c, REDO, rec, 1024 + 50, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
-	assert_file(c, "f", "01XX4567YYYY");
-	assert_int_equal(size_of(c, UNDO), 0);
-	/* A flipped byte, found by a read. */
-	rec[len / 2] ^= 1;
-	h_put(c, UNDO, rec, len, 0644);
+	assert_file(c, "f", "01XX456789");
+	assert_int_equal(size_of(c, REDO), 0);
+	/* A flipped byte in the record, found by a read. */
+	rec[1024 + 90] ^= 1;
+	h_put(c, REDO, rec, len, 0644);
 	assert_ok(afile_read(c->dfd, "f", &buf, &n, 0, NULL));
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 10);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
-	/* The same record intact: applied. */
-	rec[len / 2] ^= 1;
-	h_put(c, UNDO, rec, len, 0644);
+	/* The same record intact: replayed. */
+	rec[1024 + 90] ^= 1;
+	h_put(c, REDO, rec, len, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
-	assert_file(c, "f", TEN);
+	assert_file(c, "f", "01XX4567YYYY");
 	/* Valid, but of the inode that f was before a replace: stale. */
-	h_put(c, UNDO, rec, len, 0644);
+	h_put(c, REDO, rec, len, 0644);
 	assert_ok(afile_write(c->dfd, "f", "replaced", 8, 0, NULL));
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
 	assert_file(c, "f", "replaced");
-	assert_int_equal(size_of(c, UNDO), 0);
+	assert_int_equal(size_of(c, REDO), 0);
 	got = h_slurp(c, "f", &n);
 	free(got);
 	free(rec);
@@ -240,17 +252,34 @@ test_rollback(void **state)
 	int r;
 
 	o.err = &e;
-	/* 1: the record; 2: the first range; 3: the second range. */
-	for (int at = 1; at <= 3; at++) {
+	/*
+	 * 1: the log's zeros; 2: the header and marker; 3: the record:
+	 * before the commit point, the file stays old.  4, 5: a range in
+	 * place, after the commit point: the call fails, and the next read
+	 * replays the patch.  6: the marker "applied": the patch is whole
+	 * and durable, the next read replays it again.
+	 */
+	for (int at = 1; at <= 6; at++) {
+		void *buf;
+		size_t len;
+
 		h_puts(c, "f", TEN);
+		(void)unlinkat(c->dfd, REDO, 0);
 		fail_pwrite_at = at;
 		afile__sys.pwrite = pwrite_fails;
 		r = afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, &o);
 		afile__sys_reset();
-		assert_err(r, -EIO);
-		assert_errinfo(&e, r);
-		assert_file(c, "f", TEN);
-		assert_int_equal(size_of(c, UNDO), 0);
+		if (at == 6) {
+			assert_ok(r);
+		} else {
+			assert_err(r, -EIO);
+			assert_errinfo(&e, r);
+		}
+		if (at <= 3)
+			assert_file(c, "f", TEN);
+		assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+		assert_int_equal(len, at <= 3 ? 10 : 12);
+		free(buf);
 	}
 }
 
@@ -293,13 +322,13 @@ test_symlink(void **state)
 	h_symlink(c, "f", "link");
 	assert_ok(afile_patch(c->dfd, "link", 0, "L", 1, AFILE_INPLACE, NULL));
 	assert_file(c, "f", "L123456789");
-	assert_entries(c, ".", LOCK, UNDO, "f", "link");
-	/* A read through the link finds the record beside f. */
-	crash_at(c, 2);
+	assert_entries(c, ".", LOCK, REDO, "f", "link");
+	/* A read through the link finds the log beside f. */
+	crash_at(c, 5);
 	assert_ok(afile_read(c->dfd, "link", &buf, &len, 0, NULL));
-	assert_memory_equal(buf, TEN, 10);
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
 }
 
 /* afile_read() asks for the shared lock on the file it reads. */
@@ -356,10 +385,10 @@ test_sync_none(void **state)
 	assert_ok(afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, &o));
 	assert_ok(afile_stats_get(&s1));
 	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs);
-	/* Three syncs once the record file exists. */
+	/* One sync (the log's) once the log exists. */
 	assert_ok(afile_patch(c->dfd, "f", 2, "z", 1, AFILE_INPLACE, NULL));
 	assert_ok(afile_stats_get(&s0));
-	assert_int_equal(s0.syncs + s0.dir_syncs, s1.syncs + s1.dir_syncs + 3);
+	assert_int_equal(s0.syncs + s0.dir_syncs, s1.syncs + s1.dir_syncs + 1);
 	assert_file(c, "f", "xyz3456789");
 }
 
@@ -383,40 +412,40 @@ test_planted_record(void **state)
 	void *buf;
 
 	h_require_root();
-	/* A valid record of f (which holds the new bytes), taken away. */
-	crash_at(c, 2);
-	rec = h_slurp(c, UNDO, &len);
-	h_put(c, UNDO, "", 0, 0644);
+	/* A valid log of f (which holds half the patch), taken away. */
+	crash_at(c, 5);
+	rec = h_slurp(c, REDO, &len);
+	h_put(c, REDO, "", 0, 0644);
 	h_mkdir(c, "s", 0755);
 	h_chmod(c, "s", 01777);
 	assert_int_equal(renameat(c->dfd, "f", c->dfd, "s/f"), 0);
-	h_put(c, "s/" UNDO, rec, len, 0644);
-	h_chown(c, "s/" UNDO, H_NOBODY, H_NOBODY);
+	h_put(c, "s/" REDO, rec, len, 0644);
+	h_chown(c, "s/" REDO, H_NOBODY, H_NOBODY);
 	afile__sys.read_sysctl_fs = sysctl_one;
 	/* A read ignores it, a patch refuses to go on; the file stays. */
 	assert_ok(afile_read(c->dfd, "s/f", &buf, &n, 0, NULL));
-	assert_int_equal(n, 12);
-	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, "01XX456789", 10);
 	free(buf);
 	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
 	    AFILE_EPROTECTED);
-	assert_file(c, "s/f", "01XX4567YYYY");
+	assert_file(c, "s/f", "01XX456789");
 	/* An update ignores it too, and builds on the bytes it reads. */
 	assert_ok(afile_update(c->dfd, "s/f", append_bang, &n, 0, NULL));
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 10);
 	afile__sys_reset();
-	assert_file(c, "s/f", "01XX4567YYYY!");
+	assert_file(c, "s/f", "01XX456789!");
 	free(rec);
 }
 
 /* ------------------------------------------------------------------
- * What stops a patch or a recovery before the record is looked at
+ * What stops a patch or a recovery before the log is looked at
  * ------------------------------------------------------------------ */
 
 static struct {
 	ino_t ino;        /* the file "f" */
 	int rdwr_err;     /* its O_RDWR open fails with this */
-	int undo_err;     /* opening its undo record fails with this */
+	int log_err;      /* opening its redo log fails with this */
 	int lock_err;     /* locking its inode fails with this */
 	bool fstat_after; /* the fstat after its lock fails */
 	bool locked;
@@ -437,8 +466,8 @@ f_openat(int dfd, const char *path, int flags, mode_t mode)
 		errno = F.rdwr_err;
 		return -1;
 	}
-	if (F.undo_err && strstr(path, ".afile-undo")) {
-		errno = F.undo_err;
+	if (F.log_err && strstr(path, ".afile-redo")) {
+		errno = F.log_err;
 		return -1;
 	}
 	return afile__sys_default.openat(dfd, path, flags, mode);
@@ -514,12 +543,12 @@ test_entry_errors(void **state)
 	assert_err(r = patch_f(c, &e, 0), -EIO);
 	assert_failed_at(&e, r, "read metadata");
 	F.fstat_after = F.locked = false;
-	F.undo_err = EACCES;
+	F.log_err = EACCES;
 	assert_err(r = patch_f(c, &e, 0), -EACCES);
-	assert_failed_at(&e, r, "open undo record");
+	assert_failed_at(&e, r, "open redo log");
 	/* The same steps for a recovery. */
 	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -EACCES);
-	F.undo_err = 0;
+	F.log_err = 0;
 	F.lock_err = ENOLCK;
 	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -ENOLCK);
 	F.lock_err = 0;
@@ -536,7 +565,7 @@ test_entry_errors(void **state)
 	assert_file(c, "f", TEN);
 	assert_entries(c, ".", LOCK, "f");
 
-	/* A name of NAME_MAX: its record's name is cut and hashed. */
+	/* A name of NAME_MAX: its log's name is cut and hashed. */
 	memset(name, 'n', NAME_MAX);
 	name[NAME_MAX] = '\0';
 	h_puts(c, name, TEN);
@@ -628,7 +657,7 @@ test_read_lock_errors(void **state)
 }
 
 /*
- * A record left beside the file (here a torn one: only its length says
+ * A log left beside the file (here a torn one: only its length says
  * "pending") is recovered before a read or an update; when that recovery
  * cannot even open the file, the read and the update fail with its error.
  */
@@ -644,7 +673,7 @@ test_pending_record_errors(void **state)
 
 	o.err = &e;
 	h_puts(c, "f", TEN);
-	h_put(c, UNDO, "torn", 4, 0644);
+	h_put(c, REDO, "torn", 4, 0644);
 	F.ino = ino_of(c, "f");
 	afile__sys.openat = f_openat;
 	F.rdwr_err = EACCES;
@@ -662,7 +691,7 @@ test_pending_record_errors(void **state)
 	free(buf);
 }
 
-/* Paths whose record cannot be named are read without looking for one. */
+/* Paths whose log cannot be named are read without looking for one. */
 static void
 test_read_unnamed_records(void **state)
 {
@@ -676,7 +705,7 @@ test_read_unnamed_records(void **state)
 	assert_err(afile_read(c->dfd, ".", &buf, &len, 0, NULL), -EISDIR);
 	assert_err(afile_read(c->dfd, "sub/", &buf, &len, 0, NULL), -EISDIR);
 	assert_err(afile_read(c->dfd, "sub/..", &buf, &len, 0, NULL), -EISDIR);
-	/* Room for the path, none for the record's name beside it. */
+	/* Room for the path, none for the log's name beside it. */
 	h_puts(c, "f", TEN);
 	while (k + 2 < sizeof(path) - 8) {
 		path[k++] = '.';
@@ -688,6 +717,148 @@ test_read_unnamed_records(void **state)
 	assert_int_equal(len, 10);
 	free(buf);
 	assert_entries(c, ".", "sub", "f");
+}
+
+/* ---- The redo log: its marker's trust, checkpoints, the fallback ---- */
+
+extern uint64_t afile__inplace_log_max;
+
+static unsigned int fake_boot;
+
+static ssize_t
+boot_fake(char *buf, size_t n)
+{
+	return snprintf(buf, n, "0000beef-0000-0000-0000-%012x", fake_boot);
+}
+
+static ssize_t
+boot_missing(char *buf, size_t n)
+{
+	(void)buf, (void)n;
+	errno = ENOENT;
+	return -1;
+}
+
+static uint64_t fake_mnt;
+
+static int
+mnt_fake(int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt)
+{
+	int r = afile__sys_default.stat_mnt(dfd, path, flags, size, mnt);
+
+	*mnt = fake_mnt;
+	return r;
+}
+
+/* Overwrite f's bytes [2, 4) behind the library: a write a cut lost. */
+static void
+lose_write(struct h_ctx *c)
+{
+	int fd = openat(c->dfd, "f", O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "--", 2, 2), 2);
+	close(fd);
+}
+
+/*
+ * The marker is trusted in the boot and mount that wrote it only: a
+ * reboot or a new mount replays the log (the patch's write into the file
+ * was not synced and may be lost).
+ */
+static void
+test_marker_boot_and_mount(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	afile__sys.read_boot_id = boot_fake;
+	afile__sys.stat_mnt = mnt_fake;
+	fake_boot = 1;
+	fake_mnt = 7;
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	lose_write(c);
+	/* Same boot and mount: the page cache is the truth, no replay. */
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01--456789", 10);
+	free(buf);
+	/* Another boot: replayed. */
+	fake_boot = 2;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01XX456789", 10);
+	free(buf);
+	/* Another mount in the same boot: replayed. */
+	lose_write(c);
+	fake_mnt = 8;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01XX456789", 10);
+	free(buf);
+	afile__sys_reset();
+}
+
+/* Past the log's limit a patch syncs the file and starts the log again. */
+static void
+test_checkpoint(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
+	uint64_t max = afile__inplace_log_max;
+	char want[11] = "0123456789";
+	off_t size;
+
+	h_puts(c, "f", TEN);
+	afile__inplace_log_max = 1100; /* room for one small record */
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	size = size_of(c, REDO);
+	for (int i = 1; i < 6; i++) {
+		assert_ok(afile_stats_get(&s0));
+		assert_ok(afile_patch(
+		    c->dfd, "f", (uint64_t)i, "b", 1, AFILE_INPLACE, NULL));
+		assert_ok(afile_stats_get(&s1));
+		/* The file's sync, then the log's. */
+		assert_int_equal(
+		    s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 2);
+		/* Records overwrite the old generation's: the log stays. */
+		assert_int_equal(size_of(c, REDO), size);
+	}
+	afile__inplace_log_max = max;
+	memcpy(want, "abbbbb", 6);
+	assert_file(c, "f", want);
+	/* A reboot replays only the last generation: the same bytes. */
+	afile__sys.read_boot_id = boot_fake;
+	fake_boot = 3;
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
+	afile__sys_reset();
+	assert_file(c, "f", want);
+	assert_int_equal(size_of(c, REDO), 0);
+}
+
+/* Without a boot id (no /proc) a patch syncs the file: two syncs. */
+static void
+test_no_boot_id(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	afile__sys.read_boot_id = boot_missing;
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL));
+	assert_ok(afile_stats_get(&s0));
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	assert_ok(afile_stats_get(&s1));
+	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 2);
+	/* The marker says durable: trusted in any boot, no replay. */
+	lose_write(c);
+	afile__sys.read_boot_id = boot_fake;
+	fake_boot = 4;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "x1--456789", 10);
+	free(buf);
+	afile__sys_reset();
 }
 
 int
@@ -712,6 +883,9 @@ main(void)
 	    T(test_read_lock_errors),
 	    T(test_pending_record_errors),
 	    T(test_read_unnamed_records),
+	    T(test_marker_boot_and_mount),
+	    T(test_checkpoint),
+	    T(test_no_boot_id),
 #undef T
 	};
 
