@@ -9,9 +9,11 @@
  * size of the change: the new bytes go to a redo log beside the file,
  * ".NAME.afile-redo", and one sync of the log is the commit point; they
  * are then written into the file without a sync, and written again from
- * the log after a crash.  The format is in docs/FORMAT.md ("Redo log"):
- * a header (generation, the file's identity), a marker (how far the file
- * is known to hold the log, and in which boot), then records.
+ * the log after a crash.  The log's bytes are redo.c's (and
+ * docs/FORMAT.md's): a header (generation, the file's identity), a
+ * marker (how far the file is known to hold the log, and in which boot
+ * and mount), then records; redo.c also draws the log's states.  This
+ * file does the I/O, the locks and the order of the steps.
  *
  * Protocol of one patch (the file's sidecar lock, then an OFD write lock
  * on the file's own inode, are held throughout):
@@ -54,6 +56,27 @@
  * FUSE) only st_ino is compared.  Not st_dev: the log is beside the file,
  * and btrfs changes a subvolume's st_dev from one mount to the next.
  *
+ * Invariants:
+ *   1. Nothing is written into the file before its record is durable in
+ *      the log (step 4); a failure before that leaves the file
+ *      byte-for-byte unchanged and takes the record back.
+ *   2. While the file may lack a committed record, the marker does not
+ *      vouch for it: it says "pending" from before the record is written
+ *      until after the file is, and a marker that says "applied" is
+ *      trusted only in its own boot and mount (or once the file was
+ *      synced: durable).
+ *   3. Replay writes only what committed records hold, in their order,
+ *      and sets the file's size from them: running it twice, or after a
+ *      crash in the middle of it, gives the same bytes.
+ *   4. A log never reaches the wrong file: it is named by st_ino and the
+ *      inode generation (redo.c), and one planted by another user in a
+ *      sticky directory is never opened.
+ *   5. A checkpoint syncs the file before the new generation's header is
+ *      written, so the records that header retires are already in the
+ *      file for good.
+ *   6. Every change of the log and the file happens under the file's OFD
+ *      write lock; cooperating readers hold its shared lock.
+ *
  * Locks: a patcher takes the sidecar (lock.c) exclusively, serializing
  * it with every AFILE_LOCK writer, afile_update() and afile_lock_acquire()
  * holder, then an OFD write lock on the file's inode (the inode does not
@@ -69,43 +92,9 @@
 #include <string.h>
 
 #include "internal.h"
-#include "journal.h"
-
-#define REDO_SUFFIX ".afile-redo"
-#define HDR_MAGIC   "afredo1\n"
-#define MARK_MAGIC  "afmark1\n"
-#define REC_MAGIC   "afrec01\n"
-#define MARK_OFF    512u  /* the marker has a sector of its own */
-#define REC_START   1024u /* the first record */
-#define HDR_LEN     44u   /* magic, gen, dev, ino, igen, CRC */
-#define MARK_LEN    68u   /* magic, gen, seq, end, boot[16], flags, mnt, CRC */
-#define REC_HDR     56u   /* magic, gen, seq, n, pad, old, new, total */
-#define RANGE_LEN   16u
-#define CRC_LEN     4u
-
-#define MARK_DURABLE 1u /* applied and synced: valid in any boot */
+#include "redo.h"
 
 uint64_t afile__inplace_log_max = 1u << 20;
-
-/* A parsed record; the pointers point into the log's buffer. */
-struct rec {
-	uint64_t seq, old_size, new_size, total;
-	uint32_t n;
-	const unsigned char *ranges; /* n x {u64 offset, u64 length} */
-	const unsigned char *bytes;  /* the new bytes, in range order */
-};
-
-struct mark {
-	uint64_t gen, seq, end, mnt;
-	unsigned char boot[16];
-	uint32_t flags;
-};
-
-/* Where the page cache holds the file: this boot, this mount. */
-struct here {
-	unsigned char boot[16];
-	uint64_t mnt;
-};
 
 /* One in-place call: the target, its locks and the log. */
 struct ip {
@@ -116,8 +105,8 @@ struct ip {
 	int rfd;     /* the log, or -1 while it does not exist */
 	char rname[NAME_MAX + 1];
 	struct stat st;
-	uint64_t igen; /* the file's inode generation, or 0 */
-	struct here here;
+	struct afile__redo_id id; /* the file: st_ino, inode generation */
+	struct afile__redo_here here;
 	bool have_boot;
 	/* The log: live generation, last seq, end of the last record. */
 	bool fresh; /* no usable header: a new generation starts */
@@ -125,162 +114,16 @@ struct ip {
 	uint64_t lsize; /* the log's size: records within need no growth */
 };
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)get64(
-	    (const unsigned char[8]){p[0], p[1], p[2], p[3]});
-}
-
-/* The header into @b (MARK_OFF bytes). */
-static void
-hdr_build(const struct ip *ip, uint64_t gen, unsigned char *b)
-{
-	memset(b, 0, MARK_OFF);
-	memcpy(b, HDR_MAGIC, 8);
-	put64(b + 8, gen);
-	put64(b + 16, (uint64_t)ip->st.st_dev);
-	put64(b + 24, (uint64_t)ip->st.st_ino);
-	put64(b + 32, ip->igen);
-	put32(b + 40, afile__crc32c(0, b, 40));
-}
-
-/* The generation of a header of this file's, or 0 (torn, another's). */
-static uint64_t
-hdr_gen(const struct ip *ip, const unsigned char *b, bool check_identity)
-{
-	if (memcmp(b, HDR_MAGIC, 8) || afile__crc32c(0, b, 40) != get32(b + 40))
-		return 0;
-	/*
-	 * Not st_dev (kept for a human): the log is beside the file, so on
-	 * its file system, and btrfs gives a subvolume a new anonymous
-	 * st_dev on every mount, which would make every log stale after a
-	 * reboot, and lose the patches since the last checkpoint.
-	 */
-	if (check_identity &&
-	    (get64(b + 24) != (uint64_t)ip->st.st_ino ||
-		get64(b + 32) != ip->igen))
-		return 0;
-	return get64(b + 8);
-}
-
-/* The marker into @b (MARK_LEN bytes); @here NULL: pending. */
-static void
-mark_build(unsigned char *b, uint64_t gen, uint64_t seq, uint64_t end,
-    const struct here *here, uint32_t flags)
-{
-	memset(b, 0, MARK_LEN);
-	memcpy(b, MARK_MAGIC, 8);
-	put64(b + 8, gen);
-	put64(b + 16, seq);
-	put64(b + 24, end);
-	if (here) {
-		memcpy(b + 32, here->boot, 16);
-		put64(b + 56, here->mnt);
-	}
-	put32(b + 48, flags);
-	put32(b + 64, afile__crc32c(0, b, 64));
-}
-
-static bool
-mark_parse(const unsigned char *b, struct mark *m)
-{
-	static const unsigned char zero[16];
-
-	if (memcmp(b, MARK_MAGIC, 8) ||
-	    afile__crc32c(0, b, 64) != get32(b + 64))
-		return false;
-	m->gen = get64(b + 8);
-	m->seq = get64(b + 16);
-	m->end = get64(b + 24);
-	memcpy(m->boot, b + 32, 16);
-	m->flags = get32(b + 48);
-	m->mnt = get64(b + 56);
-	/* A pending marker (no boot, not durable) says nothing. */
-	return (m->flags & MARK_DURABLE) || memcmp(m->boot, zero, 16);
-}
-
-/*
- * Does the first REC_START bytes of a log, @b, say the file holds every
- * record (nothing to replay)?  Fills *@m when it does.
- */
-static bool
-log_clean(const struct ip *ip, const unsigned char *b, bool check_identity,
-    const struct here *here, struct mark *m)
-{
-	uint64_t gen = hdr_gen(ip, b, check_identity);
-
-	return gen && mark_parse(b + MARK_OFF, m) && m->gen == gen &&
-	    m->end >= REC_START &&
-	    ((m->flags & MARK_DURABLE) ||
-		(here && !memcmp(m->boot, here->boot, 16) &&
-		    m->mnt == here->mnt));
-}
-
-/*
- * Parse the record at @b (@avail bytes left in the log) of generation
- * @gen and number @seq; false when it is not one (torn, stale, garbage).
- */
-static bool
-rec_parse(const unsigned char *b, uint64_t avail, uint64_t gen, uint64_t seq,
-    struct rec *r)
-{
-	uint64_t sum = 0;
-
-	if (avail < REC_HDR + CRC_LEN || memcmp(b, REC_MAGIC, 8) ||
-	    get64(b + 8) != gen || get64(b + 16) != seq)
-		return false;
-	r->seq = seq;
-	r->n = get32(b + 24);
-	r->old_size = get64(b + 32);
-	r->new_size = get64(b + 40);
-	r->total = get64(b + 48);
-	if (r->total > avail || r->total < REC_HDR + CRC_LEN ||
-	    r->n > AFILE__PATCH_MAX_RANGES ||
-	    (uint64_t)r->n * RANGE_LEN > r->total - REC_HDR - CRC_LEN ||
-	    afile__crc32c(0, b, (size_t)r->total - CRC_LEN) !=
-		get32(b + r->total - CRC_LEN))
-		return false;
-	r->ranges = b + REC_HDR;
-	r->bytes = r->ranges + (size_t)r->n * RANGE_LEN;
-	for (uint32_t i = 0; i < r->n; i++)
-		sum += get64(r->ranges + i * RANGE_LEN + 8);
-	return sum == r->total - REC_HDR - CRC_LEN - (uint64_t)r->n * RANGE_LEN;
-}
-
 /* The marker "applied through ip->end" for this boot (or durable). */
 static int
 mark_applied(struct ip *ip, uint32_t flags)
 {
-	unsigned char b[MARK_LEN];
+	unsigned char b[AFILE__REDO_MARK_LEN];
 
-	mark_build(b, ip->gen, ip->seq, ip->end,
+	afile__redo_mark_encode(b, ip->gen, ip->seq, ip->end,
 	    ip->have_boot ? &ip->here : NULL, flags);
-	return afile__pwrite_all(ip->rfd, b, MARK_LEN, MARK_OFF);
+	return afile__pwrite_all(
+	    ip->rfd, b, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
 }
 
 /* Sync the file; where no boot identity exists, mark the log durable. */
@@ -293,7 +136,7 @@ settle_mark(struct ip *ip)
 		r = afile__fsync(ip->fd, true);
 		if (r < 0)
 			return afile__fail(ip->op, r, "sync file", ip->t.shown);
-		r = mark_applied(ip, MARK_DURABLE);
+		r = mark_applied(ip, AFILE__REDO_DURABLE);
 	} else {
 		r = mark_applied(ip, 0);
 	}
@@ -304,7 +147,7 @@ settle_mark(struct ip *ip)
 
 /* Write record @rc into the file: its old size, then its ranges. */
 static int
-rec_apply(struct ip *ip, const struct rec *rc)
+rec_apply(struct ip *ip, const struct afile__redo_rec *rc)
 {
 	const unsigned char *p = rc->bytes;
 	int r = 0;
@@ -312,8 +155,9 @@ rec_apply(struct ip *ip, const struct rec *rc)
 	if ((uint64_t)ip->st.st_size != rc->old_size)
 		r = afile__ftruncate(ip->fd, rc->old_size);
 	for (uint32_t i = 0; r == 0 && i < rc->n; i++) {
-		uint64_t off = get64(rc->ranges + i * RANGE_LEN);
-		uint64_t len = get64(rc->ranges + i * RANGE_LEN + 8);
+		uint64_t off, len;
+
+		afile__redo_rec_range(rc, i, &off, &len);
 
 		if (len)
 			r = afile__pwrite_all(ip->fd, p, (size_t)len, off);
@@ -335,14 +179,14 @@ recover(struct ip *ip)
 {
 	unsigned char *buf;
 	struct stat rst;
-	struct mark m;
+	struct afile__redo_mark m;
 	uint64_t size, off;
 	ssize_t got;
 	int r, replayed = 0;
 
 	ip->fresh = true;
 	ip->gen = ip->seq = ip->lsize = 0;
-	ip->end = REC_START;
+	ip->end = AFILE__REDO_REC_START;
 	if (ip->rfd < 0)
 		return 0;
 	r = afile__fstat(ip->rfd, &rst);
@@ -351,17 +195,17 @@ recover(struct ip *ip)
 	size = ip->lsize = (uint64_t)rst.st_size;
 	if (size == 0)
 		return 0;
-	if (size >= REC_START) {
+	if (size >= AFILE__REDO_REC_START) {
 		/* The common case: the marker says the file holds it all. */
-		unsigned char head[REC_START];
+		unsigned char head[AFILE__REDO_REC_START];
 
-		got = afile__pread_all(ip->rfd, head, REC_START, 0);
+		got = afile__pread_all(ip->rfd, head, AFILE__REDO_REC_START, 0);
 		if (got < 0)
 			return afile__fail(
 			    ip->op, (int)got, "read redo log", ip->t.shown);
-		if (got == REC_START &&
-		    log_clean(
-			ip, head, true, ip->have_boot ? &ip->here : NULL, &m) &&
+		if (got == AFILE__REDO_REC_START &&
+		    afile__redo_clean(
+			head, &ip->id, ip->have_boot ? &ip->here : NULL, &m) &&
 		    m.end <= size) {
 			ip->fresh = false;
 			ip->gen = m.gen;
@@ -380,7 +224,9 @@ recover(struct ip *ip)
 		    ip->op, (int)got, "read redo log", ip->t.shown);
 	}
 	size = (uint64_t)got;
-	ip->gen = size >= REC_START ? hdr_gen(ip, buf, true) : 0;
+	ip->gen = size >= AFILE__REDO_REC_START
+	    ? afile__redo_hdr_gen(buf, &ip->id)
+	    : 0;
 	if (!ip->gen) {
 		/*
 		 * Torn (never committed a record) or another file's: nothing
@@ -394,10 +240,10 @@ recover(struct ip *ip)
 		    : 0;
 	}
 	ip->fresh = false;
-	for (off = REC_START;; ip->seq++) {
-		struct rec rc;
+	for (off = AFILE__REDO_REC_START;; ip->seq++) {
+		struct afile__redo_rec rc;
 
-		if (!rec_parse(
+		if (!afile__redo_rec_parse(
 			buf + off, size - off, ip->gen, ip->seq + 1, &rc))
 			break;
 		r = rec_apply(ip, &rc);
@@ -457,7 +303,7 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	r = afile__target_check_planted(op, &ip->t);
 	if (r < 0)
 		return r;
-	r = afile__hidden_name(ip->t.name, REDO_SUFFIX, ip->rname);
+	r = afile__hidden_name(ip->t.name, AFILE__REDO_SUFFIX, ip->rname);
 	if (r < 0)
 		return afile__fail(op, r, "name redo log", shown);
 	if (sidecar &&
@@ -477,7 +323,9 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 		return afile__fail(op, r, "read metadata", shown);
 	if (!S_ISREG(ip->st.st_mode))
 		return afile__fail(op, AFILE_ENOTREG, "open", shown);
-	ip->igen = afile__file_gen(ip->fd);
+	ip->id.dev = (uint64_t)ip->st.st_dev;
+	ip->id.ino = (uint64_t)ip->st.st_ino;
+	ip->id.igen = afile__file_gen(ip->fd);
 	ip->have_boot = afile__boot_id(ip->here.boot) == 0;
 	if (ip->have_boot &&
 	    afile__stat_mnt(
@@ -500,41 +348,15 @@ static int
 build(struct ip *ip, const struct afile_range *rg, size_t n,
     unsigned char **ret, size_t *ret_len, uint64_t *ret_new_size)
 {
-	uint64_t old = (uint64_t)ip->st.st_size, new_size = old;
-	size_t total = REC_HDR + n * RANGE_LEN + CRC_LEN;
-	unsigned char *b, *p;
+	uint64_t old = (uint64_t)ip->st.st_size, new_size;
+	size_t total = afile__redo_rec_size(rg, n, old, &new_size);
+	unsigned char *b = total ? afile__malloc(total) : NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		uint64_t end = rg[i].offset + rg[i].len;
-
-		if (end > new_size && rg[i].len)
-			new_size = end;
-		if (rg[i].len > SIZE_MAX - total)
-			return afile__fail(
-			    ip->op, -ENOMEM, "build redo record", ip->t.shown);
-		total += rg[i].len;
-	}
-	b = afile__malloc(total);
 	if (!b)
 		return afile__fail(
 		    ip->op, -ENOMEM, "build redo record", ip->t.shown);
-	memset(b, 0, REC_HDR);
-	memcpy(b, REC_MAGIC, 8);
-	put64(b + 8, ip->gen);
-	put64(b + 16, ip->seq + 1);
-	put32(b + 24, (uint32_t)n);
-	put64(b + 32, old);
-	put64(b + 40, new_size);
-	put64(b + 48, total);
-	p = b + REC_HDR + n * RANGE_LEN;
-	for (size_t i = 0; i < n; i++) {
-		put64(b + REC_HDR + i * RANGE_LEN, rg[i].offset);
-		put64(b + REC_HDR + i * RANGE_LEN + 8, rg[i].len);
-		if (rg[i].len)
-			memcpy(p, rg[i].buf, rg[i].len);
-		p += rg[i].len;
-	}
-	put32(p, afile__crc32c(0, b, total - CRC_LEN));
+	afile__redo_rec_encode(
+	    b, total, ip->gen, ip->seq + 1, old, new_size, rg, n);
 	*ret = b;
 	*ret_len = total;
 	*ret_new_size = new_size;
@@ -561,8 +383,9 @@ new_gen(const struct ip *ip)
 static int
 grow(struct ip *ip, uint64_t need)
 {
-	uint64_t to =
-	    ip->lsize * 2 > REC_START * 8 ? ip->lsize * 2 : REC_START * 8;
+	uint64_t to = ip->lsize * 2 > AFILE__REDO_REC_START * 8
+	    ? ip->lsize * 2
+	    : AFILE__REDO_REC_START * 8;
 	unsigned char *zero;
 	int r;
 
@@ -589,14 +412,14 @@ grow(struct ip *ip, uint64_t need)
  * point.  On failure the file is untouched.
  */
 static int
-commit(struct ip *ip, const unsigned char *b, size_t len)
+commit(struct ip *ip, unsigned char *b, size_t len)
 {
 	struct afile__op *op = ip->op;
-	unsigned char head[REC_START];
+	unsigned char head[AFILE__REDO_REC_START];
 	bool created = false;
 	int r;
 
-	if (!ip->fresh && ip->end > REC_START &&
+	if (!ip->fresh && ip->end > AFILE__REDO_REC_START &&
 	    ip->end + len > afile__inplace_log_max) {
 		/* Step 2: the file holds the log durably, which can go. */
 		if (op->sync != AFILE_SYNC_NONE &&
@@ -605,9 +428,10 @@ commit(struct ip *ip, const unsigned char *b, size_t len)
 			 * The pages may be clean and lost (fsyncgate): replay
 			 * them before any later checkpoint (marker pending).
 			 */
-			mark_build(head, ip->gen, ip->seq, ip->end, NULL, 0);
-			(void)afile__pwrite_all(
-			    ip->rfd, head, MARK_LEN, MARK_OFF);
+			afile__redo_mark_encode(
+			    head, ip->gen, ip->seq, ip->end, NULL, 0);
+			(void)afile__pwrite_all(ip->rfd, head,
+			    AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
 			return afile__fail(op, r, "sync file", ip->t.shown);
 		}
 		ip->fresh = true;
@@ -615,12 +439,9 @@ commit(struct ip *ip, const unsigned char *b, size_t len)
 	if (ip->fresh) {
 		ip->gen = new_gen(ip);
 		ip->seq = 0;
-		ip->end = REC_START;
+		ip->end = AFILE__REDO_REC_START;
 		/* The record was built for the old generation. */
-		put64((unsigned char *)(uintptr_t)b + 8, ip->gen);
-		put64((unsigned char *)(uintptr_t)b + 16, 1);
-		put32((unsigned char *)(uintptr_t)b + len - CRC_LEN,
-		    afile__crc32c(0, b, len - CRC_LEN));
+		afile__redo_rec_restamp(b, len, ip->gen, 1);
 	}
 	if (ip->rfd < 0) {
 		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,
@@ -637,11 +458,13 @@ commit(struct ip *ip, const unsigned char *b, size_t len)
 	/* Step 3: "pending" first, so that a crash after it replays. */
 	memset(head, 0, sizeof(head));
 	if (ip->fresh)
-		hdr_build(ip, ip->gen, head);
-	mark_build(head + MARK_OFF, ip->gen, ip->seq, ip->end, NULL, 0);
+		afile__redo_hdr_encode(head, ip->gen, &ip->id);
+	afile__redo_mark_encode(
+	    head + AFILE__REDO_MARK_OFF, ip->gen, ip->seq, ip->end, NULL, 0);
 	r = ip->fresh
-	    ? afile__pwrite_all(ip->rfd, head, REC_START, 0)
-	    : afile__pwrite_all(ip->rfd, head + MARK_OFF, MARK_LEN, MARK_OFF);
+	    ? afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_START, 0)
+	    : afile__pwrite_all(ip->rfd, head + AFILE__REDO_MARK_OFF,
+		  AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
 	if (r == 0)
 		r = afile__pwrite_all(ip->rfd, b, len, ip->end);
 	if (r < 0)
@@ -668,13 +491,14 @@ commit(struct ip *ip, const unsigned char *b, size_t len)
 	 * header goes too, so that the next patch writes it again.
 	 */
 	memset(head, 0, sizeof(head));
-	(void)afile__pwrite_all(ip->rfd, head, REC_HDR, ip->end);
+	(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_HDR, ip->end);
 	if (ip->fresh) {
-		(void)afile__pwrite_all(ip->rfd, head, HDR_LEN, 0);
+		(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_HDR_LEN, 0);
 	} else {
-		mark_build(head, ip->gen, ip->seq, ip->end,
+		afile__redo_mark_encode(head, ip->gen, ip->seq, ip->end,
 		    ip->have_boot ? &ip->here : NULL, 0);
-		(void)afile__pwrite_all(ip->rfd, head, MARK_LEN, MARK_OFF);
+		(void)afile__pwrite_all(
+		    ip->rfd, head, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
 	}
 	return r;
 }
@@ -770,7 +594,7 @@ record_path(const char *path, char *out, size_t room)
 	size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
 
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
-	    afile__hidden_name(base, REDO_SUFFIX, name) < 0 ||
+	    afile__hidden_name(base, AFILE__REDO_SUFFIX, name) < 0 ||
 	    dlen + strlen(name) + 1 > room)
 		return false;
 	memcpy(out, path, dlen);
@@ -781,16 +605,17 @@ record_path(const char *path, char *out, size_t room)
 /*
  * Does the log @name in @dfd hold anything the file may lack (a crash or
  * a power cut since its last patch)?  One fstatat when there is no log;
- * else its first REC_START bytes are read (no lock: a patcher changes
- * them only under the file's write lock, which our shared lock excludes).
+ * else its first AFILE__REDO_REC_START bytes are read (no lock: a patcher
+ * changes them only under the file's write lock, which our shared lock
+ * excludes).
  */
 static int
 log_pending(struct afile__op *op, int dfd, const char *name)
 {
-	unsigned char b[REC_START];
-	struct here here;
+	unsigned char b[AFILE__REDO_REC_START];
+	struct afile__redo_here here;
 	uint64_t size;
-	struct mark m;
+	struct afile__redo_mark m;
 	ssize_t n;
 	int fd;
 
@@ -806,8 +631,8 @@ log_pending(struct afile__op *op, int dfd, const char *name)
 	afile__close_quiet(fd);
 	(void)op;
 	return n != (ssize_t)sizeof(b) ||
-	    !log_clean(NULL, b, false,
-		afile__boot_id(here.boot) == 0 ? &here : NULL, &m);
+	    !afile__redo_clean(
+		b, NULL, afile__boot_id(here.boot) == 0 ? &here : NULL, &m);
 }
 
 /*
@@ -831,7 +656,7 @@ pending(struct afile__op *op, int dirfd, const char *path, bool via_link)
 		op->failed = false; /* not an error of the read */
 		return 0;
 	}
-	r = afile__hidden_name(t.name, REDO_SUFFIX, name);
+	r = afile__hidden_name(t.name, AFILE__REDO_SUFFIX, name);
 	r = r == 0 ? log_pending(op, t.dfd, name) : 0;
 	afile__target_close(&t);
 	return r;
