@@ -158,7 +158,6 @@ rec_apply(struct ip *ip, const struct afile__redo_rec *rc)
 		uint64_t off, len;
 
 		afile__redo_rec_range(rc, i, &off, &len);
-
 		if (len)
 			r = afile__pwrite_all(ip->fd, p, (size_t)len, off);
 		p += len;

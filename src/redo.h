@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "atomicfile.h"
+#include "sys.h"
 
 #define AFILE__REDO_SUFFIX    ".afile-redo"
 #define AFILE__REDO_MARK_OFF  512u  /* the marker has a sector of its own */
@@ -65,20 +66,22 @@ struct afile__redo_rec {
 };
 
 /* The header into @b (AFILE__REDO_MARK_OFF bytes, zero-padded). */
-void afile__redo_hdr_encode(
+AFILE_HIDDEN void afile__redo_hdr_encode(
     unsigned char *b, uint64_t gen, const struct afile__redo_id *id);
 /*
  * The generation of the header @b, or 0 when it is torn or (with @id)
  * names another file.
  */
-uint64_t afile__redo_hdr_gen(
+AFILE_HIDDEN uint64_t afile__redo_hdr_gen(
     const unsigned char *b, const struct afile__redo_id *id);
 
 /* The marker into @b (AFILE__REDO_MARK_LEN bytes); @here NULL: pending. */
-void afile__redo_mark_encode(unsigned char *b, uint64_t gen, uint64_t seq,
-    uint64_t end, const struct afile__redo_here *here, uint32_t flags);
+AFILE_HIDDEN void afile__redo_mark_encode(unsigned char *b, uint64_t gen,
+    uint64_t seq, uint64_t end, const struct afile__redo_here *here,
+    uint32_t flags);
 /* Parse the marker @b; false when torn or pending. */
-bool afile__redo_mark_parse(const unsigned char *b, struct afile__redo_mark *m);
+AFILE_HIDDEN bool afile__redo_mark_parse(
+    const unsigned char *b, struct afile__redo_mark *m);
 
 /*
  * Do the first AFILE__REDO_REC_START bytes of a log, @b, say the file
@@ -86,30 +89,31 @@ bool afile__redo_mark_parse(const unsigned char *b, struct afile__redo_mark *m);
  * names this file; @here: this boot and mount (NULL: unknown, only a
  * durable marker is trusted).  Fills *@m when it does.
  */
-bool afile__redo_clean(const unsigned char *b, const struct afile__redo_id *id,
-    const struct afile__redo_here *here, struct afile__redo_mark *m);
+AFILE_HIDDEN bool afile__redo_clean(const unsigned char *b,
+    const struct afile__redo_id *id, const struct afile__redo_here *here,
+    struct afile__redo_mark *m);
 
 /*
  * The length of the record of @rg[0..@n) (0 when it would not fit a
  * size_t), and in *@new_size the file's size after it from @old_size.
  */
-size_t afile__redo_rec_size(const struct afile_range *rg, size_t n,
+AFILE_HIDDEN size_t afile__redo_rec_size(const struct afile_range *rg, size_t n,
     uint64_t old_size, uint64_t *new_size);
 /* Encode that record into @b (@total bytes). */
-void afile__redo_rec_encode(unsigned char *b, size_t total, uint64_t gen,
-    uint64_t seq, uint64_t old_size, uint64_t new_size,
+AFILE_HIDDEN void afile__redo_rec_encode(unsigned char *b, size_t total,
+    uint64_t gen, uint64_t seq, uint64_t old_size, uint64_t new_size,
     const struct afile_range *rg, size_t n);
 /* Give the record @b (@total bytes) another generation and seq. */
-void afile__redo_rec_restamp(
+AFILE_HIDDEN void afile__redo_rec_restamp(
     unsigned char *b, size_t total, uint64_t gen, uint64_t seq);
 /*
  * Parse the record at @b (@avail bytes left in the log) of generation
  * @gen and number @seq; false when it is not one (torn, stale, garbage).
  */
-bool afile__redo_rec_parse(const unsigned char *b, uint64_t avail, uint64_t gen,
-    uint64_t seq, struct afile__redo_rec *r);
+AFILE_HIDDEN bool afile__redo_rec_parse(const unsigned char *b, uint64_t avail,
+    uint64_t gen, uint64_t seq, struct afile__redo_rec *r);
 /* Range @i of a parsed record. */
-void afile__redo_rec_range(
+AFILE_HIDDEN void afile__redo_rec_range(
     const struct afile__redo_rec *r, uint32_t i, uint64_t *off, uint64_t *len);
 
 #endif /* AFILE_REDO_H */

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "redo.h"
 #include "sys.h"
 
 static const char TEN[] = "0123456789";
@@ -861,6 +862,128 @@ test_no_boot_id(void **state)
 	afile__sys_reset();
 }
 
+/* ---- redo.c alone: what its parsers refuse ---- */
+
+static void
+put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+test_redo_bytes(void **state)
+{
+	const struct afile__redo_id id = {.dev = 9, .ino = 42, .igen = 7};
+	const struct afile__redo_id other_ino = {
+	    .dev = 9, .ino = 43, .igen = 7};
+	const struct afile__redo_id other_gen = {
+	    .dev = 9, .ino = 42, .igen = 8};
+	const struct afile__redo_id other_dev = {
+	    .dev = 1, .ino = 42, .igen = 7};
+	const struct afile__redo_here here = {.boot = {1, 2, 3}, .mnt = 5};
+	const struct afile__redo_here other_boot = {
+	    .boot = {1, 2, 4}, .mnt = 5};
+	const struct afile__redo_here other_mnt = {.boot = {1, 2, 3}, .mnt = 6};
+	const struct afile_range rg[] = {{3, "abc", 3}, {100, "", 0}};
+	unsigned char log[AFILE__REDO_REC_START], rec[128];
+	struct afile__redo_mark m;
+	struct afile__redo_rec r;
+	uint64_t new_size, off, len;
+	size_t total;
+
+	(void)state;
+	/* Header: its file by st_ino and inode generation, not st_dev. */
+	memset(log, 0, sizeof(log));
+	afile__redo_hdr_encode(log, 77, &id);
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, NULL), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_dev), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_ino), 0);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_gen), 0);
+	log[20] ^= 1; /* st_dev, under the CRC */
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 0);
+	log[20] ^= 1;
+	log[0] = 'X';
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 0);
+	log[0] = 'a';
+
+	/* Marker: pending says nothing; applied here, or durable. */
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, 0);
+	assert_false(afile__redo_mark_parse(log + AFILE__REDO_MARK_OFF, &m));
+	assert_false(afile__redo_clean(log, &id, &here, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, &here, 0);
+	assert_true(afile__redo_clean(log, &id, &here, &m));
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(m.end, 2000);
+	assert_false(afile__redo_clean(log, &id, &other_boot, &m));
+	assert_false(afile__redo_clean(log, &id, &other_mnt, &m));
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	assert_false(afile__redo_clean(log, &other_ino, &here, &m));
+	log[AFILE__REDO_MARK_OFF + 20] ^= 1; /* under the marker's CRC */
+	assert_false(afile__redo_clean(log, &id, &here, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, AFILE__REDO_DURABLE);
+	assert_true(afile__redo_clean(log, &id, NULL, &m));
+	/* Of another generation, or ending inside the log's head. */
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 78, 1, 2000, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 1000, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+
+	/* A record, and each way one is not the chain's next link. */
+	total = afile__redo_rec_size(rg, 2, 10, &new_size);
+	assert_int_equal(total, AFILE__REDO_REC_HDR + 2 * 16 + 3 + 4);
+	assert_int_equal(new_size, 10); /* an empty range grows nothing */
+	afile__redo_rec_encode(rec, total, 77, 1, 10, new_size, rg, 2);
+	assert_true(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	assert_int_equal(r.n, 2);
+	afile__redo_rec_range(&r, 0, &off, &len);
+	assert_int_equal(off, 3);
+	assert_int_equal(len, 3);
+	assert_memory_equal(r.bytes, "abc", 3);
+	assert_false(afile__redo_rec_parse(rec, total - 1, 77, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, 20, 77, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, total, 76, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, total, 77, 2, &r));
+	rec[total - 1] ^= 1; /* the CRC */
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[total - 1] ^= 1;
+	rec[0] = 'X';
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[0] = 'a';
+	/* Fields that a good CRC covers but that do not add up. */
+	put_u64(rec + 48, 10); /* shorter than a record can be */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	put_u64(rec + 48, total);
+	rec[24] = 0, rec[25] = 0, rec[26] = 2; /* n = 131072 */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[24] = 3, rec[26] = 0; /* 3 ranges: more than the record holds */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[24] = 2;
+	put_u64(rec + AFILE__REDO_REC_HDR + 8, 2); /* lengths sum to 2, not 3 */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	put_u64(rec + AFILE__REDO_REC_HDR + 8, 3);
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_true(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	/* A vector whose bytes would not fit a size_t. */
+	{
+		const struct afile_range huge[] = {
+		    {0, "x", SIZE_MAX - 10}, {0, "y", 1}};
+
+		assert_int_equal(
+		    afile__redo_rec_size(huge, 2, 0, &new_size), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -886,6 +1009,7 @@ main(void)
 	    T(test_marker_boot_and_mount),
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
+	    T(test_redo_bytes),
 #undef T
 	};
 
