@@ -984,6 +984,265 @@ test_redo_bytes(void **state)
 	}
 }
 
+/* ---- Each I/O step of a replay, a checkpoint and a commit failing ---- */
+
+/*
+ * The call @fault.call on the inode @fault.ino (or on a directory) fails
+ * with @fault.err, after @fault.skip such calls went through.
+ */
+static struct {
+	const char *call;
+	ino_t ino;
+	int err, skip;
+	bool dir;
+} fault;
+
+static bool
+fault_on(const char *call, int fd)
+{
+	struct stat st;
+
+	if (!fault.err || strcmp(call, fault.call) ||
+	    afile__sys_default.fstat(fd, &st) < 0 ||
+	    !(fault.dir ? S_ISDIR(st.st_mode) : st.st_ino == fault.ino))
+		return false;
+	return fault.skip-- <= 0;
+}
+
+static int
+fstat_faulty(int fd, struct stat *st)
+{
+	if (fault_on("fstat", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fstat(fd, st);
+}
+
+static ssize_t
+pread_faulty(int fd, void *b, size_t n, off_t off)
+{
+	if (fault_on("pread", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.pread(fd, b, n, off);
+}
+
+static ssize_t
+pwrite_faulty(int fd, const void *b, size_t n, off_t off)
+{
+	if (fault_on("pwrite", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+static int
+ftruncate_faulty(int fd, off_t len)
+{
+	if (fault_on("ftruncate", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.ftruncate(fd, len);
+}
+
+static int
+fdatasync_faulty(int fd)
+{
+	if (fault_on("fdatasync", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fdatasync(fd);
+}
+
+static int
+fsync_faulty(int fd)
+{
+	if (fault_on("fsync", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fsync(fd);
+}
+
+static int
+fallocate_faulty(int fd, int mode, off_t off, off_t len)
+{
+	if (fault_on("fallocate", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fallocate(fd, mode, off, len);
+}
+
+/* afile_patch_recover() of f with the fault armed: its error and step. */
+static void
+recover_fails(struct h_ctx *c, const char *call, int skip, const char *name,
+    int err, const char *step)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+
+	o.err = &e;
+	fault.call = call;
+	fault.skip = skip;
+	fault.ino = ino_of(c, name);
+	fault.err = err;
+	assert_err(afile_patch_recover(c->dfd, "f", 0, &o), -err);
+	assert_string_equal(e.step, step);
+	fault.err = 0;
+}
+
+/* Arm the fault: @call on @name's inode. */
+static void
+arm(struct h_ctx *c, const char *call, const char *name, int err)
+{
+	fault.call = call;
+	fault.skip = 0;
+	fault.dir = false;
+	fault.ino = ino_of(c, name);
+	fault.err = err;
+}
+
+static void
+test_replay_faults(void **state)
+{
+	struct h_ctx *c = *state;
+
+	afile__sys.fstat = fstat_faulty;
+	afile__sys.pread = pread_faulty;
+	afile__sys.pwrite = pwrite_faulty;
+	afile__sys.ftruncate = ftruncate_faulty;
+	afile__sys.fdatasync = fdatasync_faulty;
+	/* A committed patch, half in the file: each step of its replay. */
+	crash_at(c, 5);
+	recover_fails(c, "fstat", 0, REDO, EIO, "open redo log");
+	recover_fails(c, "fstat", 1, REDO, EIO, "read redo log");
+	recover_fails(c, "pread", 0, REDO, EIO, "read redo log"); /* head */
+	recover_fails(c, "pread", 1, REDO, EIO, "read redo log"); /* all */
+	recover_fails(c, "pwrite", 0, "f", ENOSPC, "replay redo log");
+	/* Longer than the record's old size: cut back first, which fails. */
+	h_puts(c, "f", "01XX456789--");
+	recover_fails(c, "ftruncate", 0, "f", EIO, "replay redo log");
+	assert_file(c, "f", "01XX456789--");
+	/* Replayed, then the file's sync or the log's reset fails. */
+	recover_fails(c, "fdatasync", 0, "f", EIO, "sync file");
+	assert_file(c, "f", "01XX4567YYYY");
+	recover_fails(c, "ftruncate", 0, REDO, EIO, "reset redo log");
+	assert_true(size_of(c, REDO) > 0);
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_int_equal(size_of(c, REDO), 0);
+	afile__sys_reset();
+	assert_file(c, "f", "01XX4567YYYY");
+}
+
+/* Without a boot id the replay syncs the file: its failure is the call's. */
+static void
+test_replay_no_boot_sync_fails(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	crash_at(c, 5);
+	afile__sys.read_boot_id = boot_missing;
+	afile__sys.fdatasync = fdatasync_faulty;
+	arm(c, "fdatasync", "f", EIO);
+	assert_err(afile_read(c->dfd, "f", &buf, &len, 0, NULL), -EIO);
+	fault.err = 0;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 12);
+	free(buf);
+	afile__sys_reset();
+}
+
+/*
+ * A checkpoint whose sync of the file fails: the patch fails with the
+ * file untouched by it, and the earlier patches are replayed again
+ * rather than retired (their pages may be clean and lost).
+ */
+static void
+test_checkpoint_sync_fails(void **state)
+{
+	struct h_ctx *c = *state;
+	uint64_t max = afile__inplace_log_max;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	h_puts(c, "f", TEN);
+	afile__inplace_log_max = 1100;
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	afile__sys.fdatasync = fdatasync_faulty;
+	arm(c, "fdatasync", "f", EIO);
+	assert_err(
+	    afile_patch(c->dfd, "f", 1, "b", 1, AFILE_INPLACE, &o), -EIO);
+	assert_string_equal(e.step, "sync file");
+	fault.err = 0;
+	afile__sys_reset();
+	afile__inplace_log_max = max;
+	assert_file(c, "f", "a123456789");
+	/* The marker says pending: the next read replays patch "a". */
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "a123456789", 10);
+	free(buf);
+}
+
+/*
+ * The directory of a new log: a sync it refuses (EINVAL) leaves the
+ * patch at AFILE_SYNC_DATA; one that fails takes the record back, the
+ * file untouched.  A growing patch's reservation: unsupported is no
+ * error, a failure is, before the commit point.
+ */
+static void
+test_commit_faults(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	unsigned int got = 0;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	o.ret_sync = &got;
+	h_puts(c, "f", TEN);
+	afile__sys.fsync = fsync_faulty;
+	arm(c, "fsync", "f", EINVAL);
+	fault.dir = true;
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, &o));
+	assert_int_equal(got, AFILE_SYNC_DATA);
+	assert_file(c, "f", "x123456789");
+	(void)unlinkat(c->dfd, REDO, 0);
+	fault.err = EIO;
+	assert_err(
+	    afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, &o), -EIO);
+	assert_string_equal(e.step, "sync directory");
+	fault.err = 0;
+	fault.dir = false;
+	assert_file(c, "f", "x123456789");
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "x123456789", 10);
+	free(buf);
+	/* The reservation of a growing patch. */
+	afile__sys.fallocate = fallocate_faulty;
+	arm(c, "fallocate", "f", EOPNOTSUPP);
+	assert_ok(afile_patch(c->dfd, "f", 10, "ab", 2, AFILE_INPLACE, NULL));
+	fault.err = ENOSPC;
+	assert_err(
+	    afile_patch(c->dfd, "f", 12, "cd", 2, AFILE_INPLACE, &o), -ENOSPC);
+	assert_string_equal(e.step, "reserve space");
+	fault.err = 0;
+	afile__sys_reset();
+	assert_file(c, "f", "x123456789ab");
+}
+
 int
 main(void)
 {
@@ -1010,6 +1269,10 @@ main(void)
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
 	    T(test_redo_bytes),
+	    T(test_replay_faults),
+	    T(test_replay_no_boot_sync_fails),
+	    T(test_checkpoint_sync_fails),
+	    T(test_commit_faults),
 #undef T
 	};
 
