@@ -229,7 +229,7 @@ struct afile_errinfo {
 #define AFILE_LOCK              0x0040u
 /*
  * afile_patch(), afile_patchv(): write the bytes into the file itself,
- * behind an undo record, instead of publishing a patched copy: the cost
+ * behind a redo log, instead of publishing a patched copy: the cost
  * follows the size of the change on every file system.  See
  * afile_patch() for what readers can see.
  */
@@ -359,8 +359,8 @@ AFILE_API int afile_write(int dirfd, const char *path, const void *buf,
  * A transaction that is running is not disturbed: the read goes on.
  * The file is read under a shared lock of its own (an OFD lock on the
  * file opened), so that an in-place patch (AFILE_INPLACE) is seen whole
- * or not at all, and an interrupted one is undone first (which needs
- * write access to the file: -EACCES otherwise).
+ * or not at all, and an interrupted one is replayed first from its redo
+ * log (which needs write access to the file: -EACCES otherwise).
  * On NFS, GlusterFS and other network file systems, ESTALE from the open
  * or a read (the file was replaced on another client) retries the whole
  * open and read from the path, three tries in all, 10 and 20 ms apart
@@ -465,55 +465,66 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  *
  * With AFILE_INPLACE the file keeps its inode and the change costs its
  * own size on every file system (ext4, tmpfs, NFS included), as SQLite's
- * rollback journal does: under the file's exclusive lock (always taken,
- * AFILE_LOCK or not) the old bytes of the range and the old size go to an
- * undo record beside the file, ".NAME.afile-undo" (docs/FORMAT.md), which
- * is synced (and its directory, when the record file is first created);
- * then the new bytes are written into the file, the file is synced, and
- * the record is retired (truncated to 0 bytes, synced: the record file
- * stays for the next patch).  Three syncs per patch.  An interrupted
- * in-place patch (a crash, kill -9, a power cut at any point) is undone
- * by the next afile_patch(), afile_patchv(), afile_read() or
- * afile_patch_recover() of the file, so the file is old or new, never a
- * mix.  What readers see:
+ * write-ahead log does: under the file's exclusive lock (always taken,
+ * AFILE_LOCK or not) the new bytes and sizes go to a redo log beside the
+ * file, ".NAME.afile-redo" (docs/FORMAT.md), whose sync is the commit
+ * point (with its directory's when the log is created); then the new
+ * bytes are written into the file without a sync, and a marker in the log
+ * says they are there, for this boot and mount.  One sync per patch, plus
+ * one of the file each time the log passes 1 MiB (a checkpoint: the file
+ * synced, the log started again).  After a crash, kill -9 or power cut at
+ * any point, the next afile_patch(), afile_patchv(), afile_read() or
+ * afile_patch_recover() of the file replays the log (whose marker is not
+ * trusted after a reboot or a new mount: unsynced writes may be lost), so
+ * the file is old or new, never a mix, and an acknowledged patch is never
+ * lost.  What readers see:
  *   - afile_read() and "atomicfile cat" (cooperating readers) hold a
- *     shared lock on the file while they read, and undo an interrupted
+ *     shared lock on the file while they read, and replay an interrupted
  *     patch first: they never see half a patch.  So does a caller that
  *     holds afile_lock_acquire(AFILE_LOCK_SHARED) of @path while reading.
- *   - Any other reader (read(2), mmap(2), another program) may see the
- *     file during the patch: some of the new bytes and not yet others,
- *     the old size with part of the new bytes, and, after a crash until
- *     the next recovery, half a patch; and a reader that had the file
- *     open sees the change (same inode), unlike with a replace.
+ *   - Any other reader (read(2), mmap(2), another program, a backup) may
+ *     see the file during the patch: some of the new bytes and not yet
+ *     others, the old size with part of the new bytes; after a kill -9
+ *     during a patch, half of it until the next recovery; and after a
+ *     power cut, until the next recovery, any mix of the patches since
+ *     the last checkpoint (their writes were not synced: the log holds
+ *     them).  The file alone, without its log, is consistent only after
+ *     afile_patch_recover() ("atomicfile recover FILE"), which folds the
+ *     log into it.  A reader that had the file open sees the change
+ *     (same inode), unlike with a replace.
  *   - The default (copy) mode of afile_patch() reads the file under the
  *     same shared lock and recovery; afile_copy() does not, and may copy
  *     half of a running or interrupted in-place patch.
+ *   - A writer that changes the file behind the library's back (not a
+ *     replace, which gives a new inode the log does not match: an
+ *     in-place write(2), a truncate) while the log holds patches may
+ *     have its change overwritten by a later replay: run
+ *     afile_patch_recover() first.
  * The file keeps its inode, mode, owner, attributes and hard-link count;
- * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL (the retirement must be
- * durable, or a power cut would undo an acknowledged patch) and
- * AFILE_SYNC_NONE syncs nothing (atomic against process crashes only).
+ * AFILE_SYNC_DATA counts as AFILE_SYNC_FULL and AFILE_SYNC_NONE syncs
+ * nothing (atomic against process crashes only).  The log's identity
+ * check (st_ino and the inode generation, FS_IOC_GETVERSION)
+ * keeps a log from being replayed onto a file that reused the inode
+ * number of a replaced one; where the file system has no generation
+ * (tmpfs, NFS, FUSE) only st_ino is compared.
  *
  * Returns 0 or a negative error code as afile_write(), plus -ENOENT when
  * @path does not exist and -EFBIG when @offset + @len overflows.  On
  * failure the file is unchanged and no temporary file remains, except
  * AFILE_EUNSYNCED.  With AFILE_INPLACE also: -EINVAL (AFILE_BREAK_HARDLINKS,
  * AFILE_OWNER_BEST_EFFORT or AFILE_SET_MODE given), AFILE_EHARDLINKS (the
- * file has other names, which could not find its undo record), -ETIMEDOUT
+ * file has other names, which could not find its redo log), -ETIMEDOUT
  * or -EAGAIN (the lock, per opts->lock_wait_ms), -EACCES (no write
- * permission on the file or its directory, for the record),
+ * permission on the file or its directory, for the log),
  * AFILE_EPROTECTED (in a sticky directory others can write, the file or
- * its undo record was made by another user: a planted record is never
- * applied, and afile_read() ignores it), the errors of an earlier
- * interrupted patch's recovery, and AFILE_ECORRUPT (the
- * undo record is valid but cannot apply: the file is larger than the
- * patch could have made it; the record is kept for a human).  On failure
- * the file is unchanged: either nothing was written, or the old bytes
- * were written back; if even that failed (an I/O error), the synced undo
- * record stays and the next recovery restores the old bytes, so a
- * cooperating reader never sees the failed patch.  The exception is
- * AFILE_EUNSYNCED: the change is in the file and synced, but the sync of
- * the retired record failed, so a power cut may still undo the whole
- * change.  Since: 0.1.
+ * its redo log was made by another user: a planted log is never
+ * replayed, and afile_read() ignores it), and the errors of an earlier
+ * interrupted patch's replay.  A failure before the commit point leaves
+ * the file unchanged (a power cut may still find the record synced and
+ * apply it: the patch was not acknowledged, so old or new).  A failure
+ * after it (writing into the file failed, e.g. -EIO): the patch is
+ * committed and the next recovery writes it again, so a cooperating
+ * reader sees the new version or the error, never half.  Since: 0.1.
  */
 AFILE_API int afile_patch(int dirfd, const char *path, uint64_t offset,
     const void *buf, size_t len, unsigned int flags,
@@ -542,8 +553,8 @@ struct afile_range {
  * @opts:   NULL for defaults
  *
  * All ranges or none, as one afile_patch(): by default one patched copy is
- * published; with AFILE_INPLACE one undo record holds the old bytes of
- * every range and the three syncs are shared.  Returns 0 or a negative
+ * published; with AFILE_INPLACE one redo record holds the new bytes of
+ * every range and the one sync is shared.  Returns 0 or a negative
  * error code as afile_patch(), plus -EINVAL for @n too large or a NULL
  * @ranges with @n > 0.  Since: 0.1.
  */
@@ -552,24 +563,27 @@ AFILE_API int afile_patchv(int dirfd, const char *path,
     const struct afile_opts *opts);
 
 /*
- * afile_patch_recover - undo an interrupted in-place patch of a file
+ * afile_patch_recover - replay an interrupted in-place patch of a file
+ * and fold its redo log into it
  * @dirfd: directory that @path is relative to, or AT_FDCWD
  * @path:  the file (a symlink is followed unless AFILE_NOFOLLOW)
  * @flags: AFILE_NOFOLLOW
  * @opts:  NULL for defaults; .lock_wait_ms bounds the wait for the lock
  *
- * Under the file's exclusive lock, when ".NAME.afile-undo" holds a valid
- * record of this file, writes the old bytes and size back, syncs the file
- * and retires the record; a torn record (its checksum fails: the patch
- * never began writing into the file) or one of another file (the name
- * was replaced since) is retired without touching the file.
- * afile_patch(), afile_patchv() and afile_read() do this themselves;
- * this is for "atomicfile recover FILE" and for callers that read the
- * file otherwise.  Recovery is idempotent and crash-safe.
+ * Under the file's exclusive lock: when ".NAME.afile-redo" may hold
+ * patches the file lacks (a crash, a power cut or a new mount since the
+ * last patch), writes every record of the log into the file again; a
+ * torn record (never committed) ends the log; a log of another file (the
+ * name was replaced since) is emptied without touching the file.  Then
+ * the file is synced and the log emptied: the file alone is the current
+ * version, durable.  afile_patch(), afile_patchv() and afile_read()
+ * replay by themselves; this is for "atomicfile recover FILE", before a
+ * backup or copy of the file alone, and before writing the file other
+ * than through the library.  Idempotent and crash-safe.
  *
- * Returns 1 when old bytes were restored, 0 when there was nothing to
- * undo, or a negative error code: -ENOENT, -EACCES, -EROFS, -EIO,
- * -ETIMEDOUT/-EAGAIN, AFILE_ECORRUPT (see afile_patch()).  Since: 0.1.
+ * Returns 1 when records were written again, 0 when there was nothing to
+ * replay, or a negative error code: -ENOENT, -EACCES, -EROFS, -EIO,
+ * -ETIMEDOUT/-EAGAIN.  Since: 0.1.
  */
 AFILE_API int afile_patch_recover(int dirfd, const char *path,
     unsigned int flags, const struct afile_opts *opts);

@@ -1,42 +1,81 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * inplace.c - patches written into the file itself (AFILE_INPLACE),
- * behind an undo record, and the cooperating read that never sees half
- * of one.
+ * behind a redo log, and the cooperating read that never sees half of
+ * one.
  *
  * A copy-based patch costs the size of the file where the file system
  * cannot share extents (ext4, tmpfs, NFS).  An in-place patch costs the
- * size of the change: the old bytes go to an undo record beside the file
- * first, so that whatever part of the change reached the disk can be
- * taken back.  The record format is in docs/FORMAT.md ("Undo record").
+ * size of the change: the new bytes go to a redo log beside the file,
+ * ".NAME.afile-redo", and one sync of the log is the commit point; they
+ * are then written into the file without a sync, and written again from
+ * the log after a crash.  The log's bytes are redo.c's (and
+ * docs/FORMAT.md's): a header (generation, the file's identity), a
+ * marker (how far the file is known to hold the log, and in which boot
+ * and mount), then records; redo.c also draws the log's states.  This
+ * file does the I/O, the locks and the order of the steps.
  *
  * Protocol of one patch (the file's sidecar lock, then an OFD write lock
  * on the file's own inode, are held throughout):
- *   1. an earlier interrupted patch's record is undone first (below);
- *   2. the old bytes of every range, the old size and the file's
- *      identity (st_ino; st_dev only informative) go into
- *      ".NAME.afile-undo", with a
- *      CRC-32C over the whole record;
- *   3. sync the record; when this call created the record file, sync the
- *      directory too (the name must be findable after a power cut).  From
- *      here the record is durable and complete: the point of no return
- *      for the old bytes;
- *   4. write the new bytes into the file, sync it;
- *   5. retire the record: truncate it to 0 bytes and sync it.  This sync
- *      is the commit point: a record that came back after a power cut
- *      would undo an acknowledged patch.  The empty record file stays, so
- *      that the next patch needs no directory sync.
- * Three syncs per patch (four for the first one in a directory).
+ *   1. if the marker does not say "applied in this boot" (a crash or a
+ *      power cut since), replay the log first (recover(), below);
+ *   2. when the log has grown past afile__inplace_log_max, checkpoint:
+ *      sync the file (it now holds every record durably), then start a
+ *      new generation: a new header, written with the next record, so
+ *      that the records of the old one are never replayed again;
+ *   3. write the marker "pending" (the next reader replays), then the
+ *      record {generation, seq, sizes, ranges, new bytes, CRC-32C} at the
+ *      end of the log;
+ *   4. sync the log (fdatasync); when this call created the log, sync the
+ *      directory too.  The commit point: from here a crash at any time
+ *      ends in the new version;
+ *   5. write the new bytes into the file, unsynced;
+ *   6. write the marker "applied through this record, in boot B"
+ *      (/proc/sys/kernel/random/boot_id), unsynced.
+ * One sync per patch, plus one per checkpoint (every 1 MiB of log) and
+ * one of the directory for a new log.  Where the boot cannot be read
+ * (no /proc) step 6 syncs the file first and marks the record durable.
  * AFILE_SYNC_NONE skips every sync: atomic against process crashes only.
  *
  * Recovery (the next patch, afile_read(), afile_patch_recover()): under
- * the file's OFD write lock, a record of zero bytes is nothing to do; a
- * record whose length or CRC is wrong was torn while being written,
- * before step 3 ended, so the file was never touched: retire it; a valid
- * record of another inode (the name was replaced since) is retired too;
- * a valid record of this file: truncate the file to the old size, write
- * the old bytes back, sync the file, retire the record (synced).  Undoing
- * is idempotent, so a crash during recovery is recovered the same way.
+ * the file's OFD write lock.  The marker is trusted only in the boot that
+ * wrote it: after a power cut the unsynced writes of steps 5 and 6 may be
+ * lost in any part.  Replay reads the records of the header's generation
+ * in seq order, each complete with a good CRC, stopping at the first
+ * that is not (a torn record was never committed, so never acknowledged,
+ * and its bytes never reached the file), sets the file to each record's
+ * old size and writes its ranges: idempotent, so a crash during recovery
+ * is recovered the same way.  Then the marker says "applied" for this
+ * boot.  A log whose header is torn, or of another file (the name was
+ * replaced since: st_ino or the inode generation differ), holds nothing
+ * to replay: it is truncated to 0 bytes.
+ *
+ * Identity: the inode number alone would match a new file that reused a
+ * freed inode number; the inode generation (FS_IOC_GETVERSION: ext4, xfs,
+ * btrfs) tells them apart.  Where the file system has none (tmpfs, NFS,
+ * FUSE) only st_ino is compared.  Not st_dev: the log is beside the file,
+ * and btrfs changes a subvolume's st_dev from one mount to the next.
+ *
+ * Invariants:
+ *   1. Nothing is written into the file before its record is durable in
+ *      the log (step 4); a failure before that leaves the file
+ *      byte-for-byte unchanged and takes the record back.
+ *   2. While the file may lack a committed record, the marker does not
+ *      vouch for it: it says "pending" from before the record is written
+ *      until after the file is, and a marker that says "applied" is
+ *      trusted only in its own boot and mount (or once the file was
+ *      synced: durable).
+ *   3. Replay writes only what committed records hold, in their order,
+ *      and sets the file's size from them: running it twice, or after a
+ *      crash in the middle of it, gives the same bytes.
+ *   4. A log never reaches the wrong file: it is named by st_ino and the
+ *      inode generation (redo.c), and one planted by another user in a
+ *      sticky directory is never opened.
+ *   5. A checkpoint syncs the file before the new generation's header is
+ *      written, so the records that header retires are already in the
+ *      file for good.
+ *   6. Every change of the log and the file happens under the file's OFD
+ *      write lock; cooperating readers hold its shared lock.
  *
  * Locks: a patcher takes the sidecar (lock.c) exclusively, serializing
  * it with every AFILE_LOCK writer, afile_update() and afile_lock_acquire()
@@ -53,191 +92,175 @@
 #include <string.h>
 
 #include "internal.h"
-#include "journal.h"
+#include "redo.h"
 
-#define UNDO_SUFFIX ".afile-undo"
-#define UNDO_MAGIC  "afundo1\n"
-#define HDR_LEN     56u
-#define RANGE_LEN   16u
-#define CRC_LEN     4u
+uint64_t afile__inplace_log_max = 1u << 20;
 
-/* A parsed undo record; the pointers point into its buffer. */
-struct undo {
-	uint64_t dev, ino, old_size, new_size;
-	uint32_t n;
-	const unsigned char *ranges; /* n x {u64 offset, u64 saved length} */
-	const unsigned char *bytes;  /* the saved old bytes, in range order */
-};
-
-/* One in-place call: the target, its locks and the record. */
+/* One in-place call: the target, its locks and the log. */
 struct ip {
 	struct afile__op *op;
 	struct afile__target t;
 	int lock_fd; /* the sidecar, exclusive; -1 for a recovery */
 	int fd;      /* the file, O_RDWR, OFD write lock */
-	int rfd;     /* the record, or -1 while it does not exist */
+	int rfd;     /* the log, or -1 while it does not exist */
 	char rname[NAME_MAX + 1];
 	struct stat st;
+	struct afile__redo_id id; /* the file: st_ino, inode generation */
+	struct afile__redo_here here;
+	bool have_boot;
+	/* The log: live generation, last seq, end of the last record. */
+	bool fresh; /* no usable header: a new generation starts */
+	uint64_t gen, seq, end;
+	uint64_t lsize; /* the log's size: records within need no growth */
 };
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)get64(
-	    (const unsigned char[8]){p[0], p[1], p[2], p[3]});
-}
-
-/* Parse a record of @len bytes; false when torn (or not a record). */
-static bool
-undo_parse(const unsigned char *b, size_t len, struct undo *u)
-{
-	uint64_t saved = 0, total;
-
-	if (len < HDR_LEN + CRC_LEN || memcmp(b, UNDO_MAGIC, 8))
-		return false;
-	total = get64(b + 48);
-	if (total != len ||
-	    afile__crc32c(0, b, len - CRC_LEN) != get32(b + len - CRC_LEN))
-		return false;
-	u->n = get32(b + 8);
-	u->dev = get64(b + 16);
-	u->ino = get64(b + 24);
-	u->old_size = get64(b + 32);
-	u->new_size = get64(b + 40);
-	if (u->n > AFILE__PATCH_MAX_RANGES ||
-	    (uint64_t)u->n * RANGE_LEN > len - HDR_LEN - CRC_LEN)
-		return false;
-	u->ranges = b + HDR_LEN;
-	u->bytes = u->ranges + (size_t)u->n * RANGE_LEN;
-	for (uint32_t i = 0; i < u->n; i++)
-		saved += get64(u->ranges + i * RANGE_LEN + 8);
-	return saved == len - HDR_LEN - CRC_LEN - (uint64_t)u->n * RANGE_LEN;
-}
-
-/* Truncate the record to nothing, synced when @sync (and op->sync). */
+/* The marker "applied through ip->end" for this boot (or durable). */
 static int
-retire(struct ip *ip, bool sync)
+mark_applied(struct ip *ip, uint32_t flags)
 {
-	int r = afile__ftruncate(ip->rfd, 0);
+	unsigned char b[AFILE__REDO_MARK_LEN];
 
+	afile__redo_mark_encode(b, ip->gen, ip->seq, ip->end,
+	    ip->have_boot ? &ip->here : NULL, flags);
+	return afile__pwrite_all(
+	    ip->rfd, b, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+}
+
+/* Sync the file; where no boot identity exists, mark the log durable. */
+static int
+settle_mark(struct ip *ip)
+{
+	int r;
+
+	if (!ip->have_boot && ip->op->sync != AFILE_SYNC_NONE) {
+		r = afile__fsync(ip->fd, true);
+		if (r < 0)
+			return afile__fail(ip->op, r, "sync file", ip->t.shown);
+		r = mark_applied(ip, AFILE__REDO_DURABLE);
+	} else {
+		r = mark_applied(ip, 0);
+	}
 	if (r < 0)
-		return afile__fail(
-		    ip->op, r, "retire undo record", ip->t.shown);
-	if (sync && ip->op->sync != AFILE_SYNC_NONE &&
-	    (r = afile__fsync(ip->rfd, true)) < 0)
-		return afile__fail(ip->op, r, "sync undo record", ip->t.shown);
+		return afile__fail(ip->op, r, "write redo log", ip->t.shown);
 	return 0;
 }
 
-/* Write the old bytes and size of @u back into the file and sync it. */
+/* Write record @rc into the file: its old size, then its ranges. */
 static int
-undo_apply(struct ip *ip, const struct undo *u)
+rec_apply(struct ip *ip, const struct afile__redo_rec *rc)
 {
-	const unsigned char *p = u->bytes;
+	const unsigned char *p = rc->bytes;
 	int r = 0;
 
-	if ((uint64_t)ip->st.st_size != u->old_size)
-		r = afile__ftruncate(ip->fd, u->old_size);
-	for (uint32_t i = 0; r == 0 && i < u->n; i++) {
-		uint64_t off = get64(u->ranges + i * RANGE_LEN);
-		uint64_t len = get64(u->ranges + i * RANGE_LEN + 8);
+	if ((uint64_t)ip->st.st_size != rc->old_size)
+		r = afile__ftruncate(ip->fd, rc->old_size);
+	for (uint32_t i = 0; r == 0 && i < rc->n; i++) {
+		uint64_t off, len;
 
-		r = afile__pwrite_all(ip->fd, p, (size_t)len, off);
+		afile__redo_rec_range(rc, i, &off, &len);
+		if (len)
+			r = afile__pwrite_all(ip->fd, p, (size_t)len, off);
 		p += len;
 	}
 	if (r < 0)
-		return afile__fail(
-		    ip->op, r, "write back old bytes", ip->t.shown);
-	ip->st.st_size = (off_t)u->old_size;
-	if (ip->op->sync != AFILE_SYNC_NONE &&
-	    (r = afile__fsync(ip->fd, true)) < 0)
-		return afile__fail(ip->op, r, "sync file", ip->t.shown);
+		return afile__fail(ip->op, r, "replay redo log", ip->t.shown);
+	ip->st.st_size = (off_t)rc->new_size;
 	return 0;
 }
 
 /*
- * Undo what the record says, if anything.  Returns 1 when old bytes were
- * written back, 0 when there was nothing to undo, or an error.
+ * Load the log's state into @ip; replay it when the marker does not vouch
+ * for the file.  Returns the number of records replayed (0: nothing to
+ * do), or an error.
  */
 static int
 recover(struct ip *ip)
 {
 	unsigned char *buf;
 	struct stat rst;
-	struct undo u;
-	ssize_t n;
-	int r;
+	struct afile__redo_mark m;
+	uint64_t size, off;
+	ssize_t got;
+	int r, replayed = 0;
 
+	ip->fresh = true;
+	ip->gen = ip->seq = ip->lsize = 0;
+	ip->end = AFILE__REDO_REC_START;
 	if (ip->rfd < 0)
 		return 0;
 	r = afile__fstat(ip->rfd, &rst);
 	if (r < 0)
-		return afile__fail(ip->op, r, "read undo record", ip->t.shown);
-	if (rst.st_size == 0)
+		return afile__fail(ip->op, r, "read redo log", ip->t.shown);
+	size = ip->lsize = (uint64_t)rst.st_size;
+	if (size == 0)
 		return 0;
-	if ((uint64_t)rst.st_size > SIZE_MAX - 1 ||
-	    !(buf = afile__malloc((size_t)rst.st_size)))
+	if (size >= AFILE__REDO_REC_START) {
+		/* The common case: the marker says the file holds it all. */
+		unsigned char head[AFILE__REDO_REC_START];
+
+		got = afile__pread_all(ip->rfd, head, AFILE__REDO_REC_START, 0);
+		if (got < 0)
+			return afile__fail(
+			    ip->op, (int)got, "read redo log", ip->t.shown);
+		if (got == AFILE__REDO_REC_START &&
+		    afile__redo_clean(
+			head, &ip->id, ip->have_boot ? &ip->here : NULL, &m) &&
+		    m.end <= size) {
+			ip->fresh = false;
+			ip->gen = m.gen;
+			ip->seq = m.seq;
+			ip->end = m.end;
+			return 0;
+		}
+	}
+	if (size > SIZE_MAX - 1 || !(buf = afile__malloc((size_t)size)))
 		return afile__fail(
-		    ip->op, -ENOMEM, "read undo record", ip->t.shown);
-	n = afile__pread_all(ip->rfd, buf, (size_t)rst.st_size, 0);
-	if (n < 0) {
+		    ip->op, -ENOMEM, "read redo log", ip->t.shown);
+	got = afile__pread_all(ip->rfd, buf, (size_t)size, 0);
+	if (got < 0) {
 		afile__free(buf);
 		return afile__fail(
-		    ip->op, (int)n, "read undo record", ip->t.shown);
+		    ip->op, (int)got, "read redo log", ip->t.shown);
 	}
-	/*
-	 * st_dev is recorded but not compared: it need not survive a
-	 * reboot (btrfs gives a subvolume a new anonymous device at every
-	 * mount; block devices can be enumerated in another order), and a
-	 * record that looked foreign after a power cut would be retired
-	 * with half a patch in the file (realfs-powercut-btrfs, point 21).
-	 * The record lies beside the file, so it is on the same file
-	 * system: the inode number and the size range identify the file.
-	 */
-	if (!undo_parse(buf, (size_t)n, &u) ||
-	    u.ino != (uint64_t)ip->st.st_ino) {
-		/* Torn (the file was never touched) or another inode's. */
+	size = (uint64_t)got;
+	ip->gen = size >= AFILE__REDO_REC_START
+	    ? afile__redo_hdr_gen(buf, &ip->id)
+	    : 0;
+	if (!ip->gen) {
+		/*
+		 * Torn (never committed a record) or another file's: nothing
+		 * to replay.  Emptied, so that readers pass with one stat.
+		 */
 		afile__free(buf);
-		return retire(ip, true);
+		ip->lsize = 0;
+		r = afile__ftruncate(ip->rfd, 0);
+		return r < 0
+		    ? afile__fail(ip->op, r, "reset redo log", ip->t.shown)
+		    : 0;
 	}
-	if ((uint64_t)ip->st.st_size > u.new_size ||
-	    (uint64_t)ip->st.st_size < u.old_size) {
-		afile__free(buf);
-		return afile__fail(ip->op, AFILE_ECORRUPT,
-		    "check undo record size", ip->t.shown);
+	ip->fresh = false;
+	for (off = AFILE__REDO_REC_START;; ip->seq++) {
+		struct afile__redo_rec rc;
+
+		if (!afile__redo_rec_parse(
+			buf + off, size - off, ip->gen, ip->seq + 1, &rc))
+			break;
+		r = rec_apply(ip, &rc);
+		if (r < 0) {
+			afile__free(buf);
+			return r;
+		}
+		off += rc.total;
+		replayed++;
 	}
-	r = undo_apply(ip, &u);
 	afile__free(buf);
-	if (r == 0)
-		r = retire(ip, true);
+	ip->end = off;
+	r = settle_mark(ip);
 	if (r < 0)
 		return r;
-	afile__stat_add(AFILE__STAT_RECOVERIES, 1);
-	return 1;
+	if (replayed)
+		afile__stat_add(AFILE__STAT_RECOVERIES, 1);
+	return replayed;
 }
 
 static void
@@ -251,7 +274,7 @@ ip_close(struct ip *ip)
 
 /*
  * Resolve @path, take its locks (the sidecar only with @sidecar), open
- * the file and its record (if there is one).
+ * the file and its log (if there is one).
  */
 static int
 ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
@@ -279,9 +302,9 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	r = afile__target_check_planted(op, &ip->t);
 	if (r < 0)
 		return r;
-	r = afile__hidden_name(ip->t.name, UNDO_SUFFIX, ip->rname);
+	r = afile__hidden_name(ip->t.name, AFILE__REDO_SUFFIX, ip->rname);
 	if (r < 0)
-		return afile__fail(op, r, "name undo record", shown);
+		return afile__fail(op, r, "name redo log", shown);
 	if (sidecar &&
 	    (r = afile__lock_name(op, ip->t.dfd, ip->t.name, shown,
 		 AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd)) < 0)
@@ -299,124 +322,191 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 		return afile__fail(op, r, "read metadata", shown);
 	if (!S_ISREG(ip->st.st_mode))
 		return afile__fail(op, AFILE_ENOTREG, "open", shown);
+	ip->id.dev = (uint64_t)ip->st.st_dev;
+	ip->id.ino = (uint64_t)ip->st.st_ino;
+	ip->id.igen = afile__file_gen(ip->fd);
+	ip->have_boot = afile__boot_id(ip->here.boot) == 0;
+	if (ip->have_boot &&
+	    afile__stat_mnt(
+		ip->fd, "", AT_EMPTY_PATH, &(uint64_t){0}, &ip->here.mnt) < 0)
+		ip->have_boot = false;
 	/*
-	 * The record is applied to the file: never one another user planted
-	 * in a sticky directory (its checksum is no signature).
+	 * The log is applied to the file: never one another user planted in
+	 * a sticky directory (its checksum is no signature).
 	 */
 	ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname, O_RDWR, 0);
 	if (ip->rfd == -ENOENT)
 		ip->rfd = -1;
 	else if (ip->rfd < 0)
-		return afile__fail(op, ip->rfd, "open undo record", shown);
+		return afile__fail(op, ip->rfd, "open redo log", shown);
 	return 0;
 }
 
 /* Build the record of a patch of @rg[0..@n) into a malloc()ed buffer. */
 static int
 build(struct ip *ip, const struct afile_range *rg, size_t n,
-    unsigned char **ret, size_t *ret_len)
+    unsigned char **ret, size_t *ret_len, uint64_t *ret_new_size)
 {
-	uint64_t old = (uint64_t)ip->st.st_size, new_size = old;
-	size_t total = HDR_LEN + n * RANGE_LEN + CRC_LEN;
-	unsigned char *b, *p;
+	uint64_t old = (uint64_t)ip->st.st_size, new_size;
+	size_t total = afile__redo_rec_size(rg, n, old, &new_size);
+	unsigned char *b = total ? afile__malloc(total) : NULL;
 
-	for (size_t i = 0; i < n; i++) {
-		uint64_t end = rg[i].offset + rg[i].len;
-		uint64_t s = rg[i].offset >= old     ? 0
-		    : rg[i].len < old - rg[i].offset ? rg[i].len
-						     : old - rg[i].offset;
-
-		if (end > new_size && rg[i].len)
-			new_size = end;
-		if (s > SIZE_MAX - total)
-			return afile__fail(
-			    ip->op, -ENOMEM, "build undo record", ip->t.shown);
-		total += (size_t)s;
-	}
-	b = afile__malloc(total);
 	if (!b)
 		return afile__fail(
-		    ip->op, -ENOMEM, "build undo record", ip->t.shown);
-	memset(b, 0, HDR_LEN);
-	memcpy(b, UNDO_MAGIC, 8);
-	put32(b + 8, (uint32_t)n);
-	put64(b + 16, (uint64_t)ip->st.st_dev);
-	put64(b + 24, (uint64_t)ip->st.st_ino);
-	put64(b + 32, old);
-	put64(b + 40, new_size);
-	put64(b + 48, total);
-	p = b + HDR_LEN + n * RANGE_LEN;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t s = rg[i].offset >= old     ? 0
-		    : rg[i].len < old - rg[i].offset ? rg[i].len
-						     : old - rg[i].offset;
-		ssize_t got = s
-		    ? afile__pread_all(ip->fd, p, (size_t)s, rg[i].offset)
-		    : 0;
-
-		if (got >= 0 && (uint64_t)got != s)
-			got = -EIO; /* shrunk by someone who ignores the lock */
-		if (got < 0) {
-			afile__free(b);
-			return afile__fail(
-			    ip->op, (int)got, "read old bytes", ip->t.shown);
-		}
-		put64(b + HDR_LEN + i * RANGE_LEN, rg[i].offset);
-		put64(b + HDR_LEN + i * RANGE_LEN + 8, s);
-		p += s;
-	}
-	put32(p, afile__crc32c(0, b, total - CRC_LEN));
+		    ip->op, -ENOMEM, "build redo record", ip->t.shown);
+	afile__redo_rec_encode(
+	    b, total, ip->gen, ip->seq + 1, old, new_size, rg, n);
 	*ret = b;
 	*ret_len = total;
+	*ret_new_size = new_size;
 	return 0;
 }
 
-/* Steps 2 and 3: the record, durable and findable. */
+/* A new generation: a number no record left in the log carries. */
+static uint64_t
+new_gen(const struct ip *ip)
+{
+	uint64_t g = 0;
+
+	if (afile__random(&g, sizeof(g)) < 0)
+		g = afile__now_ns() ^ (ip->gen + 1);
+	return g ? g : 1;
+}
+
+/*
+ * Make the log at least @need bytes long, in zeros, doubling (up to the
+ * checkpoint size): records then overwrite blocks that are allocated and
+ * written, so that the log's fdatasync needs no metadata (no journal
+ * commit on ext4), as SQLite's WAL after its first pass.
+ */
 static int
-write_record(struct ip *ip, const unsigned char *b, size_t len)
+grow(struct ip *ip, uint64_t need)
+{
+	uint64_t to = ip->lsize * 2 > AFILE__REDO_REC_START * 8
+	    ? ip->lsize * 2
+	    : AFILE__REDO_REC_START * 8;
+	unsigned char *zero;
+	int r;
+
+	if (need <= ip->lsize)
+		return 0;
+	if (to > afile__inplace_log_max)
+		to = afile__inplace_log_max;
+	if (to < need)
+		to = need;
+	if (to - ip->lsize > SIZE_MAX ||
+	    !(zero = afile__malloc((size_t)(to - ip->lsize))))
+		return -ENOMEM;
+	memset(zero, 0, (size_t)(to - ip->lsize));
+	r = afile__pwrite_all(
+	    ip->rfd, zero, (size_t)(to - ip->lsize), ip->lsize);
+	afile__free(zero);
+	if (r == 0)
+		ip->lsize = to;
+	return r;
+}
+
+/*
+ * Steps 2 to 4: checkpoint if due, then the record, durable: the commit
+ * point.  On failure the file is untouched.
+ */
+static int
+commit(struct ip *ip, unsigned char *b, size_t len)
 {
 	struct afile__op *op = ip->op;
+	unsigned char head[AFILE__REDO_REC_START];
 	bool created = false;
 	int r;
 
+	if (!ip->fresh && ip->end > AFILE__REDO_REC_START &&
+	    ip->end + len > afile__inplace_log_max) {
+		/* Step 2: the file holds the log durably, which can go. */
+		if (op->sync != AFILE_SYNC_NONE &&
+		    (r = afile__fsync(ip->fd, true)) < 0) {
+			/*
+			 * The pages may be clean and lost (fsyncgate): replay
+			 * them before any later checkpoint (marker pending).
+			 */
+			afile__redo_mark_encode(
+			    head, ip->gen, ip->seq, ip->end, NULL, 0);
+			(void)afile__pwrite_all(ip->rfd, head,
+			    AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+			return afile__fail(op, r, "sync file", ip->t.shown);
+		}
+		ip->fresh = true;
+	}
+	if (ip->fresh) {
+		ip->gen = new_gen(ip);
+		ip->seq = 0;
+		ip->end = AFILE__REDO_REC_START;
+		/* The record was built for the old generation. */
+		afile__redo_rec_restamp(b, len, ip->gen, 1);
+	}
 	if (ip->rfd < 0) {
 		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,
 		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666);
 		if (ip->rfd < 0)
 			return afile__fail(
-			    op, ip->rfd, "create undo record", ip->t.shown);
+			    op, ip->rfd, "create redo log", ip->t.shown);
 		created = true;
 	}
-	r = afile__pwrite_all(ip->rfd, b, len, 0);
-	if (r < 0) {
-		(void)afile__ftruncate(ip->rfd, 0);
-		return afile__fail(op, r, "write undo record", ip->t.shown);
-	}
-	if (op->sync == AFILE_SYNC_NONE)
+	/* The zeros first: they would overwrite a new header. */
+	r = grow(ip, ip->end + len);
+	if (r < 0)
+		return afile__fail(op, r, "write redo log", ip->t.shown);
+	/* Step 3: "pending" first, so that a crash after it replays. */
+	memset(head, 0, sizeof(head));
+	if (ip->fresh)
+		afile__redo_hdr_encode(head, ip->gen, &ip->id);
+	afile__redo_mark_encode(
+	    head + AFILE__REDO_MARK_OFF, ip->gen, ip->seq, ip->end, NULL, 0);
+	r = ip->fresh
+	    ? afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_START, 0)
+	    : afile__pwrite_all(ip->rfd, head + AFILE__REDO_MARK_OFF,
+		  AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+	if (r == 0)
+		r = afile__pwrite_all(ip->rfd, b, len, ip->end);
+	if (r < 0)
+		r = afile__fail(op, r, "write redo log", ip->t.shown);
+	else if (op->sync == AFILE_SYNC_NONE)
 		return 0;
-	r = afile__fsync(ip->rfd, true);
-	if (r == 0 && created) {
+	else if ((r = afile__fsync(ip->rfd, true)) < 0)
+		r = afile__fail(op, r, "sync redo log", ip->t.shown);
+	else if (created) {
 		r = afile__fsync_dir(ip->t.dfd);
 		if (r == -EINVAL || afile__unsupported(r)) {
 			op->achieved = AFILE_SYNC_DATA; /* as sync.c */
 			r = 0;
+		} else if (r < 0) {
+			r = afile__fail(op, r, "sync directory", ip->t.shown);
 		}
 	}
-	if (r < 0) {
-		/* Not known durable: the file is still untouched. */
-		(void)afile__ftruncate(ip->rfd, 0);
-		return afile__fail(op, r, "sync undo record", ip->t.shown);
+	if (r == 0)
+		return 0;
+	/*
+	 * Not known durable, and the file is untouched: take the record
+	 * back from the page cache (a power cut may still keep it, which
+	 * applies the change: not acknowledged, so old or new).  A new
+	 * header goes too, so that the next patch writes it again.
+	 */
+	memset(head, 0, sizeof(head));
+	(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_HDR, ip->end);
+	if (ip->fresh) {
+		(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_HDR_LEN, 0);
+	} else {
+		afile__redo_mark_encode(head, ip->gen, ip->seq, ip->end,
+		    ip->have_boot ? &ip->here : NULL, 0);
+		(void)afile__pwrite_all(
+		    ip->rfd, head, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
 	}
-	return 0;
+	return r;
 }
 
-/* Step 4 and 5; on failure the old bytes go back (or stay recorded). */
+/* Steps 5 and 6: the new bytes into the file, then the marker. */
 static int
-apply(struct ip *ip, const struct afile_range *rg, size_t n,
-    const unsigned char *b, size_t len)
+apply(struct ip *ip, const struct afile_range *rg, size_t n, size_t len)
 {
 	struct afile__op *op = ip->op;
-	struct undo u;
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < n; i++)
@@ -424,38 +514,17 @@ apply(struct ip *ip, const struct afile_range *rg, size_t n,
 			r = afile__pwrite_all(
 			    ip->fd, rg[i].buf, rg[i].len, rg[i].offset);
 	if (r < 0)
-		r = afile__fail(op, r, "write", ip->t.shown);
-	else if (op->sync != AFILE_SYNC_NONE &&
-	    (r = afile__fsync(ip->fd, true)) < 0)
-		r = afile__fail(op, r, "sync file", ip->t.shown);
-	else if ((r = afile__ftruncate(ip->rfd, 0)) < 0)
-		r = afile__fail(op, r, "retire undo record", ip->t.shown);
-	else if (op->sync == AFILE_SYNC_NONE ||
-	    (r = afile__fsync(ip->rfd, true)) == 0)
-		return 0;
-	else
 		/*
-		 * The change is in and synced, the record truncated but not
-		 * known durable: the truncation may reach the disk at any
-		 * time, so the record can no longer guard a rollback.  A
-		 * power cut may still bring the record back, which undoes
-		 * the whole change: visible, not known durable.
+		 * Committed, half applied: the marker says pending, so the
+		 * next cooperating read, patch or recover writes it again.
 		 */
-		return afile__fail_cause(
-		    op, AFILE_EUNSYNCED, r, "sync undo record", ip->t.shown);
-	/*
-	 * Take the change back now, so that the failed call leaves the file
-	 * as it was; if that fails too, the durable record still says how.
-	 */
-	if (undo_parse(b, len, &u)) {
-		struct stat now;
-
-		if (afile__fstat(ip->fd, &now) == 0)
-			ip->st.st_size = now.st_size;
-		if (undo_apply(ip, &u) == 0)
-			(void)retire(ip, true);
-	}
-	return r;
+		return afile__fail(op, r, "write", ip->t.shown);
+	ip->seq++;
+	ip->end += len;
+	/* A failed marker only costs the next reader a replay. */
+	if (settle_mark(ip) < 0)
+		op->failed = false;
+	return 0;
 }
 
 int
@@ -463,6 +532,7 @@ afile__inplace_patch(struct afile__op *op, int dirfd, const char *path,
     const struct afile_range *rg, size_t n, unsigned int flags)
 {
 	unsigned char *b = NULL;
+	uint64_t new_size = 0;
 	size_t len = 0;
 	struct ip ip;
 	int r;
@@ -476,11 +546,24 @@ afile__inplace_patch(struct afile__op *op, int dirfd, const char *path,
 	if (r == 0)
 		r = recover(&ip);
 	if (r >= 0 && n)
-		r = build(&ip, rg, n, &b, &len);
+		r = build(&ip, rg, n, &b, &len, &new_size);
+	/*
+	 * A growing patch reserves its blocks before the commit point, so
+	 * that the write after it does not run out of space (where the file
+	 * system overwrites in place; copy-on-write ones can still).
+	 */
+	if (r >= 0 && n && new_size > (uint64_t)ip.st.st_size) {
+		r = afile__fallocate_range(ip.fd, (uint64_t)ip.st.st_size,
+		    new_size - (uint64_t)ip.st.st_size);
+		if (r == -EINVAL || r == -EOPNOTSUPP || afile__unsupported(r))
+			r = 0;
+		else if (r < 0)
+			r = afile__fail(op, r, "reserve space", ip.t.shown);
+	}
 	if (r >= 0 && n)
-		r = write_record(&ip, b, len);
+		r = commit(&ip, b, len);
 	if (r >= 0 && n)
-		r = apply(&ip, rg, n, b, len);
+		r = apply(&ip, rg, n, len);
 	afile__free(b);
 	ip_close(&ip);
 	return r < 0 ? r : 0;
@@ -497,7 +580,7 @@ afile__inplace_recover(
 	if (r == 0)
 		r = recover(&ip);
 	ip_close(&ip);
-	return r;
+	return r < 0 ? r : r > 0;
 }
 
 /* The record's name for @path relative to the same directory; or false. */
@@ -510,7 +593,7 @@ record_path(const char *path, char *out, size_t room)
 	size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
 
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
-	    afile__hidden_name(base, UNDO_SUFFIX, name) < 0 ||
+	    afile__hidden_name(base, AFILE__REDO_SUFFIX, name) < 0 ||
 	    dlen + strlen(name) + 1 > room)
 		return false;
 	memcpy(out, path, dlen);
@@ -519,33 +602,63 @@ record_path(const char *path, char *out, size_t room)
 }
 
 /*
+ * Does the log @name in @dfd hold anything the file may lack (a crash or
+ * a power cut since its last patch)?  One fstatat when there is no log;
+ * else its first AFILE__REDO_REC_START bytes are read (no lock: a patcher
+ * changes them only under the file's write lock, which our shared lock
+ * excludes).
+ */
+static int
+log_pending(struct afile__op *op, int dfd, const char *name)
+{
+	unsigned char b[AFILE__REDO_REC_START];
+	struct afile__redo_here here;
+	uint64_t size;
+	struct afile__redo_mark m;
+	ssize_t n;
+	int fd;
+
+	if (afile__stat_mnt(dfd, name, AT_SYMLINK_NOFOLLOW, &size, &here.mnt) <
+		0 ||
+	    size == 0)
+		return 0;
+	fd = afile__openat(
+	    dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return 1; /* recovery says why, or finds it gone */
+	n = afile__pread_all(fd, b, sizeof(b), 0);
+	afile__close_quiet(fd);
+	(void)op;
+	return n != (ssize_t)sizeof(b) ||
+	    !afile__redo_clean(
+		b, NULL, afile__boot_id(here.boot) == 0 ? &here : NULL, &m);
+}
+
+/*
  * Is an interrupted in-place patch of the file open as @fd left?  @fd
  * was opened from @path relative to @dirfd (@via_link: through a symlink,
- * so the record is beside the file the link leads to).
+ * so the log is beside the file the link leads to).
  */
 static int
 pending(struct afile__op *op, int dirfd, const char *path, bool via_link)
 {
 	struct afile__target t;
 	char rpath[4096], name[NAME_MAX + 1];
-	struct stat st;
 	int r;
 
 	if (!via_link) {
 		if (!record_path(path, rpath, sizeof(rpath)))
 			return 0;
-		r = afile__fstatat(dirfd, rpath, &st, AT_SYMLINK_NOFOLLOW);
-		return r == 0 && st.st_size > 0;
+		return log_pending(op, dirfd, rpath);
 	}
 	if (afile__target_open(op, dirfd, path, true, &t) < 0) {
 		op->failed = false; /* not an error of the read */
 		return 0;
 	}
-	r = afile__hidden_name(t.name, UNDO_SUFFIX, name);
-	if (r == 0)
-		r = afile__fstatat(t.dfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	r = afile__hidden_name(t.name, AFILE__REDO_SUFFIX, name);
+	r = r == 0 ? log_pending(op, t.dfd, name) : 0;
 	afile__target_close(&t);
-	return r == 0 && st.st_size > 0;
+	return r;
 }
 
 int
@@ -609,6 +722,33 @@ afile__open_shared(struct afile__op *op, int dirfd, const char *path,
 	}
 }
 
+/*
+ * afile_patch_recover(): replay what the file may lack, then fold the log
+ * into the file: sync it and empty the log.  The emptying needs no sync:
+ * a log that comes back replays bytes the file already holds.
+ */
+static int
+afile__inplace_checkpoint(
+    struct afile__op *op, int dirfd, const char *path, unsigned int flags)
+{
+	struct ip ip;
+	int r, replayed;
+
+	r = ip_open(op, dirfd, path, flags, false, &ip);
+	if (r == 0)
+		r = recover(&ip);
+	replayed = r;
+	if (r >= 0 && ip.rfd >= 0 && !ip.fresh) {
+		if (op->sync != AFILE_SYNC_NONE &&
+		    (r = afile__fsync(ip.fd, true)) < 0)
+			r = afile__fail(op, r, "sync file", ip.t.shown);
+		else if ((r = afile__ftruncate(ip.rfd, 0)) < 0)
+			r = afile__fail(op, r, "reset redo log", ip.t.shown);
+	}
+	ip_close(&ip);
+	return r < 0 ? r : replayed > 0;
+}
+
 int
 afile_patch_recover(int dirfd, const char *path, unsigned int flags,
     const struct afile_opts *opts)
@@ -619,6 +759,6 @@ afile_patch_recover(int dirfd, const char *path, unsigned int flags,
 	r = afile__op_init(&op, flags, AFILE_NOFOLLOW, opts);
 	if (r < 0)
 		return afile__op_done(&op, r);
-	r = afile__inplace_recover(&op, dirfd, path, flags);
+	r = afile__inplace_checkpoint(&op, dirfd, path, flags);
 	return r == 1 ? (afile__op_done(&op, 0), 1) : afile__op_done(&op, r);
 }

@@ -13,6 +13,7 @@
  *   0 sys     sys.c wrap.c stats.c sys.h stats.h
  *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
  *   1 base    cleanup.c lock.c journal.c internal.h journal.h syncmany.c
+ *   1 base    redo.c redo.h
  *   2 writer  writer.c
  *   3 ops     ops.c update.c view.c probe.c inplace.c patch.c
  *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
@@ -23,7 +24,8 @@
  * 1 base: the per-call context (op.c, error.c), path resolution, metadata,
  *   temp files, durability, the file-system table, the sweepers
  *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
- *   lock, so locks sit below it) and the journal's bytes (journal.c).
+ *   lock, so locks sit below it), the journal's bytes (journal.c) and the
+ *   in-place patches' redo log's bytes (redo.c).
  * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
  * 3 ops: the one-shot operations and the read path (ops.c), in-place
  *   patches and the cooperating read's open (inplace.c) under the choice
@@ -545,26 +547,32 @@ AFILE_HIDDEN int afile__view_finish(struct afile__op *op,
  * In-place patches (inplace.c)
  * ------------------------------------------------------------------ */
 
-/* The most ranges one afile_patchv() takes (one undo record holds them). */
+/* The most ranges one afile_patchv() takes (one redo record holds them). */
 #define AFILE__PATCH_MAX_RANGES 65536u
+/*
+ * A redo log longer than this is checkpointed (the file synced, the log
+ * started again) before its next record; 1 MiB.  Tests lower it.
+ */
+extern AFILE_HIDDEN uint64_t afile__inplace_log_max;
 
-/* AFILE_INPLACE: undo record, write in place, retire (arguments checked). */
+/* AFILE_INPLACE: redo record, sync, write in place (arguments checked). */
 AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
     const char *path, const struct afile_range *rg, size_t n,
     unsigned int flags);
-/* Undo an interrupted in-place patch of @path: 1 undone, 0 none, or error. */
+/* Replay what @path may lack from its redo log: 1 replayed, 0 none, or error.
+ */
 AFILE_HIDDEN int afile__inplace_recover(
     struct afile__op *op, int dirfd, const char *path, unsigned int flags);
 /*
- * Undo an interrupted in-place patch of @name in @dirfd, if its record is
- * there (one fstatat when it is not): 0 or an error.  For readers that do
- * not open through afile__open_shared() (afile_update's view.c read).
+ * Replay an interrupted in-place patch of @name in @dirfd, if its redo log
+ * says so (one fstatat when there is no log): 0 or an error.  For readers that
+ * do not open through afile__open_shared() (afile_update's view.c read).
  */
 AFILE_HIDDEN int afile__inplace_settle(
     struct afile__op *op, int dirfd, const char *name);
 /*
  * Open @path O_RDONLY (| @oflags) for a cooperating read: holds a shared
- * lock of the file (released by closing) and has undone an interrupted
+ * lock of the file (released by closing) and has replayed an interrupted
  * in-place patch first.  Returns the descriptor or an error.
  */
 AFILE_HIDDEN int afile__open_shared(struct afile__op *op, int dirfd,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * patch.c - afile_patch() and afile_patchv(): check the ranges, then
- * change them in place behind an undo record (AFILE_INPLACE, inplace.c)
+ * change them in place behind a redo log (AFILE_INPLACE, inplace.c)
  * or in a copy of the file that replaces it (ops.c).
  *
  * Invariants:

@@ -317,6 +317,65 @@ sys_read_sysctl_fs(const char *name, char *buf, size_t n)
 	return r;
 }
 
+/* FS_IOC_GETVERSION: the inode's generation, new when a number is reused. */
+static int
+sys_file_gen(int fd, uint64_t *ret)
+{
+#ifndef FS_IOC_GETVERSION
+#define FS_IOC_GETVERSION _IOR('v', 1, long)
+#endif
+	int v = 0; /* the kernel writes an int (ext4, xfs, btrfs) */
+
+	if (ioctl(fd, FS_IOC_GETVERSION, &v) < 0)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * statx of @path: its size, and the unique id of the mount it was reached
+ * through (STATX_MNT_ID_UNIQUE, Linux 6.8; 0 before), from the kernel's
+ * struct statx read as bytes (no libc needs to know the field).
+ */
+static int
+sys_stat_mnt(
+    int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt)
+{
+#ifdef SYS_statx
+	uint64_t b[32]; /* struct statx: 256 bytes */
+	uint32_t mask;
+
+	memset(b, 0, sizeof(b));
+	if (syscall(SYS_statx, dfd, path, flags, 0x200u | 0x4000u, b) < 0)
+		return -1;
+	memcpy(&mask, b, sizeof(mask));
+	*size = b[5];                      /* stx_size, offset 40 */
+	*mnt = mask & 0x4000u ? b[18] : 0; /* stx_mnt_id, offset 144 */
+	return 0;
+#else
+	(void)dfd, (void)path, (void)flags, (void)size, (void)mnt;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static ssize_t
+sys_read_boot_id(char *buf, size_t n)
+{
+	ssize_t r;
+	int fd, e;
+
+	fd = open(
+	    "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
 /* Dirty: + Writeback: of /proc/meminfo. */
 static int
 sys_dirty_kib(uint64_t *ret)
@@ -488,7 +547,8 @@ lc_free(void *p)
 		.read_sysctl_fs = sys_read_sysctl_fs,                          \
 		.clock_gettime = lc_clock_gettime, .malloc = lc_malloc,        \
 		.realloc = lc_realloc, .free = lc_free, .pread = lc_pread,     \
-		.ftruncate = lc_ftruncate,                                     \
+		.ftruncate = lc_ftruncate, .file_gen = sys_file_gen,           \
+		.read_boot_id = sys_read_boot_id, .stat_mnt = sys_stat_mnt,    \
 	}
 
 const struct afile__sys afile__sys_default = SYS_REAL;

@@ -83,6 +83,13 @@ struct afile__sys {
 	/* In-place patches (inplace.c). */
 	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 	int (*ftruncate)(int fd, off_t len);
+	/* The inode's generation (FS_IOC_GETVERSION) into *ret. */
+	int (*file_gen)(int fd, uint64_t *ret);
+	/* Read /proc/sys/kernel/random/boot_id into @buf. */
+	ssize_t (*read_boot_id)(char *buf, size_t n);
+	/* statx: the size of @path and the unique id of its mount (or 0). */
+	int (*stat_mnt)(int dfd, const char *path, int flags, uint64_t *size,
+	    uint64_t *mnt);
 };
 
 extern AFILE_HIDDEN struct afile__sys afile__sys;
@@ -162,6 +169,27 @@ AFILE_HIDDEN int afile__fallocate(int fd, uint64_t len);
 AFILE_HIDDEN ssize_t afile__pread_all(
     int fd, void *buf, size_t n, uint64_t off);
 AFILE_HIDDEN int afile__ftruncate(int fd, uint64_t len);
+/* Reserve [@off, @off + @len) of @fd (FALLOC_FL_KEEP_SIZE: size unchanged). */
+AFILE_HIDDEN int afile__fallocate_range(int fd, uint64_t off, uint64_t len);
+/*
+ * The generation of @fd's inode (FS_IOC_GETVERSION: ext4, xfs, btrfs),
+ * which changes when an inode number is reused; 0 where the file system
+ * has none.  Never fails.
+ */
+AFILE_HIDDEN uint64_t afile__file_gen(int fd);
+/*
+ * This boot's identity (/proc/sys/kernel/random/boot_id, read once per
+ * process through the real table) into @out: 0, or -errno (no /proc).
+ */
+AFILE_HIDDEN int afile__boot_id(unsigned char out[16]);
+/*
+ * The size of @path (fstatat @flags, AT_EMPTY_PATH for @dfd itself) and
+ * the unique id of the mount it is on (statx STATX_MNT_ID_UNIQUE, Linux
+ * 6.8; never reused while the system runs), or 0 where the kernel has
+ * none.  One system call.
+ */
+AFILE_HIDDEN int afile__stat_mnt(
+    int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt);
 AFILE_HIDDEN int afile__ficlone(int dst_fd, int src_fd);
 AFILE_HIDDEN ssize_t afile__copy_file_range(
     int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len);

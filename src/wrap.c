@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/file.h>
 #ifdef HAVE_GETRANDOM
 #include <sys/random.h>
@@ -360,6 +361,98 @@ afile__ftruncate(int fd, uint64_t len)
 		return -EFBIG;
 	RETRY_EINTR(r, afile__sys.ftruncate(fd, (off_t)len));
 	return r < 0 ? -errno : 0;
+}
+
+int
+afile__fallocate_range(int fd, uint64_t off, uint64_t len)
+{
+	int r;
+
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return -EFBIG;
+	RETRY_EINTR(r,
+	    afile__sys.fallocate(
+		fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len));
+	return r < 0 ? -errno : 0;
+}
+
+uint64_t
+afile__file_gen(int fd)
+{
+	uint64_t v = 0;
+	int r;
+
+	RETRY_EINTR(r, afile__sys.file_gen(fd, &v));
+	return r < 0 ? 0 : v;
+}
+
+/* Hex digits of @s (a UUID) into @out, zero-filled; false if none. */
+static bool
+parse_boot_id(const char *s, size_t n, unsigned char out[16])
+{
+	unsigned int k = 0;
+
+	memset(out, 0, 16);
+	for (size_t i = 0; i < n && k < 32; i++) {
+		char c = s[i];
+		unsigned int d = c >= '0' && c <= '9' ? (unsigned int)(c - '0')
+		    : c >= 'a' && c <= 'f' ? (unsigned int)(c - 'a' + 10)
+		    : c >= 'A' && c <= 'F' ? (unsigned int)(c - 'A' + 10)
+					   : 16u;
+
+		if (d == 16)
+			continue;
+		out[k / 2] = (unsigned char)(out[k / 2] | d << (k % 2 ? 0 : 4));
+		k++;
+	}
+	return k > 0;
+}
+
+int
+afile__boot_id(unsigned char out[16])
+{
+	static unsigned char cached[16];
+	static _Atomic int have;
+	bool real = afile__sys.read_boot_id == afile__sys_default.read_boot_id;
+	char buf[64];
+	ssize_t n;
+
+	/* Constant for the life of the process: read once (but not the fake).
+	 */
+	if (real && have) {
+		memcpy(out, cached, 16);
+		return 0;
+	}
+	RETRY_EINTR(n, afile__sys.read_boot_id(buf, sizeof(buf)));
+	if (n < 0)
+		return -errno;
+	if (!parse_boot_id(buf, (size_t)n, out))
+		return -EINVAL;
+	if (real) {
+		memcpy(cached, out, 16);
+		have = 1;
+	}
+	return 0;
+}
+
+int
+afile__stat_mnt(
+    int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt)
+{
+	struct stat st;
+	int r;
+
+	RETRY_EINTR(r, afile__sys.stat_mnt(dfd, path, flags, size, mnt));
+	if (r == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -errno;
+	r = afile__fstatat(dfd, path, &st, flags);
+	if (r < 0)
+		return r;
+	*size = (uint64_t)st.st_size;
+	*mnt = 0;
+	return 0;
 }
 
 int

@@ -188,14 +188,14 @@ k9_reset() {
 }
 
 # k9_fp - the state of the test directory, one sorted line per entry
-# (lock sidecars, in-place undo records and .atomicfile itself left out:
-# they may or may not exist in either state; k9_check sees that undo
-# records are empty after recovery).  Five processes, whatever the tree.
+# (lock sidecars, in-place redo logs and .atomicfile itself left out:
+# they may or may not exist in either state; k9_check sees that redo
+# logs are empty after recover FILE).  Five processes, whatever the tree.
 k9_fp() {
 	local -a xa=()
 	[ -z "$K9_GETFATTR" ] || xa=(-exec getfattr -d -m '^user\.' --absolute-names {} +)
 	{
-		find "$D" -mindepth 1 ! -name '*.afile-lock' ! -name '*.afile-undo' ! -path "$D/.atomicfile" \( \
+		find "$D" -mindepth 1 ! -name '*.afile-lock' ! -name '*.afile-redo' ! -path "$D/.atomicfile" \( \
 			-type d -printf 'd %m %P\n' -o -printf '%y %m %n %s %P %l\n' \
 			-type f -exec md5sum {} + "${xa[@]}" \) |
 			awk '/^# file:/ { f = $3; next } /^user\./ { print "xattr", f, $0; next } NF'
@@ -306,9 +306,9 @@ k9_check() {
 	elif [ "$K9_INPLACE" = 1 ]; then
 		out=$("$AF" recover "$D/f" 2>&1) ||
 			{ k9_violation "$K9_SPEC" "atomicfile recover FILE failed: $(k9_flat "$out")"; return 0; }
-		left=$(find "$D" -name '*.afile-undo' -size +0 | tr '\n' ' ')
+		left=$(find "$D" -name '*.afile-redo' -size +0 | tr '\n' ' ')
 		[ -z "$left" ] ||
-			k9_violation "$K9_SPEC" "recover left an undo record: $left"
+			k9_violation "$K9_SPEC" "recover left a non-empty redo log: $left"
 	else
 		post=$(k9_fp)
 		out=$(k9_strip "$post")

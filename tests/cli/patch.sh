@@ -89,8 +89,8 @@ run 0 "$AF" patch --stats --offset=0 f <"$O/p"
 [ "$(stat_value ops)" = 1 ] || fail "patch --stats: expected ops: 1"
 no_temps
 
-# --in-place: the same bytes, the same inode, three syncs once the undo
-# record exists; recover FILE and cat undo an interrupted patch.
+# --in-place: the same bytes, the same inode, one sync once the redo log
+# exists; recover FILE folds the log into the file.
 for off in 0 5000 99999 150000; do
 	cp base f
 	chmod 614 f
@@ -100,12 +100,17 @@ for off in 0 5000 99999 150000; do
 	expect_same f "$O/ref"
 	expect_mode f 614
 	[ "$(stat -c %i f)" = "$ino" ] || fail "patch --in-place changed the inode"
-	[ "$(stat -c %s .f.afile-undo)" = 0 ] || fail "patch --in-place left its undo record"
+	[ "$(stat -c %s .f.afile-redo)" -gt 0 ] || fail "patch --in-place left no redo log"
+	run 0 "$AF" recover f
+	expect_out "f: nothing to do
+"
+	[ "$(stat -c %s .f.afile-redo)" = 0 ] || fail "recover FILE did not empty the redo log"
+	expect_same f "$O/ref"
 	expect_no_err
 done
 cp base f
 run 0 "$AF" patch --in-place --stats --offset=10 f <"$O/p"
-[ "$(stat_value syncs)" = 3 ] || fail "patch --in-place: expected 3 syncs, got $(stat_value syncs)"
+[ "$(stat_value syncs)" = 1 ] || fail "patch --in-place: expected 1 sync, got $(stat_value syncs)"
 [ "$(stat_value dir_syncs)" = 0 ] || fail "patch --in-place: expected no directory sync"
 run 2 "$AF" patch --in-place --break-hardlinks --offset=0 f <"$O/p"
 cp base h3

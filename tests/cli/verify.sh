@@ -109,13 +109,16 @@ run 1 "$AF" verify r/f
 expect_err "atomicfile: verify 'r/f': open directory: Not a directory"
 run 2 "$AF" verify --bogus
 
-# An in-place patch's undo record: empty (retired) is nothing, else found.
+# An in-place patch's redo log: part of its file's state while the file
+# is there; found when the file is gone.
 mkdir u
 printf 'data' >u/f
-: >u/.f.afile-undo
+: >u/.f.afile-redo
 run 0 "$AF" verify u
-printf 'x' >u/.f.afile-undo
+printf 'x' >u/.f.afile-redo
+run 0 "$AF" verify u
+rm u/f
 run 1 "$AF" verify u
-expect_out "u/.f.afile-undo: undo record of an interrupted (or running) in-place patch (run 'atomicfile recover FILE')
+expect_out "u/.f.afile-redo: redo log of in-place patches of a file that no longer exists (safe to remove)
 "
 echo "PASS"

@@ -362,6 +362,14 @@ w_fstatat(int dfd, const char *p, struct stat *st, int fl)
 	return S.below.fstatat(dfd, p, st, fl);
 }
 
+/* statx for a size and a mount id: simfs counts it as an fstatat. */
+static int
+w_stat_mnt(int dfd, const char *p, int fl, uint64_t *size, uint64_t *mnt)
+{
+	tick(S_FSTATAT);
+	return S.below.stat_mnt(dfd, p, fl, size, mnt);
+}
+
 static ssize_t
 w_readlinkat(int dfd, const char *p, char *b, size_t n)
 {
@@ -582,6 +590,7 @@ shim_install(struct trace *t, bool real, bool native, unsigned long cut_at)
 	afile__sys.fdatasync = w_fdatasync;
 	afile__sys.fstat = w_fstat;
 	afile__sys.fstatat = w_fstatat;
+	afile__sys.stat_mnt = w_stat_mnt;
 	afile__sys.readlinkat = w_readlinkat;
 	afile__sys.renameat = w_renameat;
 	afile__sys.renameat2 = w_renameat2;
@@ -898,20 +907,13 @@ walk(const char *dir, struct lines *out)
 			    !strcmp(de->d_name, "..") ||
 			    has_suffix(de->d_name, ".afile-lock"))
 				continue;
-			/* A retired (empty) undo record is no state. */
-			if (has_suffix(de->d_name, ".afile-undo")) {
-				struct stat ust;
-				struct sbuf up = {0};
-
-				sb_add(&up, "%s/%s", dir, de->d_name);
-				if (afile__sys.fstatat(AT_FDCWD, up.s, &ust,
-					AT_SYMLINK_NOFOLLOW) == 0 &&
-				    ust.st_size == 0) {
-					free(up.s);
-					continue;
-				}
-				free(up.s);
-			}
+			/*
+			 * A redo log is the library's own state, as a lock
+			 * sidecar is (afile_patch_recover() empties it; the
+			 * model's tree after the run still holds it).
+			 */
+			if (has_suffix(de->d_name, ".afile-redo"))
+				continue;
 			lines_add(&names, xstrdup(de->d_name));
 		}
 	}
@@ -992,7 +994,7 @@ recover_describe(void)
 	char *d;
 
 	r = afile_recover(AT_FDCWD, ROOT, 0, &rep);
-	/* An interrupted in-place patch of f is undone (its result: 0 or 1). */
+	/* f's redo log is replayed and folded in (its result: 0 or 1). */
 	if (r == 0) {
 		int u = afile_patch_recover(AT_FDCWD, ROOT "/f", 0, NULL);
 
@@ -1559,10 +1561,10 @@ judge(const struct workload *w, struct model *m, unsigned int n,
 	/*
 	 * The run just cut (in shared) against the simfs trace.  (The
 	 * btrfs copy method once showed an in-place patch new at point 21
-	 * where only the old is allowed: the undo record compared st_dev,
-	 * which btrfs changes at every mount, so recovery took the record
-	 * for another file's and kept half a patch.  Fixed in inplace.c;
-	 * judged per point again.)
+	 * where only the old was allowed: the undo record of the time
+	 * compared st_dev, which btrfs changes at every mount.  The redo log
+	 * names its file by st_ino and inode generation only; judged per
+	 * point.)
 	 */
 	bool exact = n <= m->total && same_prefix(shared, &m->tr, n);
 	struct set *s = exact ? model_at(m, n) : model_union(m);

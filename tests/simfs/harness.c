@@ -32,6 +32,7 @@ static struct simfs *recording;
 static size_t ack_point = SIZE_MAX;
 
 const char *harness_tag;
+bool harness_returned;
 
 void
 harness_acked(void)
@@ -116,8 +117,8 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 	v.points = simfs_events(fs);
 	res->points = v.points + 1;
 	for (v.p = o->fault_at; v.p <= v.points; v.p++) {
-		v.acked =
-		    (res->ret == 0 && v.p == v.points) || v.p >= ack_point;
+		harness_returned = res->ret == 0 && v.p == v.points;
+		v.acked = harness_returned || v.p >= ack_point;
 		v.print = printed < (stop_first ? 1u : 10u);
 		if (simfs_each_state(fs, v.p, visit, &v, &res->states)) {
 			res->failures++;
@@ -126,5 +127,6 @@ run_workload(const struct workload *w, const struct simfs_opts *o,
 				break;
 		}
 	}
+	harness_returned = false;
 	simfs_free(fs);
 }

@@ -72,6 +72,12 @@ void run_workload(const struct workload *w, const struct simfs_opts *o,
  */
 void harness_acked(void);
 
+/*
+ * While a check runs: the crash point is the end of the run and the run
+ * returned 0 (every call of it acknowledged, not only the first).
+ */
+extern bool harness_returned;
+
 /* Replaces "FAIL" in reproducer lines (a self-test expecting violations). */
 extern const char *harness_tag;
 

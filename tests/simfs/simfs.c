@@ -130,6 +130,8 @@ struct simfs {
 	struct sfd *fds;
 	size_t nfds;
 	uint64_t rnd;
+	/* Which boot this is: a crash state is the next one (boot_id). */
+	unsigned int boot;
 	unsigned int syncs, file_syncs;
 	bool *sync_file;       /* per sync call: was it a file sync? */
 	unsigned int deferred; /* DEFER mutant: inode whose sync is held */
@@ -1554,6 +1556,58 @@ s_geteuid(void)
 	return 0;
 }
 
+/* The inode number stands in for its generation: simfs reuses none. */
+static int
+s_file_gen(int fd, uint64_t *ret)
+{
+	struct sfd *f = getfd(cur, fd);
+
+	if (!f)
+		return fail(EBADF);
+	*ret = 0x6e00 + f->ino;
+	return 0;
+}
+
+/* As s_fstatat (one "fstatat" event); each boot is a new mount. */
+static int
+s_stat_mnt(int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt)
+{
+	struct simfs *fs = cur;
+	char last[NAME_MAX + 1];
+	unsigned int dir, ino;
+	size_t ev = event(fs, "fstatat");
+	int r;
+
+	if ((r = injected(fs, ev, "fstatat")))
+		return fail(r);
+	if (!*path && (flags & AT_EMPTY_PATH)) {
+		struct sfd *f = getfd(fs, dfd);
+
+		if (!f)
+			return fail(EBADF);
+		ino = f->ino;
+	} else {
+		r = existing(fs, dfd, path, &dir, last, &ino);
+		if (r < 0)
+			return fail(-r);
+	}
+	*size = img_get(&fs->v, ino)->size;
+	*mnt = 0x3000 + fs->boot;
+	return 0;
+}
+
+/* Each crash state is a new boot, so a log's marker is not trusted. */
+static ssize_t
+s_read_boot_id(char *buf, size_t n)
+{
+	if (cur->o.features & SIMFS_NO_BOOT_ID)
+		return fail(ENOENT);
+	int len =
+	    snprintf(buf, n, "5eed0000-0000-0000-0000-%012x", cur->boot + 1);
+
+	return len < 0 ? fail(EIO) : (ssize_t)(len < (int)n ? len : (int)n);
+}
+
 /* ------------------------------------------------------------------
  * Instances
  * ------------------------------------------------------------------ */
@@ -1648,6 +1702,9 @@ simfs_install(struct simfs *fs)
 	afile__sys.geteuid = s_geteuid;
 	afile__sys.pread = s_pread;
 	afile__sys.ftruncate = s_ftruncate;
+	afile__sys.file_gen = s_file_gen;
+	afile__sys.read_boot_id = s_read_boot_id;
+	afile__sys.stat_mnt = s_stat_mnt;
 }
 
 size_t
@@ -1912,6 +1969,7 @@ materialize(const struct simfs *fs, size_t p, const bool *choose)
 	bool *applied = xrealloc(NULL, fs->nops ? fs->nops : 1);
 
 	c = simfs_new(&o);
+	c->boot = fs->boot + 1;
 	img_free(&c->v);
 	img_clone(&c->v, &fs->base);
 	for (size_t i = 0; i < fs->nops; i++) {

@@ -42,6 +42,8 @@
 #define SIMFS_SPLIT_XDIR   0x8u
 /* A rename between two different directories fails with EXDEV. */
 #define SIMFS_XDEV         0x10u
+/* No /proc/sys/kernel/random/boot_id: reading it fails with ENOENT. */
+#define SIMFS_NO_BOOT_ID   0x20u
 
 /* Mutations of the barriers, for the harness's self-test. */
 enum simfs_mutant {

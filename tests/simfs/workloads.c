@@ -26,7 +26,9 @@
 
 #include "atomicfile.h"
 #include "harness.h"
-#include "journal.h" /* afile__crc32c(), for an undo record */
+
+/* inplace.c: a redo log longer than this is checkpointed first. */
+extern uint64_t afile__inplace_log_max;
 
 #define BIG 9000
 
@@ -459,20 +461,28 @@ check_patch_big(struct simfs *fs, bool acked)
 /*
  * ---- in-place patch (AFILE_INPLACE): two ranges, each across a sector
  * boundary, the second growing the file; judged after the recovery that
- * the next afile_read() runs.  "-again": the record file exists already
- * (empty, retired), as for every patch but a directory's first ----
+ * the next afile_read() runs (every crash state is a new boot, so the
+ * redo log is replayed).  "-again": the log file exists already (empty),
+ * as for a file whose log was reset.  "-checkpoint": two patches with
+ * the log's limit at 1 byte, so that the second one checkpoints first
+ * (syncs the file, starts a new generation); the first must survive
+ * that from its acknowledgement on, the second from its own ----
  */
 static const struct afile_range ip_ranges[] = {
     {500, "INPLACE-A-ACROSS-SECTORS-0-1", 28},
     {1490, "INPLACE-B-GROWS-THE-FILE-ACROSS-SECTORS-2-3", 43},
 };
 #define IP_LEN (1490 + 43)
+static const struct afile_range ip_ranges2[] = {
+    {1600, "SECOND-GROWS-MORE", 17},
+};
+#define IP2_LEN (1600 + 17)
 
 static void
-setup_f_undo(struct simfs *fs)
+setup_f_redo(struct simfs *fs)
 {
 	setup_f(fs);
-	(void)simfs_put(fs, "d/.f.afile-undo", "", 0, 0640);
+	(void)simfs_put(fs, "d/.f.afile-redo", "", 0, 0640);
 	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
 }
 
@@ -482,123 +492,116 @@ run_patch_inplace(void)
 	return afile_patchv(AT_FDCWD, "d/f", ip_ranges, 2, AFILE_INPLACE, NULL);
 }
 
+static int
+run_patch_inplace_checkpoint(void)
+{
+	uint64_t max = afile__inplace_log_max;
+	int r;
+
+	afile__inplace_log_max = 1;
+	r = afile_patchv(AT_FDCWD, "d/f", ip_ranges, 2, AFILE_INPLACE, NULL);
+	if (r == 0) {
+		harness_acked();
+		r = afile_patchv(
+		    AT_FDCWD, "d/f", ip_ranges2, 1, AFILE_INPLACE, NULL);
+	}
+	afile__inplace_log_max = max;
+	return r;
+}
+
+/* A patch, then afile_patch_recover() folds the log into the file. */
+static int
+run_patch_inplace_recover(void)
+{
+	int r =
+	    afile_patchv(AT_FDCWD, "d/f", ip_ranges, 2, AFILE_INPLACE, NULL);
+
+	if (r == 0) {
+		harness_acked();
+		r = afile_patch_recover(AT_FDCWD, "d/f", 0, NULL);
+		r = r < 0 ? r : 0;
+	}
+	return r;
+}
+
+/* d/f after the first @k ranges of ip_ranges then ip_ranges2. */
+static size_t
+ip_version(char *out, unsigned int k)
+{
+	size_t len = sizeof(old_f);
+
+	memset(out, 0, IP2_LEN);
+	memcpy(out, old_f, sizeof(old_f));
+	for (unsigned int i = 0; i < k; i++) {
+		const struct afile_range *r =
+		    i < 2 ? &ip_ranges[i] : &ip_ranges2[i - 2];
+
+		memcpy(out + r->offset, r->buf, r->len);
+		if (r->offset + r->len > len)
+			len = r->offset + r->len;
+	}
+	return len;
+}
+
+/* Recover by reading; which version (0 old, 1, 2 patches) is d/f? */
+static const char *
+ip_recover(struct simfs *fs, int *version)
+{
+	char want[IP2_LEN];
+	void *buf;
+	size_t len;
+	int r;
+
+	simfs_install(fs);
+	r = afile_read(AT_FDCWD, "d/f", &buf, &len, 0, NULL);
+	simfs_install(NULL);
+	if (r < 0)
+		return "recovery by afile_read() failed";
+	free(buf);
+	*version = -1;
+	for (unsigned int v = 0; v <= 2 && *version < 0; v++) {
+		size_t n = ip_version(want, v == 2 ? 3 : v * 2);
+
+		if (is_file(fs, "d/f", want, n))
+			*version = (int)v;
+	}
+	if (*version < 0)
+		return "d/f neither old nor patched after recovery";
+	if (!has_mode(fs, "d/f", 0640))
+		return "d/f lost its mode";
+	/* The lock sidecar and the log may stay. */
+	return only_names(fs, "d", " f other .f.afile-lock .f.afile-redo ",
+	    " f ", "a stray name in d/");
+}
+
 static const char *
 check_patch_inplace(struct simfs *fs, bool acked)
 {
-	char want[IP_LEN];
-	struct stat st;
-	bool is_new, is_old;
-	void *buf;
-	size_t len;
-	int r;
+	const char *why;
+	int v;
 
-	memset(want, 0, sizeof(want));
-	memcpy(want, old_f, sizeof(old_f));
-	for (size_t i = 0; i < 2; i++)
-		memcpy(want + ip_ranges[i].offset, ip_ranges[i].buf,
-		    ip_ranges[i].len);
-	simfs_install(fs);
-	r = afile_read(AT_FDCWD, "d/f", &buf, &len, 0, NULL);
-	simfs_install(NULL);
-	if (r < 0)
-		return "recovery by afile_read() failed";
-	free(buf);
-	is_new = is_file(fs, "d/f", want, sizeof(want));
-	is_old = is_file(fs, "d/f", old_f, sizeof(old_f));
-	if (!is_new && !is_old)
-		return "d/f neither old nor patched after recovery";
-	if (acked && !is_new)
+	if ((why = ip_recover(fs, &v)))
+		return why;
+	if (v == 2)
+		return "a patch nobody made";
+	if (acked && v != 1)
 		return "acknowledged in-place patch not durable";
-	if (!has_mode(fs, "d/f", 0640))
-		return "d/f lost its mode";
-	if (simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
-		return "undo record left after recovery";
-	/* The lock sidecar and the (empty) record may stay. */
-	return only_names(fs, "d", " f other .f.afile-lock .f.afile-undo ",
-	    " f ", "a stray name in d/");
-}
-
-/*
- * ---- the recovery of an interrupted in-place patch: range A of
- * ip_ranges already written into d/f, its durable undo record beside it;
- * afile_patch_recover() undoes it.  Old at every point once recovered
- * (the check recovers as afile_read() would), and once the call returned
- * the record stays retired: a record that came back would undo again,
- * later, whatever was written in place since (by a program that does not
- * use the library, or into a file that reused the inode) ----
- */
-#define UNDO_T (56 + 16 + 28 + 4)
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-setup_f_interrupted(struct simfs *fs)
-{
-	char partial[sizeof(old_f)];
-	unsigned char rec[UNDO_T] = "afundo1\n";
-	struct stat st;
-	uint32_t crc;
-
-	setup_f(fs);
-	memcpy(partial, old_f, sizeof(old_f));
-	memcpy(
-	    partial + ip_ranges[0].offset, ip_ranges[0].buf, ip_ranges[0].len);
-	(void)simfs_put(fs, "d/f", partial, sizeof(partial), 0640);
-	if (simfs_stat(fs, "d/f", &st) < 0)
-		abort();
-	rec[8] = 1; /* n, then 4 reserved bytes */
-	put64(rec + 16, (uint64_t)st.st_dev);
-	put64(rec + 24, (uint64_t)st.st_ino);
-	put64(rec + 32, sizeof(old_f));
-	put64(rec + 40, sizeof(old_f));
-	put64(rec + 48, UNDO_T);
-	put64(rec + 56, ip_ranges[0].offset);
-	put64(rec + 64, ip_ranges[0].len);
-	memcpy(rec + 72, old_f + ip_ranges[0].offset, ip_ranges[0].len);
-	crc = afile__crc32c(0, rec, UNDO_T - 4);
-	for (int i = 0; i < 4; i++)
-		rec[UNDO_T - 4 + i] = (unsigned char)(crc >> (8 * i));
-	(void)simfs_put(fs, "d/.f.afile-undo", rec, UNDO_T, 0640);
-	(void)simfs_put(fs, "d/.f.afile-lock", "", 0, 0644);
-}
-
-static int
-run_inplace_recover(void)
-{
-	int r = afile_patch_recover(AT_FDCWD, "d/f", 0, NULL);
-
-	return r == 1 ? 0 : r == 0 ? -EPROTO : r; /* 1: undone */
+	return NULL;
 }
 
 static const char *
-check_inplace_recover(struct simfs *fs, bool acked)
+check_patch_inplace_checkpoint(struct simfs *fs, bool acked)
 {
-	struct stat st;
-	void *buf;
-	size_t len;
-	int r;
+	const char *why;
+	int v;
 
-	if (acked && simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
-		return "the undo record came back after the recovery returned";
-	simfs_install(fs);
-	r = afile_read(AT_FDCWD, "d/f", &buf, &len, 0, NULL);
-	simfs_install(NULL);
-	if (r < 0)
-		return "recovery by afile_read() failed";
-	free(buf);
-	if (!is_file(fs, "d/f", old_f, sizeof(old_f)))
-		return "d/f not the old version after recovery";
-	if (!has_mode(fs, "d/f", 0640))
-		return "d/f lost its mode";
-	if (simfs_stat(fs, "d/.f.afile-undo", &st) == 0 && st.st_size)
-		return "undo record left after recovery";
-	return only_names(fs, "d", " f other .f.afile-lock .f.afile-undo ",
-	    " f ", "a stray name in d/");
+	if ((why = ip_recover(fs, &v)))
+		return why;
+	if (acked && v < 1)
+		return "acknowledged first in-place patch lost";
+	if (harness_returned && v != 2)
+		return "acknowledged second in-place patch not durable";
+	return NULL;
 }
 
 /* ---- batch: replace d/f and d/g, create e/h, sharing the syncs ---- */
@@ -685,11 +688,15 @@ const struct workload workloads[] = {
     {"patch-big", 0, true, NULL, setup_big, run_patch, check_patch_big},
     {"patch-inplace", 0, true, NULL, setup_f, run_patch_inplace,
 	check_patch_inplace},
-    {"patch-inplace-again", 0, true, NULL, setup_f_undo, run_patch_inplace,
+    {"patch-inplace-again", 0, true, NULL, setup_f_redo, run_patch_inplace,
 	check_patch_inplace},
-    /* inplace.c's recovery syncs (the sync sweep found them unneeded). */
-    {"patch-inplace-recover", 0, true, NULL, setup_f_interrupted,
-	run_inplace_recover, check_inplace_recover},
+    {"patch-inplace-recover", 0, true, NULL, setup_f, run_patch_inplace_recover,
+	check_patch_inplace},
+    /* No boot id: the patch syncs the file and marks the log durable. */
+    {"patch-inplace-noboot", SIMFS_NO_BOOT_ID, true, NULL, setup_f,
+	run_patch_inplace, check_patch_inplace},
+    {"patch-inplace-checkpoint", 0, true, NULL, setup_f,
+	run_patch_inplace_checkpoint, check_patch_inplace_checkpoint},
     {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
     {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
     /* Off the syncfs allowlist (FUSE): an fsync per file (issue 9). */

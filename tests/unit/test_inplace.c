@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_inplace.c - AFILE_INPLACE patches and afile_patchv(): the bytes,
- * the inode kept, the undo record retired, recovery of an interrupted
- * patch (by afile_read(), afile_patch(), afile_patch_recover()), torn and
- * stale records, the rollback of a failed patch, the cooperating read's
- * shared lock, and the errors.
+ * the inode kept, the redo log kept, replay of an interrupted patch (by
+ * afile_read(), afile_patch(), afile_patch_recover()), torn and stale
+ * logs, a failed patch before and after its commit point, the
+ * cooperating read's shared lock, and the errors.
  */
 #include <sys/file.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "redo.h"
 #include "sys.h"
 
 static const char TEN[] = "0123456789";
-#define UNDO ".f.afile-undo"
+#define REDO ".f.afile-redo"
 #define LOCK ".f.afile-lock"
 
 static ino_t
@@ -50,9 +51,9 @@ test_bytes(void **state)
 	assert_ok(afile_patch(c->dfd, "f", 14, "!", 1, AFILE_INPLACE, NULL));
 	assert_file_mem(c, "f", "012AB5678XYZ\0\0!", 15);
 	assert_int_equal(ino_of(c, "f"), ino);
-	/* The record file stays, empty: the next patch needs no dir sync. */
-	assert_int_equal(size_of(c, UNDO), 0);
-	assert_entries(c, ".", LOCK, UNDO, "f");
+	/* The log stays, holding the records until a checkpoint. */
+	assert_true(size_of(c, REDO) > 0);
+	assert_entries(c, ".", LOCK, REDO, "f");
 	h_assert_no_temps(c->dir, __FILE__, __LINE__);
 }
 
@@ -77,34 +78,40 @@ test_patchv(void **state)
 	assert_file_mem(c, "g", "a1234bXd89\0\0end", 15);
 }
 
-/* Child: die (as by kill -9) at the sync of the patched file. */
-static int die_at_sync;
+/* Child: die (as by kill -9) before a write. */
+static int die_at_pwrite;
 
-static int
-fsync_dies(int fd)
+static ssize_t
+pwrite_dies(int fd, const void *b, size_t n, off_t off)
 {
-	if (--die_at_sync == 0)
+	if (--die_at_pwrite == 0)
 		_exit(0);
-	return afile__sys_default.fdatasync(fd);
+	return afile__sys_default.pwrite(fd, b, n, off);
 }
 
-/* Run a patch in a child that dies at its @sync_n-th fdatasync. */
+/*
+ * Run a patch of a new f in a child that dies before its @n-th pwrite: 1
+ * the new log's zeros, 2 its header and marker, 3 the record, (the sync),
+ * 4 and 5 the two ranges in place, 6 the marker "applied".
+ */
 static void
-crash_at(struct h_ctx *c, int sync_n)
+crash_at(struct h_ctx *c, int n)
 {
 	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
 	int status;
 	pid_t pid;
 
+	/* A new log: f is rewritten behind the library's back here. */
+	(void)unlinkat(c->dfd, REDO, 0);
 	h_puts(c, "f", TEN);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		die_at_sync = sync_n;
-		afile__sys.fdatasync = fsync_dies;
+		die_at_pwrite = n;
+		afile__sys.pwrite = pwrite_dies;
 		(void)afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, NULL);
-		_exit(1); /* the sync was not reached */
+		_exit(1); /* the write was not reached */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -118,15 +125,19 @@ test_recover_by_read(void **state)
 	void *buf;
 	size_t len;
 
-	/* Second sync: the record is durable, the new bytes are in. */
-	crash_at(c, 2);
+	/* Committed, half written in place: the read replays the record. */
+	crash_at(c, 5);
+	assert_file(c, "f", "01XX456789");
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	free(buf);
 	assert_file(c, "f", "01XX4567YYYY");
-	assert_true(size_of(c, UNDO) > 0);
+	/* Before the record: nothing to replay, the file is old. */
+	crash_at(c, 3);
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 10);
-	assert_memory_equal(buf, TEN, 10);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
 	assert_file(c, "f", TEN);
 }
 
@@ -149,12 +160,11 @@ test_recover_by_update(void **state)
 	struct h_ctx *c = *state;
 	size_t seen = 0;
 
-	crash_at(c, 2);
-	assert_file(c, "f", "01XX4567YYYY");
+	crash_at(c, 5);
+	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_update(c->dfd, "f", append_bang, &seen, 0, NULL));
-	assert_int_equal(seen, 10);
-	assert_file(c, "f", "0123456789!");
-	assert_int_equal(size_of(c, UNDO), 0);
+	assert_int_equal(seen, 12);
+	assert_file(c, "f", "01XX4567YYYY!");
 }
 
 static void
@@ -162,22 +172,23 @@ test_recover_by_patch(void **state)
 {
 	struct h_ctx *c = *state;
 
-	crash_at(c, 2);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "Z", 1, AFILE_INPLACE, NULL));
-	assert_file(c, "f", "Z123456789");
+	assert_file(c, "f", "Z1XX4567YYYY");
 	/* The copy mode recovers too, before it copies. */
-	crash_at(c, 2);
+	crash_at(c, 5);
 	assert_ok(afile_patch(c->dfd, "f", 0, "C", 1, 0, NULL));
-	assert_file(c, "f", "C123456789");
+	assert_file(c, "f", "C1XX4567YYYY");
 	/*
-	 * The third sync (retirement): the record was truncated just before
-	 * it, so the patch stands (a power cut there is the simulator's).
+	 * Before the marker "applied": the patch stands, replayed again;
+	 * afile_patch_recover() then folds the log into the file.
 	 */
-	crash_at(c, 3);
+	crash_at(c, 6);
 	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
+	assert_file(c, "f", "01XX4567YYYY");
+	assert_int_equal(size_of(c, REDO), 0);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
-	assert_file(c, "f", "01XX4567YYYY");
-	assert_int_equal(size_of(c, UNDO), 0);
 }
 
 static void
@@ -188,31 +199,33 @@ test_torn_and_stale(void **state)
 	size_t len, n;
 	void *buf;
 
-	crash_at(c, 2);
-	rec = h_slurp(c, UNDO, &len);
-	/* Cut short: torn, so it must never have been applied: dropped. */
-	h_put(c, UNDO, rec, len - 1, 0644);
+	crash_at(c, 5);
+	rec = h_slurp(c, REDO, &len);
+	/*
+	 * Cut short: torn, so never committed (its bytes never reached the
+	 * file, but this one's did, half): not replayed.
+	 */
+	h_put(c, REDO, rec, 1024 + 50, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
-	assert_file(c, "f", "01XX4567YYYY");
-	assert_int_equal(size_of(c, UNDO), 0);
-	/* A flipped byte, found by a read. */
-	rec[len / 2] ^= 1;
-	h_put(c, UNDO, rec, len, 0644);
+	assert_file(c, "f", "01XX456789");
+	assert_int_equal(size_of(c, REDO), 0);
+	/* A flipped byte in the record, found by a read. */
+	rec[1024 + 90] ^= 1;
+	h_put(c, REDO, rec, len, 0644);
 	assert_ok(afile_read(c->dfd, "f", &buf, &n, 0, NULL));
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 10);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
-	/* The same record intact: applied. */
-	rec[len / 2] ^= 1;
-	h_put(c, UNDO, rec, len, 0644);
+	/* The same record intact: replayed. */
+	rec[1024 + 90] ^= 1;
+	h_put(c, REDO, rec, len, 0644);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
-	assert_file(c, "f", TEN);
+	assert_file(c, "f", "01XX4567YYYY");
 	/* Valid, but of the inode that f was before a replace: stale. */
-	h_put(c, UNDO, rec, len, 0644);
+	h_put(c, REDO, rec, len, 0644);
 	assert_ok(afile_write(c->dfd, "f", "replaced", 8, 0, NULL));
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
 	assert_file(c, "f", "replaced");
-	assert_int_equal(size_of(c, UNDO), 0);
+	assert_int_equal(size_of(c, REDO), 0);
 	got = h_slurp(c, "f", &n);
 	free(got);
 	free(rec);
@@ -240,17 +253,34 @@ test_rollback(void **state)
 	int r;
 
 	o.err = &e;
-	/* 1: the record; 2: the first range; 3: the second range. */
-	for (int at = 1; at <= 3; at++) {
+	/*
+	 * 1: the log's zeros; 2: the header and marker; 3: the record:
+	 * before the commit point, the file stays old.  4, 5: a range in
+	 * place, after the commit point: the call fails, and the next read
+	 * replays the patch.  6: the marker "applied": the patch is whole
+	 * and durable, the next read replays it again.
+	 */
+	for (int at = 1; at <= 6; at++) {
+		void *buf;
+		size_t len;
+
 		h_puts(c, "f", TEN);
+		(void)unlinkat(c->dfd, REDO, 0);
 		fail_pwrite_at = at;
 		afile__sys.pwrite = pwrite_fails;
 		r = afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, &o);
 		afile__sys_reset();
-		assert_err(r, -EIO);
-		assert_errinfo(&e, r);
-		assert_file(c, "f", TEN);
-		assert_int_equal(size_of(c, UNDO), 0);
+		if (at == 6) {
+			assert_ok(r);
+		} else {
+			assert_err(r, -EIO);
+			assert_errinfo(&e, r);
+		}
+		if (at <= 3)
+			assert_file(c, "f", TEN);
+		assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+		assert_int_equal(len, at <= 3 ? 10 : 12);
+		free(buf);
 	}
 }
 
@@ -293,13 +323,13 @@ test_symlink(void **state)
 	h_symlink(c, "f", "link");
 	assert_ok(afile_patch(c->dfd, "link", 0, "L", 1, AFILE_INPLACE, NULL));
 	assert_file(c, "f", "L123456789");
-	assert_entries(c, ".", LOCK, UNDO, "f", "link");
-	/* A read through the link finds the record beside f. */
-	crash_at(c, 2);
+	assert_entries(c, ".", LOCK, REDO, "f", "link");
+	/* A read through the link finds the log beside f. */
+	crash_at(c, 5);
 	assert_ok(afile_read(c->dfd, "link", &buf, &len, 0, NULL));
-	assert_memory_equal(buf, TEN, 10);
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
 	free(buf);
-	assert_int_equal(size_of(c, UNDO), 0);
 }
 
 /* afile_read() asks for the shared lock on the file it reads. */
@@ -356,10 +386,10 @@ test_sync_none(void **state)
 	assert_ok(afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, &o));
 	assert_ok(afile_stats_get(&s1));
 	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs);
-	/* Three syncs once the record file exists. */
+	/* One sync (the log's) once the log exists. */
 	assert_ok(afile_patch(c->dfd, "f", 2, "z", 1, AFILE_INPLACE, NULL));
 	assert_ok(afile_stats_get(&s0));
-	assert_int_equal(s0.syncs + s0.dir_syncs, s1.syncs + s1.dir_syncs + 3);
+	assert_int_equal(s0.syncs + s0.dir_syncs, s1.syncs + s1.dir_syncs + 1);
 	assert_file(c, "f", "xyz3456789");
 }
 
@@ -383,40 +413,40 @@ test_planted_record(void **state)
 	void *buf;
 
 	h_require_root();
-	/* A valid record of f (which holds the new bytes), taken away. */
-	crash_at(c, 2);
-	rec = h_slurp(c, UNDO, &len);
-	h_put(c, UNDO, "", 0, 0644);
+	/* A valid log of f (which holds half the patch), taken away. */
+	crash_at(c, 5);
+	rec = h_slurp(c, REDO, &len);
+	h_put(c, REDO, "", 0, 0644);
 	h_mkdir(c, "s", 0755);
 	h_chmod(c, "s", 01777);
 	assert_int_equal(renameat(c->dfd, "f", c->dfd, "s/f"), 0);
-	h_put(c, "s/" UNDO, rec, len, 0644);
-	h_chown(c, "s/" UNDO, H_NOBODY, H_NOBODY);
+	h_put(c, "s/" REDO, rec, len, 0644);
+	h_chown(c, "s/" REDO, H_NOBODY, H_NOBODY);
 	afile__sys.read_sysctl_fs = sysctl_one;
 	/* A read ignores it, a patch refuses to go on; the file stays. */
 	assert_ok(afile_read(c->dfd, "s/f", &buf, &n, 0, NULL));
-	assert_int_equal(n, 12);
-	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, "01XX456789", 10);
 	free(buf);
 	assert_err(afile_patch(c->dfd, "s/f", 0, "x", 1, AFILE_INPLACE, NULL),
 	    AFILE_EPROTECTED);
-	assert_file(c, "s/f", "01XX4567YYYY");
+	assert_file(c, "s/f", "01XX456789");
 	/* An update ignores it too, and builds on the bytes it reads. */
 	assert_ok(afile_update(c->dfd, "s/f", append_bang, &n, 0, NULL));
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 10);
 	afile__sys_reset();
-	assert_file(c, "s/f", "01XX4567YYYY!");
+	assert_file(c, "s/f", "01XX456789!");
 	free(rec);
 }
 
 /* ------------------------------------------------------------------
- * What stops a patch or a recovery before the record is looked at
+ * What stops a patch or a recovery before the log is looked at
  * ------------------------------------------------------------------ */
 
 static struct {
 	ino_t ino;        /* the file "f" */
 	int rdwr_err;     /* its O_RDWR open fails with this */
-	int undo_err;     /* opening its undo record fails with this */
+	int log_err;      /* opening its redo log fails with this */
 	int lock_err;     /* locking its inode fails with this */
 	bool fstat_after; /* the fstat after its lock fails */
 	bool locked;
@@ -437,8 +467,8 @@ f_openat(int dfd, const char *path, int flags, mode_t mode)
 		errno = F.rdwr_err;
 		return -1;
 	}
-	if (F.undo_err && strstr(path, ".afile-undo")) {
-		errno = F.undo_err;
+	if (F.log_err && strstr(path, ".afile-redo")) {
+		errno = F.log_err;
 		return -1;
 	}
 	return afile__sys_default.openat(dfd, path, flags, mode);
@@ -514,12 +544,12 @@ test_entry_errors(void **state)
 	assert_err(r = patch_f(c, &e, 0), -EIO);
 	assert_failed_at(&e, r, "read metadata");
 	F.fstat_after = F.locked = false;
-	F.undo_err = EACCES;
+	F.log_err = EACCES;
 	assert_err(r = patch_f(c, &e, 0), -EACCES);
-	assert_failed_at(&e, r, "open undo record");
+	assert_failed_at(&e, r, "open redo log");
 	/* The same steps for a recovery. */
 	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -EACCES);
-	F.undo_err = 0;
+	F.log_err = 0;
 	F.lock_err = ENOLCK;
 	assert_err(afile_patch_recover(c->dfd, "f", 0, NULL), -ENOLCK);
 	F.lock_err = 0;
@@ -536,7 +566,7 @@ test_entry_errors(void **state)
 	assert_file(c, "f", TEN);
 	assert_entries(c, ".", LOCK, "f");
 
-	/* A name of NAME_MAX: its record's name is cut and hashed. */
+	/* A name of NAME_MAX: its log's name is cut and hashed. */
 	memset(name, 'n', NAME_MAX);
 	name[NAME_MAX] = '\0';
 	h_puts(c, name, TEN);
@@ -628,7 +658,7 @@ test_read_lock_errors(void **state)
 }
 
 /*
- * A record left beside the file (here a torn one: only its length says
+ * A log left beside the file (here a torn one: only its length says
  * "pending") is recovered before a read or an update; when that recovery
  * cannot even open the file, the read and the update fail with its error.
  */
@@ -644,7 +674,7 @@ test_pending_record_errors(void **state)
 
 	o.err = &e;
 	h_puts(c, "f", TEN);
-	h_put(c, UNDO, "torn", 4, 0644);
+	h_put(c, REDO, "torn", 4, 0644);
 	F.ino = ino_of(c, "f");
 	afile__sys.openat = f_openat;
 	F.rdwr_err = EACCES;
@@ -662,7 +692,7 @@ test_pending_record_errors(void **state)
 	free(buf);
 }
 
-/* Paths whose record cannot be named are read without looking for one. */
+/* Paths whose log cannot be named are read without looking for one. */
 static void
 test_read_unnamed_records(void **state)
 {
@@ -676,7 +706,7 @@ test_read_unnamed_records(void **state)
 	assert_err(afile_read(c->dfd, ".", &buf, &len, 0, NULL), -EISDIR);
 	assert_err(afile_read(c->dfd, "sub/", &buf, &len, 0, NULL), -EISDIR);
 	assert_err(afile_read(c->dfd, "sub/..", &buf, &len, 0, NULL), -EISDIR);
-	/* Room for the path, none for the record's name beside it. */
+	/* Room for the path, none for the log's name beside it. */
 	h_puts(c, "f", TEN);
 	while (k + 2 < sizeof(path) - 8) {
 		path[k++] = '.';
@@ -688,6 +718,529 @@ test_read_unnamed_records(void **state)
 	assert_int_equal(len, 10);
 	free(buf);
 	assert_entries(c, ".", "sub", "f");
+}
+
+/* ---- The redo log: its marker's trust, checkpoints, the fallback ---- */
+
+extern uint64_t afile__inplace_log_max;
+
+static unsigned int fake_boot;
+
+static ssize_t
+boot_fake(char *buf, size_t n)
+{
+	return snprintf(buf, n, "0000beef-0000-0000-0000-%012x", fake_boot);
+}
+
+static ssize_t
+boot_missing(char *buf, size_t n)
+{
+	(void)buf, (void)n;
+	errno = ENOENT;
+	return -1;
+}
+
+static uint64_t fake_mnt;
+
+static int
+mnt_fake(int dfd, const char *path, int flags, uint64_t *size, uint64_t *mnt)
+{
+	int r = afile__sys_default.stat_mnt(dfd, path, flags, size, mnt);
+
+	*mnt = fake_mnt;
+	return r;
+}
+
+/* Overwrite f's bytes [2, 4) behind the library: a write a cut lost. */
+static void
+lose_write(struct h_ctx *c)
+{
+	int fd = openat(c->dfd, "f", O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "--", 2, 2), 2);
+	close(fd);
+}
+
+/*
+ * The marker is trusted in the boot and mount that wrote it only: a
+ * reboot or a new mount replays the log (the patch's write into the file
+ * was not synced and may be lost).
+ */
+static void
+test_marker_boot_and_mount(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	afile__sys.read_boot_id = boot_fake;
+	afile__sys.stat_mnt = mnt_fake;
+	fake_boot = 1;
+	fake_mnt = 7;
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	lose_write(c);
+	/* Same boot and mount: the page cache is the truth, no replay. */
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01--456789", 10);
+	free(buf);
+	/* Another boot: replayed. */
+	fake_boot = 2;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01XX456789", 10);
+	free(buf);
+	/* Another mount in the same boot: replayed. */
+	lose_write(c);
+	fake_mnt = 8;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01XX456789", 10);
+	free(buf);
+	afile__sys_reset();
+}
+
+/* Past the log's limit a patch syncs the file and starts the log again. */
+static void
+test_checkpoint(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
+	uint64_t max = afile__inplace_log_max;
+	char want[11] = "0123456789";
+	off_t size;
+
+	h_puts(c, "f", TEN);
+	afile__inplace_log_max = 1100; /* room for one small record */
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	size = size_of(c, REDO);
+	for (int i = 1; i < 6; i++) {
+		assert_ok(afile_stats_get(&s0));
+		assert_ok(afile_patch(
+		    c->dfd, "f", (uint64_t)i, "b", 1, AFILE_INPLACE, NULL));
+		assert_ok(afile_stats_get(&s1));
+		/* The file's sync, then the log's. */
+		assert_int_equal(
+		    s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 2);
+		/* Records overwrite the old generation's: the log stays. */
+		assert_int_equal(size_of(c, REDO), size);
+	}
+	afile__inplace_log_max = max;
+	memcpy(want, "abbbbb", 6);
+	assert_file(c, "f", want);
+	/* A reboot replays only the last generation: the same bytes. */
+	afile__sys.read_boot_id = boot_fake;
+	fake_boot = 3;
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
+	afile__sys_reset();
+	assert_file(c, "f", want);
+	assert_int_equal(size_of(c, REDO), 0);
+}
+
+/* Without a boot id (no /proc) a patch syncs the file: two syncs. */
+static void
+test_no_boot_id(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_stats s0 = {.size = sizeof(s0)}, s1 = {.size = sizeof(s1)};
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	afile__sys.read_boot_id = boot_missing;
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL));
+	assert_ok(afile_stats_get(&s0));
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	assert_ok(afile_stats_get(&s1));
+	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 2);
+	/* The marker says durable: trusted in any boot, no replay. */
+	lose_write(c);
+	afile__sys.read_boot_id = boot_fake;
+	fake_boot = 4;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "x1--456789", 10);
+	free(buf);
+	afile__sys_reset();
+}
+
+/* ---- redo.c alone: what its parsers refuse ---- */
+
+static void
+put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+test_redo_bytes(void **state)
+{
+	const struct afile__redo_id id = {.dev = 9, .ino = 42, .igen = 7};
+	const struct afile__redo_id other_ino = {
+	    .dev = 9, .ino = 43, .igen = 7};
+	const struct afile__redo_id other_gen = {
+	    .dev = 9, .ino = 42, .igen = 8};
+	const struct afile__redo_id other_dev = {
+	    .dev = 1, .ino = 42, .igen = 7};
+	const struct afile__redo_here here = {.boot = {1, 2, 3}, .mnt = 5};
+	const struct afile__redo_here other_boot = {
+	    .boot = {1, 2, 4}, .mnt = 5};
+	const struct afile__redo_here other_mnt = {.boot = {1, 2, 3}, .mnt = 6};
+	const struct afile_range rg[] = {{3, "abc", 3}, {100, "", 0}};
+	unsigned char log[AFILE__REDO_REC_START], rec[128];
+	struct afile__redo_mark m;
+	struct afile__redo_rec r;
+	uint64_t new_size, off, len;
+	size_t total;
+
+	(void)state;
+	/* Header: its file by st_ino and inode generation, not st_dev. */
+	memset(log, 0, sizeof(log));
+	afile__redo_hdr_encode(log, 77, &id);
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, NULL), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_dev), 77);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_ino), 0);
+	assert_int_equal(afile__redo_hdr_gen(log, &other_gen), 0);
+	log[20] ^= 1; /* st_dev, under the CRC */
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 0);
+	log[20] ^= 1;
+	log[0] = 'X';
+	assert_int_equal(afile__redo_hdr_gen(log, &id), 0);
+	log[0] = 'a';
+
+	/* Marker: pending says nothing; applied here, or durable. */
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, 0);
+	assert_false(afile__redo_mark_parse(log + AFILE__REDO_MARK_OFF, &m));
+	assert_false(afile__redo_clean(log, &id, &here, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, &here, 0);
+	assert_true(afile__redo_clean(log, &id, &here, &m));
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(m.end, 2000);
+	assert_false(afile__redo_clean(log, &id, &other_boot, &m));
+	assert_false(afile__redo_clean(log, &id, &other_mnt, &m));
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	assert_false(afile__redo_clean(log, &other_ino, &here, &m));
+	log[AFILE__REDO_MARK_OFF + 20] ^= 1; /* under the marker's CRC */
+	assert_false(afile__redo_clean(log, &id, &here, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, AFILE__REDO_DURABLE);
+	assert_true(afile__redo_clean(log, &id, NULL, &m));
+	/* Of another generation, or ending inside the log's head. */
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 78, 1, 2000, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	afile__redo_mark_encode(
+	    log + AFILE__REDO_MARK_OFF, 77, 1, 1000, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(log, &id, NULL, &m));
+
+	/* A record, and each way one is not the chain's next link. */
+	total = afile__redo_rec_size(rg, 2, 10, &new_size);
+	assert_int_equal(total, AFILE__REDO_REC_HDR + 2 * 16 + 3 + 4);
+	assert_int_equal(new_size, 10); /* an empty range grows nothing */
+	afile__redo_rec_encode(rec, total, 77, 1, 10, new_size, rg, 2);
+	assert_true(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	assert_int_equal(r.n, 2);
+	afile__redo_rec_range(&r, 0, &off, &len);
+	assert_int_equal(off, 3);
+	assert_int_equal(len, 3);
+	assert_memory_equal(r.bytes, "abc", 3);
+	assert_false(afile__redo_rec_parse(rec, total - 1, 77, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, 20, 77, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, total, 76, 1, &r));
+	assert_false(afile__redo_rec_parse(rec, total, 77, 2, &r));
+	rec[total - 1] ^= 1; /* the CRC */
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[total - 1] ^= 1;
+	rec[0] = 'X';
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[0] = 'a';
+	/* Fields that a good CRC covers but that do not add up. */
+	put_u64(rec + 48, 10); /* shorter than a record can be */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	put_u64(rec + 48, total);
+	rec[24] = 0, rec[25] = 0, rec[26] = 2; /* n = 131072 */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[24] = 3, rec[26] = 0; /* 3 ranges: more than the record holds */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	rec[24] = 2;
+	put_u64(rec + AFILE__REDO_REC_HDR + 8, 2); /* lengths sum to 2, not 3 */
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_false(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	put_u64(rec + AFILE__REDO_REC_HDR + 8, 3);
+	afile__redo_rec_restamp(rec, total, 77, 1);
+	assert_true(afile__redo_rec_parse(rec, total, 77, 1, &r));
+	/* A vector whose bytes would not fit a size_t. */
+	{
+		const struct afile_range huge[] = {
+		    {0, "x", SIZE_MAX - 10}, {0, "y", 1}};
+
+		assert_int_equal(
+		    afile__redo_rec_size(huge, 2, 0, &new_size), 0);
+	}
+}
+
+/* ---- Each I/O step of a replay, a checkpoint and a commit failing ---- */
+
+/*
+ * The call @fault.call on the inode @fault.ino (or on a directory) fails
+ * with @fault.err, after @fault.skip such calls went through.
+ */
+static struct {
+	const char *call;
+	ino_t ino;
+	int err, skip;
+	bool dir;
+} fault;
+
+static bool
+fault_on(const char *call, int fd)
+{
+	struct stat st;
+
+	if (!fault.err || strcmp(call, fault.call) ||
+	    afile__sys_default.fstat(fd, &st) < 0 ||
+	    !(fault.dir ? S_ISDIR(st.st_mode) : st.st_ino == fault.ino))
+		return false;
+	return fault.skip-- <= 0;
+}
+
+static int
+fstat_faulty(int fd, struct stat *st)
+{
+	if (fault_on("fstat", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fstat(fd, st);
+}
+
+static ssize_t
+pread_faulty(int fd, void *b, size_t n, off_t off)
+{
+	if (fault_on("pread", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.pread(fd, b, n, off);
+}
+
+static ssize_t
+pwrite_faulty(int fd, const void *b, size_t n, off_t off)
+{
+	if (fault_on("pwrite", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+static int
+ftruncate_faulty(int fd, off_t len)
+{
+	if (fault_on("ftruncate", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.ftruncate(fd, len);
+}
+
+static int
+fdatasync_faulty(int fd)
+{
+	if (fault_on("fdatasync", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fdatasync(fd);
+}
+
+static int
+fsync_faulty(int fd)
+{
+	if (fault_on("fsync", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fsync(fd);
+}
+
+static int
+fallocate_faulty(int fd, int mode, off_t off, off_t len)
+{
+	if (fault_on("fallocate", fd)) {
+		errno = fault.err;
+		return -1;
+	}
+	return afile__sys_default.fallocate(fd, mode, off, len);
+}
+
+/* afile_patch_recover() of f with the fault armed: its error and step. */
+static void
+recover_fails(struct h_ctx *c, const char *call, int skip, const char *name,
+    int err, const char *step)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+
+	o.err = &e;
+	fault.call = call;
+	fault.skip = skip;
+	fault.ino = ino_of(c, name);
+	fault.err = err;
+	assert_err(afile_patch_recover(c->dfd, "f", 0, &o), -err);
+	assert_string_equal(e.step, step);
+	fault.err = 0;
+}
+
+/* Arm the fault: @call on @name's inode. */
+static void
+arm(struct h_ctx *c, const char *call, const char *name, int err)
+{
+	fault.call = call;
+	fault.skip = 0;
+	fault.dir = false;
+	fault.ino = ino_of(c, name);
+	fault.err = err;
+}
+
+static void
+test_replay_faults(void **state)
+{
+	struct h_ctx *c = *state;
+
+	afile__sys.fstat = fstat_faulty;
+	afile__sys.pread = pread_faulty;
+	afile__sys.pwrite = pwrite_faulty;
+	afile__sys.ftruncate = ftruncate_faulty;
+	afile__sys.fdatasync = fdatasync_faulty;
+	/* A committed patch, half in the file: each step of its replay. */
+	crash_at(c, 5);
+	recover_fails(c, "fstat", 0, REDO, EIO, "open redo log");
+	recover_fails(c, "fstat", 1, REDO, EIO, "read redo log");
+	recover_fails(c, "pread", 0, REDO, EIO, "read redo log"); /* head */
+	recover_fails(c, "pread", 1, REDO, EIO, "read redo log"); /* all */
+	recover_fails(c, "pwrite", 0, "f", ENOSPC, "replay redo log");
+	/* Longer than the record's old size: cut back first, which fails. */
+	h_puts(c, "f", "01XX456789--");
+	recover_fails(c, "ftruncate", 0, "f", EIO, "replay redo log");
+	assert_file(c, "f", "01XX456789--");
+	/* Replayed, then the file's sync or the log's reset fails. */
+	recover_fails(c, "fdatasync", 0, "f", EIO, "sync file");
+	assert_file(c, "f", "01XX4567YYYY");
+	recover_fails(c, "ftruncate", 0, REDO, EIO, "reset redo log");
+	assert_true(size_of(c, REDO) > 0);
+	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+	assert_int_equal(size_of(c, REDO), 0);
+	afile__sys_reset();
+	assert_file(c, "f", "01XX4567YYYY");
+}
+
+/* Without a boot id the replay syncs the file: its failure is the call's. */
+static void
+test_replay_no_boot_sync_fails(void **state)
+{
+	struct h_ctx *c = *state;
+	void *buf;
+	size_t len;
+
+	crash_at(c, 5);
+	afile__sys.read_boot_id = boot_missing;
+	afile__sys.fdatasync = fdatasync_faulty;
+	arm(c, "fdatasync", "f", EIO);
+	assert_err(afile_read(c->dfd, "f", &buf, &len, 0, NULL), -EIO);
+	fault.err = 0;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 12);
+	free(buf);
+	afile__sys_reset();
+}
+
+/*
+ * A checkpoint whose sync of the file fails: the patch fails with the
+ * file untouched by it, and the earlier patches are replayed again
+ * rather than retired (their pages may be clean and lost).
+ */
+static void
+test_checkpoint_sync_fails(void **state)
+{
+	struct h_ctx *c = *state;
+	uint64_t max = afile__inplace_log_max;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	h_puts(c, "f", TEN);
+	afile__inplace_log_max = 1100;
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	afile__sys.fdatasync = fdatasync_faulty;
+	arm(c, "fdatasync", "f", EIO);
+	assert_err(
+	    afile_patch(c->dfd, "f", 1, "b", 1, AFILE_INPLACE, &o), -EIO);
+	assert_string_equal(e.step, "sync file");
+	fault.err = 0;
+	afile__sys_reset();
+	afile__inplace_log_max = max;
+	assert_file(c, "f", "a123456789");
+	/* The marker says pending: the next read replays patch "a". */
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "a123456789", 10);
+	free(buf);
+}
+
+/*
+ * The directory of a new log: a sync it refuses (EINVAL) leaves the
+ * patch at AFILE_SYNC_DATA; one that fails takes the record back, the
+ * file untouched.  A growing patch's reservation: unsupported is no
+ * error, a failure is, before the commit point.
+ */
+static void
+test_commit_faults(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_errinfo e;
+	unsigned int got = 0;
+	void *buf;
+	size_t len;
+
+	o.err = &e;
+	o.ret_sync = &got;
+	h_puts(c, "f", TEN);
+	afile__sys.fsync = fsync_faulty;
+	arm(c, "fsync", "f", EINVAL);
+	fault.dir = true;
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, &o));
+	assert_int_equal(got, AFILE_SYNC_DATA);
+	assert_file(c, "f", "x123456789");
+	(void)unlinkat(c->dfd, REDO, 0);
+	fault.err = EIO;
+	assert_err(
+	    afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, &o), -EIO);
+	assert_string_equal(e.step, "sync directory");
+	fault.err = 0;
+	fault.dir = false;
+	assert_file(c, "f", "x123456789");
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "x123456789", 10);
+	free(buf);
+	/* The reservation of a growing patch. */
+	afile__sys.fallocate = fallocate_faulty;
+	arm(c, "fallocate", "f", EOPNOTSUPP);
+	assert_ok(afile_patch(c->dfd, "f", 10, "ab", 2, AFILE_INPLACE, NULL));
+	fault.err = ENOSPC;
+	assert_err(
+	    afile_patch(c->dfd, "f", 12, "cd", 2, AFILE_INPLACE, &o), -ENOSPC);
+	assert_string_equal(e.step, "reserve space");
+	fault.err = 0;
+	afile__sys_reset();
+	assert_file(c, "f", "x123456789ab");
 }
 
 int
@@ -712,6 +1265,14 @@ main(void)
 	    T(test_read_lock_errors),
 	    T(test_pending_record_errors),
 	    T(test_read_unnamed_records),
+	    T(test_marker_boot_and_mount),
+	    T(test_checkpoint),
+	    T(test_no_boot_id),
+	    T(test_redo_bytes),
+	    T(test_replay_faults),
+	    T(test_replay_no_boot_sync_fails),
+	    T(test_checkpoint_sync_fails),
+	    T(test_commit_faults),
 #undef T
 	};
 

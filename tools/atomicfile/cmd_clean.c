@@ -32,7 +32,7 @@
 
 /* The names the library gives its files (see atomicfile.h). */
 #define TMP_SUFFIX  ".afile-tmp"
-#define UNDO_SUFFIX ".afile-undo"
+#define REDO_SUFFIX ".afile-redo"
 #define TXN_SUFFIX  ".afile-txn"
 #define ADIR        ".atomicfile"
 #define TXN_SIDECAR ".txn.afile-lock"
@@ -256,6 +256,26 @@ finding(const char *path, const char *what)
 		(void)printf("%s: %s\n", path, what);
 }
 
+/* Does the file of redo log @path (named @name: ".F.afile-redo") exist? */
+static bool
+redo_owner_exists(const char *path, const char *name)
+{
+	size_t dlen = strlen(path) - strlen(name);
+	size_t flen = strlen(name) - 1 - strlen(REDO_SUFFIX);
+	char *file = malloc(dlen + flen + 1);
+	struct stat st;
+	bool there;
+
+	if (file == NULL)
+		return true; /* no finding rather than a false one */
+	memcpy(file, path, dlen);
+	memcpy(file + dlen, name + 1, flen);
+	file[dlen + flen] = '\0';
+	there = lstat(file, &st) == 0 || errno != ENOENT;
+	free(file);
+	return there;
+}
+
 /* A file that is neither a directory nor a symlink. */
 static void
 visit_file(const char *path, const char *name, const struct stat *st)
@@ -266,12 +286,18 @@ visit_file(const char *path, const char *name, const struct stat *st)
 	else if (temp_name(name, TXN_SUFFIX) && !walk.txn_live)
 		finding(path, "staged file of an unfinished transaction");
 	else if (name[0] == '.' && st->st_size > 0 &&
-	    strlen(name) > sizeof(UNDO_SUFFIX) &&
-	    strcmp(name + strlen(name) - strlen(UNDO_SUFFIX), UNDO_SUFFIX) == 0)
-		/* Retired records are empty; a patch running now is not. */
+	    strlen(name) > sizeof(REDO_SUFFIX) &&
+	    strcmp(name + strlen(name) - strlen(REDO_SUFFIX), REDO_SUFFIX) ==
+		0 &&
+	    !redo_owner_exists(path, name))
+		/*
+		 * A redo log holds in-place patches until its file folds
+		 * them in: part of the file's state, not a leftover, while
+		 * the file is there.
+		 */
 		finding(path,
-		    "undo record of an interrupted (or running) in-place "
-		    "patch (run 'atomicfile recover FILE')");
+		    "redo log of in-place patches of a file that no longer "
+		    "exists (safe to remove)");
 }
 
 /* "DIR/NAME" in a new buffer, or NULL (errno ENOMEM). */

@@ -134,13 +134,14 @@ recover_usage(void)
 	    "Usage: atomicfile recover [OPTIONS] [ROOT|FILE...]\n"
 	    "Finish or roll back the transaction that a crash "
 	    "interrupted in each ROOT\n"
-	    "(default: the current directory); undo an interrupted "
+	    "(default: the current directory); replay an interrupted "
 	    "in-place patch of\n"
-	    "each regular FILE. One line per operand:\n"
+	    "each regular FILE and fold its redo log into it. One line per "
+	    "operand:\n"
 	    "  ROOT: nothing to do\n"
 	    "  ROOT: finished transaction ID (N operations)\n"
 	    "  ROOT: rolled back transaction ID (N temps removed)\n"
-	    "  FILE: undid an interrupted in-place patch\n"
+	    "  FILE: replayed an interrupted in-place patch\n"
 	    "A damaged journal is left alone, with every staged "
 	    "file: exit 1.\n"
 	    "\n"
@@ -598,7 +599,7 @@ cmd_txn(int argc, char **argv)
 	return cli_finish(&c, status);
 }
 
-/* Undo an interrupted in-place patch of FILE (atomicfile patch --in-place). */
+/* Replay and fold in FILE's redo log (atomicfile patch --in-place). */
 static int
 recover_file(struct cli *c, const char *file)
 {
@@ -607,7 +608,7 @@ recover_file(struct cli *c, const char *file)
 	if (r < 0)
 		return cli_fail(c, file, r);
 	if (!c->quiet)
-		(void)printf(r ? "%s: undid an interrupted in-place patch\n"
+		(void)printf(r ? "%s: replayed an interrupted in-place patch\n"
 			       : "%s: nothing to do\n",
 		    file);
 	return EXIT_OK;
