@@ -6,9 +6,7 @@
  *   1. sync_staged(): the staged temps and their directories, durable
  *      (one syncfs per file system, afile__fs_sync());
  *   2. precheck(): everything the apply will do must be possible now;
- *   3. log_staged_count(), write_journal(): THE COMMIT POINT (one more
- *      syncfs where step 1's covered .atomicfile/, else fdatasync and a
- *      sync of .atomicfile/);
+ *   3. log_staged_count(), write_journal(): THE COMMIT POINT;
  *   4. apply_all(): under the apply lock, apply the records in order
  *      (apply.c), sync every touched directory once;
  *   5. retire the journal and the intent log (durably, unless every
@@ -73,7 +71,7 @@ static int
 sync_staged(struct afile_txn *t)
 {
 	struct afile__op *op = &t->op;
-	struct fs_syncs *fs = &t->fs;
+	struct fs_syncs fs = {.n = 0};
 	size_t bad;
 	int r;
 
@@ -82,11 +80,11 @@ sync_staged(struct afile_txn *t)
 	for (size_t i = 0; i < t->d.n; i++) {
 		if (!t->d.v[i].temps)
 			continue;
-		r = afile__fs_sync(fs, t->d.v[i].fd, t->d.v[i].dev);
+		r = afile__fs_sync(&fs, t->d.v[i].fd, t->d.v[i].dev);
 		if (r < 0)
 			return afile__fail(op, r, "sync staged files", ".");
 	}
-	if (!fs->each)
+	if (!fs.each)
 		return 0; /* syncfs wrote the temps' directories back too */
 	/* Off the allowlist, or a busy disk: an fsync each, concurrently. */
 	r = afile__each(t->nops, sync_one_staged, t, &bad);
@@ -186,33 +184,10 @@ log_staged_count(struct afile_txn *t)
 	return r < 0 ? afile__fail(&t->op, r, "write", ADIR "/" INTENT) : 0;
 }
 
-/*
- * Did step 1 make .atomicfile/'s file system durable with a syncfs?
- * Then one more syncfs makes the journal durable, bytes and name: on an
- * allowlisted file system (fstype.c) it commits the file system's whole
- * journal, and the first one has just written everything else back, so
- * it costs one commit where fdatasync and a directory fsync cost a
- * commit and a cache flush.  Elsewhere, or when step 1 synced each file
- * (a busy disk), the journal gets its fdatasync and directory sync.
- */
-static bool
-journal_by_syncfs(struct afile_txn *t)
-{
-	struct stat st;
-
-	if (!t->fs.n || afile__fstat(t->adfd, &st) < 0)
-		return false;
-	for (size_t k = 0; k < t->fs.n; k++)
-		if (t->fs.dev[k] == st.st_dev)
-			return true;
-	return false;
-}
-
 /* Step 3: the journal, synced with its directory.  The commit point. */
 static int
 write_journal(struct afile_txn *t)
 {
-	bool by_syncfs = t->op.sync != AFILE_SYNC_NONE && journal_by_syncfs(t);
 	struct afile__jrec *recs;
 	void *buf = NULL;
 	size_t len;
@@ -240,15 +215,13 @@ write_journal(struct afile_txn *t)
 	r = afile__write_all(fd, buf, len);
 	afile__free(buf);
 	/* Its bytes and size are all it needs (mode: set at creation). */
-	if (r == 0 && by_syncfs)
-		r = afile__syncfs(fd);
-	else if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
 		r = afile__fsync(fd, true);
 	if (r == 0)
 		r = afile__close(fd);
 	else
 		afile__close_quiet(fd);
-	if (r == 0 && t->op.sync != AFILE_SYNC_NONE && !by_syncfs)
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
 		r = afile__sync_dir_lax(&t->op, t->adfd);
 	if (r < 0) {
 		/*

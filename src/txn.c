@@ -15,19 +15,14 @@
  *           ".NAME.XXXXXXXXXXXX.afile-txn", written and given its final
  *           metadata.  Each directory a temp goes into is named in
  *           .atomicfile/intent, durably, before the first temp is created
- *           there, so that a rollback can always find them (the log's
- *           first line and its name: one syncfs on an allowlisted file
- *           system with little dirty data, else fdatasync and a sync of
- *           .atomicfile/).
+ *           there, so that a rollback can always find them.
  *   commit  1. sync the temps in one batch (syncfs per file system) and
  *              each of their directories once;
  *           2. check creates (target absent) and removes and renames
  *              (source present; its inode number becomes the record's
  *              guard);
  *           3. write .atomicfile/journal, sync it (fdatasync) and
- *              .atomicfile/: THE COMMIT POINT; where step 1 made
- *              .atomicfile/'s file system durable by syncfs, one more
- *              syncfs does both (it commits the file system's journal);
+ *              .atomicfile/: THE COMMIT POINT;
  *           4. under .atomicfile/.apply.afile-lock (exclusive; snapshot
  *              readers hold it shared), apply the records in order, sync
  *              every touched directory once;
@@ -53,8 +48,7 @@
  *      synced (step 4 before 5), and the retirement is durable before
  *      the next transaction of the root changes anything: its first sync
  *      of .atomicfile/ (the intent log's name, or its journal's at its
- *      commit point; an fsync of it or a syncfs of its file system)
- *      comes before its first temp and its apply.  So an
+ *      commit point) comes before its first temp and its apply.  So an
  *      old journal can never come back and be replayed over a later
  *      transaction.  A journal with a remove or a rename is retired
  *      durably before commit returns, since a later plain call (a
@@ -256,8 +250,7 @@ afile__intent_append(struct afile_txn *t, const char *line, size_t len)
  * while the line naming its directory does not would leak forever, since
  * only recovery removes staged temps (the simulator found this).  The
  * cost is one fdatasync per directory per transaction, plus one sync of
- * .atomicfile/ for the log's own name; the first line and the name share
- * one syncfs where the staged files will get one too.
+ * .atomicfile/ for the log's own name.
  */
 static int
 log_dir(struct afile_txn *t, size_t i)
@@ -272,24 +265,10 @@ log_dir(struct afile_txn *t, size_t i)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -ENAMETOOLONG;
 	r = afile__intent_append(t, line, (size_t)n);
-	if (r < 0)
-		return r;
-	if (t->op.sync == AFILE_SYNC_NONE) {
-		t->d.v[i].logged = true;
-		return 0;
-	}
-	/*
-	 * A new log: its line and its name in one syncfs where that is
-	 * trusted and cheap (afile__use_syncfs()); what it writes back, the
-	 * staged files' syncfs (commit step 1) would write moments later.
-	 */
-	r = created && afile__use_syncfs(t->intent) ? afile__syncfs(t->intent)
-						    : -ENOSYS;
-	if (r == -ENOSYS) {
+	if (r == 0 && t->op.sync != AFILE_SYNC_NONE)
 		r = afile__fsync(t->intent, true);
-		if (r == 0 && created)
-			r = afile__sync_dir_lax(&t->op, t->adfd);
-	}
+	if (r == 0 && created && t->op.sync != AFILE_SYNC_NONE)
+		r = afile__sync_dir_lax(&t->op, t->adfd);
 	if (r == 0)
 		t->d.v[i].logged = true;
 	return r;

@@ -54,13 +54,6 @@ struct top {
 	uint64_t guard;
 };
 
-/* The file systems one syncfs made durable (afile__fs_sync()). */
-struct fs_syncs {
-	dev_t dev[8];
-	size_t n;
-	bool each;
-};
-
 struct afile_txn {
 	enum tstate state;
 	bool committed;   /* the journal was written: its temps are its own */
@@ -74,7 +67,6 @@ struct afile_txn {
 	uint64_t id;
 	char tag[7];      /* in every staged temp's name: stage_name(), txn.c */
 	uint64_t counter; /* makes the staged names distinct */
-	struct fs_syncs fs; /* what step 1's syncfs covered (commit.c) */
 };
 
 /* ------------------------------------------------------------------
@@ -152,6 +144,11 @@ AFILE_HIDDEN void afile__unstage(struct afile_txn *t);
  * and it writes back the directories too.  Files spread over more than 8
  * file systems, or a kernel without syncfs, get an fsync each (@each).
  */
+struct fs_syncs {
+	dev_t dev[8];
+	size_t n;
+	bool each;
+};
 
 /*
  * Make the file system holding @fd (device @dev) durable, once per file

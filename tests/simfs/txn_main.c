@@ -24,14 +24,6 @@
  * names protocol steps, not call indexes.  An unexplained survivor, or a
  * listed one that is killed, fails the test: the list stays true.
  */
-#define ADIR_NAME(w)                                                        \
-	{                                                                   \
-		w, "fsync dir d",                                           \
-		    "the new .atomicfile/'s name: the intent log's syncfs " \
-		    "covers "                                               \
-		    "it; killed in the -fuse workloads"                     \
-	}
-
 static const struct {
 	const char *workload, *site, *why;
 } survivors[] = {
@@ -43,29 +35,15 @@ static const struct {
      * A journal of puts only is retired without it (src/txn.c,
      * invariant 2; txn-puts-twice and txn-puts-then-write check that).
      */
-    {"txn-put-create-remove-rename", "fsync dir d/.atomicfile",
+    {"txn-put-create-remove-rename", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
     /*
      * A commit refused at its checks (step 2) after the staged files were
      * synced (step 1): they are only ever removed, so their sync is not
      * needed there.
      */
-    {"txn-commit-refused", "syncfs #2",
+    {"txn-commit-refused", "syncfs",
 	"the staged files' sync before a commit its checks refuse"},
-    /*
-     * The root's sync after .atomicfile/ is made (the first transaction
-     * of a root): where the intent log's first line and name are synced
-     * by one syncfs (txn.c, log_dir()), that syncfs covers the new
-     * directory's name too, before any temp exists.  Killed in the FUSE
-     * workloads, where the intent log gets its fdatasync and the sync
-     * of .atomicfile/ instead.
-     */
-    ADIR_NAME("txn-2puts"),
-    ADIR_NAME("txn-put-create-remove-rename"),
-    ADIR_NAME("txn-puts-twice"),
-    ADIR_NAME("txn-puts-then-write"),
-    ADIR_NAME("txn-abandoned"),
-    ADIR_NAME("txn-commit-refused"),
     {"txn-put-create-remove-rename-fuse", "fsync dir d/.atomicfile #3",
 	"the retire; killed in txn-rename-then-move-back"},
     {"txn-recover-redo", "fsync dir d/.atomicfile",
