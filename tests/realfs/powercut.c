@@ -559,18 +559,6 @@ det_getrandom(void *buf, size_t n, unsigned int flags)
 }
 
 /*
- * No dirty data, as simfs says (simfs.c, s_dirty_kib()): the real run
- * takes the same path (syncfs or an fsync per file, syncmany.c) as the
- * model it is judged against, whatever the machine's load.
- */
-static int
-quiet_dirty_kib(uint64_t *ret)
-{
-	*ret = 0;
-	return 0;
-}
-
-/*
  * Put the shim over whatever afile__sys holds now (the real calls or an
  * installed simfs), recording into @t.  @real: make getrandom
  * deterministic, as simfs's is, and unless @native hide the features
@@ -621,7 +609,6 @@ shim_install(struct trace *t, bool real, bool native, unsigned long cut_at)
 	if (real) {
 		S.rnd = SEED;
 		afile__sys.getrandom = det_getrandom;
-		afile__sys.dirty_kib = quiet_dirty_kib;
 	}
 }
 

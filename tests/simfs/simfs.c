@@ -1060,19 +1060,6 @@ s_syncfs(int fd)
 	return 0;
 }
 
-/*
- * The system's dirty data (/proc/meminfo), which picks syncfs or an fsync
- * per file on an allowlisted file system (syncmany.c): none, the quiet
- * case, so that the calls and their sites do not depend on the load of
- * the machine running the tests.  FUSE workloads cover the fsync path.
- */
-static int
-s_dirty_kib(uint64_t *ret)
-{
-	*ret = 0;
-	return 0;
-}
-
 /* statfs f_type: a query, not an event (it changes nothing). */
 static int
 s_fs_magic(int fd, unsigned long *ret)
@@ -1652,7 +1639,6 @@ simfs_install(struct simfs *fs)
 	afile__sys.fsetxattr = s_fsetxattr;
 	afile__sys.syncfs = s_syncfs;
 	afile__sys.fs_magic = s_fs_magic;
-	afile__sys.dirty_kib = s_dirty_kib;
 	afile__sys.mkdirat = s_mkdirat;
 	afile__sys.openat2_beneath = s_openat2_beneath;
 	afile__sys.fcntl_lock = s_fcntl_lock;
