@@ -317,6 +317,41 @@ sys_read_sysctl_fs(const char *name, char *buf, size_t n)
 	return r;
 }
 
+static int
+sys_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
+{
+	return sync_file_range(fd, off, n, flags);
+}
+
+/* A whole small file under /proc or /sys: one read loop, then close. */
+static ssize_t
+sys_read_kfile(const char *path, char *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r = 0;
+	int fd, e;
+
+	if (strncmp(path, "/proc/", 6) != 0 && strncmp(path, "/sys/", 5) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	while (got < n) {
+		r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	e = errno;
+	close(fd);
+	errno = e;
+	return r < 0 ? -1 : (ssize_t)got;
+}
+
 /* Dirty: + Writeback: of /proc/meminfo. */
 static int
 sys_dirty_kib(uint64_t *ret)
@@ -489,6 +524,8 @@ lc_free(void *p)
 		.clock_gettime = lc_clock_gettime, .malloc = lc_malloc,        \
 		.realloc = lc_realloc, .free = lc_free, .pread = lc_pread,     \
 		.ftruncate = lc_ftruncate,                                     \
+		.sync_file_range = sys_sync_file_range,                        \
+		.read_kfile = sys_read_kfile,                                  \
 	}
 
 const struct afile__sys afile__sys_default = SYS_REAL;
