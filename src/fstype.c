@@ -131,8 +131,8 @@ dev_name(dev_t dev, char *name, size_t n)
 	const char *p, *end;
 	size_t len;
 
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent",
-	    major(dev), minor(dev));
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(dev),
+	    minor(dev));
 	if (afile__read_kfile(path, buf, sizeof(buf)) < 0)
 		return false;
 	p = strstr(buf, "DEVNAME=");

@@ -45,8 +45,8 @@ afile__sync_file(struct afile__op *op, int fd, bool meta)
 }
 
 int
-afile__sync_temp(struct afile__op *op, int fd, bool meta,
-    const struct stat *st, bool *ret_one_flush)
+afile__sync_temp(struct afile__op *op, int fd, bool meta, const struct stat *st,
+    bool *ret_one_flush)
 {
 	*ret_one_flush = false;
 	if (op->sync == AFILE_SYNC_FULL && afile__one_flush(fd, st)) {

@@ -182,9 +182,10 @@ afile__writeback_wait(int fd)
 	int r;
 
 	/* As fsync (invariant 3): EINTR retried, any other failure final. */
-	RETRY_EINTR(r, afile__sys.sync_file_range(fd, 0, 0,
-			   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-			       SYNC_FILE_RANGE_WAIT_AFTER));
+	RETRY_EINTR(r,
+	    afile__sys.sync_file_range(fd, 0, 0,
+		SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		    SYNC_FILE_RANGE_WAIT_AFTER));
 	return r < 0 ? -errno : 0;
 }
 

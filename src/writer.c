@@ -74,8 +74,8 @@ struct afile_writer {
 	bool set_times;                 /* copy: keep the source's times */
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
-	int lock_fd; /* AFILE_LOCK: the held sidecar */
-	bool placed; /* in the caller's memory: free does not free it */
+	int lock_fd;    /* AFILE_LOCK: the held sidecar */
+	bool placed;    /* in the caller's memory: free does not free it */
 	bool one_flush; /* the temp was only written back (sync.c) */
 	/* afile_txn_writer(): commit and free go to the owner (a txn) */
 	const struct afile__writer_owner *owner;
