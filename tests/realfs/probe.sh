@@ -98,6 +98,7 @@ echo "ok: $FS: every fact as expected, the directory unchanged"
 # check_flushes DIR SYNCS - a durable replace in DIR makes SYNCS file
 # syncs and one directory sync (the CLI's --stats counters).
 check_flushes() {
+	mkdir -p "$1"
 	echo old >"$1/f"
 	echo new | "$AFILE" write --stats "$1/f" 2>"$WORK/stats" ||
 		fail "$FS: write in $1 failed: $(cat "$WORK/stats")"
@@ -106,8 +107,8 @@ check_flushes() {
 	[ "$(cat "$1/f")" = new ] || fail "$FS: the replace in $1 did not take"
 }
 case $FS in
-ext4 | xfs) check_flushes "$MNT/d" 0 ;;
-*) check_flushes "$MNT/d" 1 ;;
+ext4 | xfs) check_flushes "$MNT/w" 0 ;;
+*) check_flushes "$MNT/w" 1 ;;
 esac
 if [ "$FS" = ext4 ]; then
 	M0=$MNT
@@ -119,7 +120,7 @@ if [ "$FS" = ext4 ]; then
 	run_cli doctor -q "$MNT" >"$WORK/out"
 	expect_ok "doctor on ext4 without a journal"
 	expect one-flush no
-	check_flushes "$MNT" 1
+	check_flushes "$MNT/w" 1
 	echo "ok: ext4 without a journal: two flushes"
 	MNT=$M0
 fi
