@@ -1105,6 +1105,8 @@ AFILE_API int afile_write_many(int dirfd, const struct afile_item *items,
 #define AFILE_PROBE_DIR_FSYNC        0x0020u /* fsync of a directory */
 #define AFILE_PROBE_SYNCFS           0x0040u /* syncfs makes all durable */
 #define AFILE_PROBE_REFLINK          0x0080u /* FICLONE */
+/* A durable replace costs one device flush here (see atomicfile(7)). */
+#define AFILE_PROBE_ONE_FLUSH        0x0100u
 
 /* struct afile_probe .kind: what sort of file system it is. */
 #define AFILE_PROBE_LOCAL    0x0001u /* a local block file system */
@@ -1128,7 +1130,11 @@ AFILE_API int afile_write_many(int dirfd, const struct afile_item *items,
  * @works:    AFILE_PROBE_TMPFILE ... AFILE_PROBE_REFLINK: the primitives
  *            that worked in the directory probed (AFILE_PROBE_SYNCFS: the
  *            file system is one where syncfs(2) is known, by power-cut
- *            tests, to make every file durable)
+ *            tests, to make every file durable; AFILE_PROBE_ONE_FLUSH:
+ *            a durable replace here writes the temporary file back
+ *            without a flush and lets the directory sync's log commit
+ *            make it durable, one device flush instead of two: ext4 with
+ *            a journal, xfs with its log on the data device)
  * @kind:     AFILE_PROBE_LOCAL ... AFILE_PROBE_SHARED
  * @durability: the best enum afile_sync level a call can reach there:
  *            AFILE_SYNC_FULL when files and directories can be synced,

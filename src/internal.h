@@ -342,6 +342,16 @@ AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
  */
 AFILE_HIDDEN int afile__sync_file(struct afile__op *op, int fd, bool meta);
 /* Sync a directory after a name in it changed, per @op->sync. */
+/*
+ * The temp's sync before a rename that a directory sync will follow:
+ * afile__sync_file(), or under AFILE_SYNC_FULL where afile__one_flush()
+ * allows it only a write-back (*@ret_one_flush set), after which the
+ * caller must sync the directory with afile__sync_dir_strict().
+ */
+AFILE_HIDDEN int afile__sync_temp(struct afile__op *op, int fd, bool meta,
+    const struct stat *st, bool *ret_one_flush);
+/* The directory sync of a one-flush replace: any failure is one. */
+AFILE_HIDDEN int afile__sync_dir_strict(int dfd);
 AFILE_HIDDEN int afile__sync_dir(struct afile__op *op, int dfd);
 /*
  * fsync of a directory where it must happen whatever the level (the
@@ -377,6 +387,12 @@ afile__unsupported(long r)
 #define AFILE__FS_FUSE     0x4u
 /* Served by another machine; clients may cache names, attributes, data. */
 #define AFILE__FS_NETWORK  0x8u
+/*
+ * A directory fsync is a log commit, with a device flush, of every
+ * metadata change made before it: a candidate for one-flush replaces,
+ * subject to the mount's own checks (afile__one_flush()).
+ */
+#define AFILE__FS_LOGGED   0x10u
 
 struct afile__fstype {
 	unsigned long magic; /* statfs f_type */
@@ -391,6 +407,19 @@ AFILE_HIDDEN const struct afile__fstype *afile__fstype(unsigned long magic);
  * "unknown" entry on failure).  Returns 0, or the fstatfs error.
  */
 AFILE_HIDDEN int afile__fstype_of(int fd, const struct afile__fstype **ret);
+/*
+ * One-flush replaces (fstype.c): may the temp of a replace be written
+ * back without a flush (afile__writeback_wait()) and the directory fsync
+ * after the rename be its only sync?  @st: a stat of a file on that file
+ * system (its st_dev keys a per-process cache), or NULL to fstat @fd.
+ * False on any doubt.
+ */
+AFILE_HIDDEN bool afile__one_flush(int fd, const struct stat *st);
+/*
+ * The same decision, uncached, with the reason ("ext4, journal
+ * data=ordered", "no journal", ...) for afile_probe().
+ */
+AFILE_HIDDEN bool afile__one_flush_why(int fd, const char **ret_why);
 
 /*
  * Many files durable at once (syncmany.c).  afile__each() runs

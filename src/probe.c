@@ -313,6 +313,7 @@ afile_probe(
     int dirfd, const char *path, unsigned int flags, struct afile_probe *ret)
 {
 	const struct afile__fstype *fs;
+	const char *why;
 	char a[NAME_MAX + 1], *data = NULL;
 	struct afile__op op;
 	struct stat st;
@@ -341,6 +342,8 @@ afile_probe(
 	ret->kind = kind_of(fs, ret);
 	if (fs->flags & AFILE__FS_SYNCFS)
 		ret->works |= AFILE_PROBE_SYNCFS;
+	if (afile__one_flush_why(dfd, &why))
+		ret->works |= AFILE_PROBE_ONE_FLUSH;
 
 	fd = first_file(dfd, a, &ret->works);
 	if (fd < 0) {
@@ -375,7 +378,7 @@ out:
 	afile__free(data);
 	afile__close_quiet(dfd);
 	if (r < 0) {
-		ret->works &= AFILE_PROBE_SYNCFS;
+		ret->works &= AFILE_PROBE_SYNCFS | AFILE_PROBE_ONE_FLUSH;
 		ret->durability = AFILE_SYNC_NONE;
 	}
 	return afile__op_done(&op, r);

@@ -8,6 +8,14 @@
  * itself is on disk when the call returns: rename is only a change to the
  * directory, which fsync of the file does not cover).
  *
+ * One flush (AFILE_SYNC_FULL, replaces through afile__writer_commit()):
+ * where the file system allows it (fstype.c, invariant 4) the temp is
+ * only written back, not synced, and the directory's sync after the
+ * rename makes the data, the temp's inode and the new name durable in one
+ * log commit.  The directory sync may then not be skipped nor downgraded:
+ * a refusal is a failure (AFILE_EUNSYNCED), since the data is not known
+ * durable either.
+ *
  * AFILE_SYNC_DATA: the file is synced, the directory is not; after a power
  * cut the old or the new version is there, whole.  fdatasync is enough
  * only when no inode metadata was changed besides the size: once mode,
@@ -34,6 +42,24 @@ afile__sync_file(struct afile__op *op, int fd, bool meta)
 	default:
 		return afile__fsync(fd, false);
 	}
+}
+
+int
+afile__sync_temp(struct afile__op *op, int fd, bool meta, const struct stat *st,
+    bool *ret_one_flush)
+{
+	*ret_one_flush = false;
+	if (op->sync == AFILE_SYNC_FULL && afile__one_flush(fd, st)) {
+		*ret_one_flush = true;
+		return afile__writeback_wait(fd);
+	}
+	return afile__sync_file(op, fd, meta);
+}
+
+int
+afile__sync_dir_strict(int dfd)
+{
+	return afile__fsync_dir(dfd);
 }
 
 int

@@ -359,21 +359,45 @@ sys_stat_mnt(
 #endif
 }
 
-static ssize_t
-sys_read_boot_id(char *buf, size_t n)
+static int
+sys_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
 {
-	ssize_t r;
+	return sync_file_range(fd, off, n, flags);
+}
+
+/* A whole small file under /proc or /sys: one read loop, then close. */
+static ssize_t
+sys_read_kfile(const char *path, char *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r = 0;
 	int fd, e;
 
-	fd = open(
-	    "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (strncmp(path, "/proc/", 6) != 0 && strncmp(path, "/sys/", 5) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
-	r = read(fd, buf, n);
+	while (got < n) {
+		r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
 	e = errno;
 	close(fd);
 	errno = e;
-	return r;
+	return r < 0 ? -1 : (ssize_t)got;
+}
+
+static ssize_t
+sys_read_boot_id(char *buf, size_t n)
+{
+	return sys_read_kfile("/proc/sys/kernel/random/boot_id", buf, n);
 }
 
 /* Dirty: + Writeback: of /proc/meminfo. */
@@ -549,6 +573,8 @@ lc_free(void *p)
 		.realloc = lc_realloc, .free = lc_free, .pread = lc_pread,     \
 		.ftruncate = lc_ftruncate, .file_gen = sys_file_gen,           \
 		.read_boot_id = sys_read_boot_id, .stat_mnt = sys_stat_mnt,    \
+		.sync_file_range = sys_sync_file_range,                        \
+		.read_kfile = sys_read_kfile,                                  \
 	}
 
 const struct afile__sys afile__sys_default = SYS_REAL;

@@ -90,6 +90,14 @@ struct afile__sys {
 	/* statx: the size of @path and the unique id of its mount (or 0). */
 	int (*stat_mnt)(int dfd, const char *path, int flags, uint64_t *size,
 	    uint64_t *mnt);
+	/* One-flush replaces (fstype.c): write back, no device flush. */
+	int (*sync_file_range)(int fd, off_t off, off_t n, unsigned int flags);
+	/*
+	 * Read what the kernel says of a mount: the file @path, which must
+	 * be under /proc/ or /sys/, into @buf (at most @n bytes).  Not an
+	 * event for the simulator, which answers ENOENT (nothing known).
+	 */
+	ssize_t (*read_kfile)(const char *path, char *buf, size_t n);
 };
 
 extern AFILE_HIDDEN struct afile__sys afile__sys;
@@ -115,6 +123,18 @@ AFILE_HIDDEN int afile__pwrite_all(
     int fd, const void *buf, size_t n, uint64_t off);
 AFILE_HIDDEN int afile__fsync(int fd, bool data_only);
 AFILE_HIDDEN int afile__fsync_dir(int dfd);
+/*
+ * Write back @fd's dirty pages and wait for them, through the file
+ * system's end of write-back (sync_file_range WAIT_BEFORE | WRITE |
+ * WAIT_AFTER): no device flush, no journal commit of its own.  A failure
+ * is final as for fsync; it is not counted as a sync.
+ */
+AFILE_HIDDEN int afile__writeback_wait(int fd);
+/*
+ * Read the kernel file @path (/proc/..., /sys/...) into @buf, NUL-
+ * terminated (at most @n - 1 bytes).  Returns the length or -errno.
+ */
+AFILE_HIDDEN ssize_t afile__read_kfile(const char *path, char *buf, size_t n);
 /* Sync the whole file system holding @fd (one journal commit). */
 AFILE_HIDDEN int afile__syncfs(int fd);
 /* The magic number (statfs f_type) of the file system holding @fd. */

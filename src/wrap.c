@@ -178,6 +178,33 @@ afile__fsync_dir(int dfd)
 }
 
 int
+afile__writeback_wait(int fd)
+{
+	int r;
+
+	/* As fsync (invariant 3): EINTR retried, any other failure final. */
+	RETRY_EINTR(r,
+	    afile__sys.sync_file_range(fd, 0, 0,
+		SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		    SYNC_FILE_RANGE_WAIT_AFTER));
+	return r < 0 ? -errno : 0;
+}
+
+ssize_t
+afile__read_kfile(const char *path, char *buf, size_t n)
+{
+	ssize_t r;
+
+	if (n == 0)
+		return -EINVAL;
+	RETRY_EINTR(r, afile__sys.read_kfile(path, buf, n - 1));
+	if (r < 0)
+		return -errno;
+	buf[r] = '\0';
+	return r;
+}
+
+int
 afile__fs_magic(int fd, unsigned long *ret_magic)
 {
 	int r;

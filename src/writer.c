@@ -74,8 +74,9 @@ struct afile_writer {
 	bool set_times;                 /* copy: keep the source's times */
 	bool chmod;                     /* apply final_mode at commit */
 	mode_t final_mode;
-	int lock_fd; /* AFILE_LOCK: the held sidecar */
-	bool placed; /* in the caller's memory: free does not free it */
+	int lock_fd;    /* AFILE_LOCK: the held sidecar */
+	bool placed;    /* in the caller's memory: free does not free it */
+	bool one_flush; /* the temp was only written back (sync.c) */
 	/* afile_txn_writer(): commit and free go to the owner (a txn) */
 	const struct afile__writer_owner *owner;
 	void *owner_ctx;
@@ -656,7 +657,8 @@ afile__writer_publish(struct afile_writer *w)
 int
 afile__writer_sync_dir(struct afile_writer *w)
 {
-	int r = afile__sync_dir(&w->op, w->t.dfd);
+	int r = w->one_flush ? afile__sync_dir_strict(w->t.dfd)
+			     : afile__sync_dir(&w->op, w->t.dfd);
 
 	if (r < 0)
 		return afile__fail_cause(
@@ -681,13 +683,28 @@ afile__writer_stage(struct afile_writer *w, struct afile__tmp *ret_tmp)
 	return 0;
 }
 
+/*
+ * The sync step of a whole commit: publication and the directory sync
+ * follow at once, so the one-flush protocol may be chosen (sync.c).
+ */
+static int
+commit_sync(struct afile_writer *w)
+{
+	int r = afile__sync_temp(&w->op, w->tmp.fd, w->chmod || w->meta,
+	    w->t.exists ? &w->t.st : NULL, &w->one_flush);
+
+	if (r < 0)
+		return abandon(w, poison(w, r, "sync temporary file"));
+	return 0;
+}
+
 int
 afile__writer_commit(struct afile_writer *w)
 {
 	int r = afile__writer_prepare(w);
 
 	if (r == 0)
-		r = afile__writer_sync(w);
+		r = commit_sync(w);
 	if (r == 0)
 		r = afile__writer_publish(w);
 	if (r == 0)

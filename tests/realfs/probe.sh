@@ -69,6 +69,7 @@ tmpfs)
 	expect mount-source tmpfs
 	expect kind volatile
 	expect reflink no
+	expect one-flush no
 	expect durability none
 	grep -q '^warning: memory only' "$WORK/out" ||
 		fail "tmpfs: no 'memory only' warning"
@@ -80,12 +81,50 @@ tmpfs)
 	ext4) expect reflink no ;;
 	*) expect reflink yes ;;
 	esac
+	case $FS in
+	btrfs) expect one-flush no ;;
+	*) expect one-flush yes ;;
+	esac
 	expect durability full
 	! grep -q '^warning:' "$WORK/out" ||
 		fail "$FS: unexpected warnings: $(grep '^warning:' "$WORK/out")"
 	;;
 esac
 echo "ok: $FS: every fact as expected, the directory unchanged"
+
+# The one-flush protocol is what a durable replace takes: no file sync,
+# one directory sync, where the probe says so; a file sync and a
+# directory sync elsewhere (and on ext4 without a journal).
+# check_flushes DIR SYNCS - a durable replace in DIR makes SYNCS file
+# syncs and one directory sync (the CLI's --stats counters).
+check_flushes() {
+	mkdir -p "$1"
+	echo old >"$1/f"
+	echo new | "$AFILE" write --stats "$1/f" 2>"$WORK/stats" ||
+		fail "$FS: write in $1 failed: $(cat "$WORK/stats")"
+	grep -qx "syncs: $2" "$WORK/stats" && grep -qx "dir_syncs: 1" "$WORK/stats" ||
+		fail "$FS: expected $2 file syncs and 1 directory sync for a replace in $1, got: $(grep syncs "$WORK/stats" | tr '\n' ' ')"
+	[ "$(cat "$1/f")" = new ] || fail "$FS: the replace in $1 did not take"
+}
+case $FS in
+ext4 | xfs) check_flushes "$MNT/w" 0 ;;
+*) check_flushes "$MNT/w" 1 ;;
+esac
+if [ "$FS" = ext4 ]; then
+	M0=$MNT
+	make_fs ext4 64 nj
+	umount "$MNT" || fail "umount of the ext4 image failed"
+	tune2fs -O ^has_journal "${IMAGES[1]}" >/dev/null ||
+		fail "tune2fs could not remove the journal"
+	mount -o loop "${IMAGES[1]}" "$MNT" || fail "mount without a journal failed"
+	run_cli doctor -q "$MNT" >"$WORK/out"
+	expect_ok "doctor on ext4 without a journal"
+	expect one-flush no
+	check_flushes "$MNT/w" 1
+	echo "ok: ext4 without a journal: two flushes"
+	MNT=$M0
+fi
+echo "ok: $FS: one flush exactly where the probe says so"
 
 # A file's directory is probed.
 run_cli doctor -q "$MNT/d/file" >"$WORK/out"

@@ -1062,6 +1062,32 @@ s_syncfs(int fd)
 	return 0;
 }
 
+/*
+ * sync_file_range: write-back without a flush.  The model is the
+ * pessimistic one: it makes nothing durable, and no later directory fsync
+ * commits it either (simfs models no journal that commits in order), so
+ * the library must never choose its one-flush protocol here: read_kfile
+ * below knows no mount, and afile__one_flush() says no.
+ */
+static int
+s_sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
+{
+	struct simfs *fs = cur;
+
+	(void)off, (void)n, (void)flags;
+	if (!getfd(fs, fd))
+		return fail(EBADF);
+	return 0;
+}
+
+/* /proc and /sys: the simulator has neither. */
+static ssize_t
+s_read_kfile(const char *path, char *buf, size_t n)
+{
+	(void)path, (void)buf, (void)n;
+	return fail(ENOENT);
+}
+
 /* statfs f_type: a query, not an event (it changes nothing). */
 static int
 s_fs_magic(int fd, unsigned long *ret)
@@ -1705,6 +1731,8 @@ simfs_install(struct simfs *fs)
 	afile__sys.file_gen = s_file_gen;
 	afile__sys.read_boot_id = s_read_boot_id;
 	afile__sys.stat_mnt = s_stat_mnt;
+	afile__sys.sync_file_range = s_sync_file_range;
+	afile__sys.read_kfile = s_read_kfile;
 }
 
 size_t

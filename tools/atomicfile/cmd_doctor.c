@@ -32,7 +32,8 @@ doctor_usage(void)
 	    "type,\n"
 	    "the primitives that work there (O_TMPFILE, rename flags, OFD "
 	    "locks,\n"
-	    "file and directory fsync, trusted syncfs, reflink), the "
+	    "file and directory fsync, trusted syncfs, reflink, one-flush "
+	    "replaces), the "
 	    "durability\n"
 	    "reachable, and the client settings that FUSE and network file\n"
 	    "systems need.  A temporary file is created in PATH's directory "
@@ -164,6 +165,7 @@ doctor(struct cli *c, const char *path)
 	(void)printf("dir-fsync: %s\n", yes(p.works, AFILE_PROBE_DIR_FSYNC));
 	(void)printf("syncfs: %s\n", yes(p.works, AFILE_PROBE_SYNCFS));
 	(void)printf("reflink: %s\n", yes(p.works, AFILE_PROBE_REFLINK));
+	(void)printf("one-flush: %s\n", yes(p.works, AFILE_PROBE_ONE_FLUSH));
 	(void)printf("durability: %s\n", level(p.durability));
 	if (!c->quiet)
 		warnings(&p);
