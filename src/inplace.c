@@ -43,7 +43,11 @@
  * lost in any part.  Replay reads the records of the header's generation
  * in seq order, each complete with a good CRC, stopping at the first
  * that is not (a torn record was never committed, so never acknowledged,
- * and its bytes never reached the file), sets the file to each record's
+ * and its bytes never reached the file), syncs the log before the first
+ * record it replays (a writer killed between writing its record and
+ * syncing it leaves a whole record that is not durable: replayed
+ * unsynced, a power cut could keep part of its bytes in the file and
+ * lose the record), sets the file to each record's
  * old size and writes its ranges: idempotent, so a crash during recovery
  * is recovered the same way.  Then the marker says "applied" for this
  * boot.  A log whose header is torn, or of another file (the name was
@@ -245,6 +249,21 @@ recover(struct ip *ip)
 		if (!afile__redo_rec_parse(
 			buf + off, size - off, ip->gen, ip->seq + 1, &rc))
 			break;
+		/*
+		 * A record is committed once durable, but this one may be a
+		 * dead writer's that never reached its sync: sync it before
+		 * any of its bytes reach the file, or a power cut could keep
+		 * half of them in the file and lose the record that would
+		 * finish them.
+		 */
+		r = replayed || ip->op->sync == AFILE_SYNC_NONE
+		    ? 0
+		    : afile__fsync(ip->rfd, true);
+		if (r < 0) {
+			afile__free(buf);
+			return afile__fail(
+			    ip->op, r, "sync redo log", ip->t.shown);
+		}
 		r = rec_apply(ip, &rc);
 		if (r < 0) {
 			afile__free(buf);

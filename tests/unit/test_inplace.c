@@ -141,6 +141,74 @@ test_recover_by_read(void **state)
 	assert_file(c, "f", TEN);
 }
 
+/* Child: die (as by kill -9) in the log's sync, its record written. */
+static int
+fdatasync_dies(int fd)
+{
+	(void)fd;
+	_exit(0);
+}
+
+/* Parent: was the log synced before the replay wrote "XX" into f? */
+static int syncs_seen, wrote_unsynced;
+
+static int
+fdatasync_counts(int fd)
+{
+	syncs_seen++;
+	return afile__sys_default.fdatasync(fd);
+}
+
+static ssize_t
+pwrite_checks(int fd, const void *b, size_t n, off_t off)
+{
+	if (n == 2 && off == 2 && !memcmp(b, "XX", 2) && !syncs_seen)
+		wrote_unsynced++;
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+static void
+test_replay_syncs_first(void **state)
+{
+	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
+	struct h_ctx *c = *state;
+	int status;
+	void *buf;
+	size_t len;
+	pid_t pid;
+
+	(void)unlinkat(c->dfd, REDO, 0);
+	h_puts(c, "f", TEN);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		afile__sys.fdatasync = fdatasync_dies;
+		afile__sys.fsync = fdatasync_dies;
+		(void)afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, NULL);
+		_exit(1); /* the sync was not reached */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/*
+	 * The whole record is in the page cache, never synced: the reader
+	 * replays it, but only once it is durable (a power cut after an
+	 * unsynced replay could keep "XX" in f and lose the record).
+	 */
+	syncs_seen = wrote_unsynced = 0;
+	afile__sys.fdatasync = fdatasync_counts;
+	afile__sys.fsync = fdatasync_counts;
+	afile__sys.pwrite = pwrite_checks;
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	afile__sys_reset();
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "01XX4567YYYY", 12);
+	free(buf);
+	assert_true(syncs_seen > 0);
+	assert_int_equal(wrote_unsynced, 0);
+}
+
 /* Append '!' to the old contents it is given. */
 static int
 append_bang(void *ctx, const void *old, size_t old_len, struct afile_writer *w)
@@ -1251,6 +1319,7 @@ main(void)
 	    T(test_bytes),
 	    T(test_patchv),
 	    T(test_recover_by_read),
+	    T(test_replay_syncs_first),
 	    T(test_recover_by_update),
 	    T(test_recover_by_patch),
 	    T(test_torn_and_stale),
