@@ -326,7 +326,11 @@ sys_file_gen(int fd, uint64_t *ret)
 #endif
 	int v = 0; /* the kernel writes an int (ext4, xfs, btrfs) */
 
-	if (ioctl(fd, FS_IOC_GETVERSION, &v) < 0)
+	/*
+	 * Through syscall(2): musl's ioctl() takes the request as an int,
+	 * which this one (bit 31 set) overflows.
+	 */
+	if (syscall(SYS_ioctl, fd, (unsigned long)FS_IOC_GETVERSION, &v) < 0)
 		return -1;
 	*ret = (uint32_t)v;
 	return 0;
