@@ -491,15 +491,8 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 		return 0;
 	else if ((r = afile__fsync(ip->rfd, true)) < 0)
 		r = afile__fail(op, r, "sync redo log", ip->t.shown);
-	else if (created) {
-		r = afile__fsync_dir(ip->t.dfd);
-		if (r == -EINVAL || afile__unsupported(r)) {
-			op->achieved = AFILE_SYNC_DATA; /* as sync.c */
-			r = 0;
-		} else if (r < 0) {
-			r = afile__fail(op, r, "sync directory", ip->t.shown);
-		}
-	}
+	else if (created && (r = afile__sync_dir(op, ip->t.dfd)) < 0)
+		r = afile__fail(op, r, "sync directory", ip->t.shown);
 	if (r == 0)
 		return 0;
 	/*
@@ -510,14 +503,10 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 	 */
 	memset(head, 0, sizeof(head));
 	(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_HDR, ip->end);
-	if (ip->fresh) {
+	if (ip->fresh)
 		(void)afile__pwrite_all(ip->rfd, head, AFILE__REDO_HDR_LEN, 0);
-	} else {
-		afile__redo_mark_encode(head, ip->gen, ip->seq, ip->end,
-		    ip->have_boot ? &ip->here : NULL, 0);
-		(void)afile__pwrite_all(
-		    ip->rfd, head, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
-	}
+	else
+		(void)mark_applied(ip, 0);
 	return r;
 }
 
