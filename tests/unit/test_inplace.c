@@ -155,7 +155,17 @@ static int syncs_seen, wrote_unsynced;
 static int
 fdatasync_counts(int fd)
 {
-	syncs_seen++;
+	char link[64], path[4096];
+	ssize_t n;
+
+	/* Only a sync of the log counts. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n > (ssize_t)strlen(REDO)) {
+		path[n] = '\0';
+		if (!strcmp(path + n - strlen(REDO), REDO))
+			syncs_seen++;
+	}
 	return afile__sys_default.fdatasync(fd);
 }
 
