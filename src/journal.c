@@ -236,35 +236,6 @@ get16(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
 }
 
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* The @n bytes at @p, which need not be NUL-terminated, as a journal
  * path. */
 static bool
@@ -376,13 +347,13 @@ afile__journal_encode(uint64_t txn_id, const struct afile__jrec *recs, size_t n,
 		return -ENOMEM;
 
 	memcpy(buf, magic_start, sizeof(magic_start));
-	put32(buf + 8, JVERSION);
-	put32(buf + 12, 0);
-	put64(buf + 16, txn_id);
-	put32(buf + 24, (uint32_t)n);
-	put32(buf + 28, (uint32_t)area);
+	afile__put32(buf + 8, JVERSION);
+	afile__put32(buf + 12, 0);
+	afile__put64(buf + 16, txn_id);
+	afile__put32(buf + 24, (uint32_t)n);
+	afile__put32(buf + 28, (uint32_t)area);
 	seed = afile__crc32c(0, buf, 32);
-	put32(buf + 32, seed);
+	afile__put32(buf + 32, seed);
 
 	p = buf + HDR_SIZE;
 	for (i = 0; i < n; i++) {
@@ -393,17 +364,17 @@ afile__journal_encode(uint64_t txn_id, const struct afile__jrec *recs, size_t n,
 		p[1] = 0;
 		p[2] = 0;
 		p[3] = 0;
-		put32(p + 4, (uint32_t)l1);
-		put32(p + 8, (uint32_t)l2);
-		put64(p + 12, r->guard_ino);
+		afile__put32(p + 4, (uint32_t)l1);
+		afile__put32(p + 8, (uint32_t)l2);
+		afile__put64(p + 12, r->guard_ino);
 		memcpy(p + REC_FIXED, r->path, l1);
 		if (l2 > 0)
 			memcpy(p + REC_FIXED + l1, r->path2, l2);
 		seed = afile__crc32c(seed, p, REC_FIXED + l1 + l2);
-		put32(p + REC_FIXED + l1 + l2, seed);
+		afile__put32(p + REC_FIXED + l1 + l2, seed);
 		p += REC_FIXED + l1 + l2 + REC_CRC;
 	}
-	put32(p, afile__crc32c(0, buf, (size_t)(p - buf)));
+	afile__put32(p, afile__crc32c(0, buf, (size_t)(p - buf)));
 	memcpy(p + 4, magic_end, sizeof(magic_end));
 
 	*ret_buf = buf;
@@ -437,9 +408,9 @@ rec_parse(const unsigned char *buf, size_t end, size_t off, uint32_t seed,
 	if (left < REC_FIXED + REC_CRC)
 		return false;
 	v->op = p[0];
-	l1 = get32(p + 4);
-	l2 = get32(p + 8);
-	v->guard_ino = get64(p + 12);
+	l1 = afile__get32(p + 4);
+	l2 = afile__get32(p + 8);
+	v->guard_ino = afile__get64(p + 12);
 	if (p[1] != 0 || get16(p + 2) != 0)
 		return false;
 	/* Both lengths are bounded before any sum is formed. */
@@ -451,7 +422,7 @@ rec_parse(const unsigned char *buf, size_t end, size_t off, uint32_t seed,
 	if (left - REC_CRC < body)
 		return false;
 	v->crc = afile__crc32c(seed, p, body);
-	if (v->crc != get32(p + body))
+	if (v->crc != afile__get32(p + body))
 		return false;
 	v->path = (const char *)p + REC_FIXED;
 	v->path2 = v->path + l1;
@@ -477,14 +448,14 @@ afile__journal_decode(const void *vbuf, size_t len, struct afile__journal *ret)
 	if (buf == NULL || len < HDR_SIZE)
 		return AFILE_ECORRUPT;
 	if (memcmp(buf, magic_start, sizeof(magic_start)) != 0 ||
-	    get32(buf + 8) != JVERSION || get32(buf + 12) != 0)
+	    afile__get32(buf + 8) != JVERSION || afile__get32(buf + 12) != 0)
 		return AFILE_ECORRUPT;
-	count = get32(buf + 24);
-	area = get32(buf + 28);
-	seed0 = get32(buf + 32);
+	count = afile__get32(buf + 24);
+	area = afile__get32(buf + 28);
+	seed0 = afile__get32(buf + 32);
 	hdr_ok = seed0 == afile__crc32c(0, buf, 32);
 	if (hdr_ok)
-		ret->txn_id = get64(buf + 16);
+		ret->txn_id = afile__get64(buf + 16);
 
 	/*
 	 * Pass 1: find the intact prefix of records and the room their
@@ -507,7 +478,7 @@ afile__journal_decode(const void *vbuf, size_t len, struct afile__journal *ret)
 	}
 	valid = hdr_ok && n == count && off == HDR_SIZE + (size_t)area &&
 	    len - off == TRAILER_SIZE &&
-	    get32(buf + off) == afile__crc32c(0, buf, off) &&
+	    afile__get32(buf + off) == afile__crc32c(0, buf, off) &&
 	    memcmp(buf + off + 4, magic_end, sizeof(magic_end)) == 0;
 
 	/*

@@ -66,6 +66,39 @@ struct afile__journal {
  * is 0xe3069283. */
 AFILE_HIDDEN uint32_t afile__crc32c(uint32_t crc, const void *buf, size_t len);
 
+/*
+ * Little-endian fields of the on-disk formats (this journal and the redo
+ * log, redo.c), byte by byte: any alignment, any host.
+ */
+static inline uint32_t
+afile__get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+afile__get64(const unsigned char *p)
+{
+	return (uint64_t)afile__get32(p) | (uint64_t)afile__get32(p + 4) << 32;
+}
+
+static inline void
+afile__put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static inline void
+afile__put64(unsigned char *p, uint64_t v)
+{
+	afile__put32(p, (uint32_t)v);
+	afile__put32(p + 4, (uint32_t)(v >> 32));
+}
+
 /* Is @path acceptable as a journal path (see struct afile__jrec)? */
 AFILE_HIDDEN bool afile__jpath_ok(const char *path);
 

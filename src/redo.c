@@ -88,54 +88,24 @@
 #define RANGE_LEN  16u
 #define CRC_LEN    4u
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 void
 afile__redo_hdr_encode(
     unsigned char *b, uint64_t gen, const struct afile__redo_id *id)
 {
 	memset(b, 0, AFILE__REDO_MARK_OFF);
 	memcpy(b, HDR_MAGIC, 8);
-	put64(b + 8, gen);
-	put64(b + 16, id->dev);
-	put64(b + 24, id->ino);
-	put64(b + 32, id->igen);
-	put32(b + 40, afile__crc32c(0, b, 40));
+	afile__put64(b + 8, gen);
+	afile__put64(b + 16, id->dev);
+	afile__put64(b + 24, id->ino);
+	afile__put64(b + 32, id->igen);
+	afile__put32(b + 40, afile__crc32c(0, b, 40));
 }
 
 uint64_t
 afile__redo_hdr_gen(const unsigned char *b, const struct afile__redo_id *id)
 {
-	if (memcmp(b, HDR_MAGIC, 8) || afile__crc32c(0, b, 40) != get32(b + 40))
+	if (memcmp(b, HDR_MAGIC, 8) ||
+	    afile__crc32c(0, b, 40) != afile__get32(b + 40))
 		return 0;
 	/*
 	 * Invariant 1.  Not st_dev: the log is beside the file, so on its
@@ -143,9 +113,11 @@ afile__redo_hdr_gen(const unsigned char *b, const struct afile__redo_id *id)
 	 * on every mount, which would make every log stale after a reboot
 	 * and lose the patches since the last checkpoint.
 	 */
-	if (id && (get64(b + 24) != id->ino || get64(b + 32) != id->igen))
+	if (id &&
+	    (afile__get64(b + 24) != id->ino ||
+		afile__get64(b + 32) != id->igen))
 		return 0;
-	return get64(b + 8);
+	return afile__get64(b + 8);
 }
 
 void
@@ -154,15 +126,15 @@ afile__redo_mark_encode(unsigned char *b, uint64_t gen, uint64_t seq,
 {
 	memset(b, 0, AFILE__REDO_MARK_LEN);
 	memcpy(b, MARK_MAGIC, 8);
-	put64(b + 8, gen);
-	put64(b + 16, seq);
-	put64(b + 24, end);
+	afile__put64(b + 8, gen);
+	afile__put64(b + 16, seq);
+	afile__put64(b + 24, end);
 	if (here) {
 		memcpy(b + 32, here->boot, 16);
-		put64(b + 56, here->mnt);
+		afile__put64(b + 56, here->mnt);
 	}
-	put32(b + 48, flags);
-	put32(b + 64, afile__crc32c(0, b, 64));
+	afile__put32(b + 48, flags);
+	afile__put32(b + 64, afile__crc32c(0, b, 64));
 }
 
 bool
@@ -171,14 +143,14 @@ afile__redo_mark_parse(const unsigned char *b, struct afile__redo_mark *m)
 	static const unsigned char zero[16];
 
 	if (memcmp(b, MARK_MAGIC, 8) ||
-	    afile__crc32c(0, b, 64) != get32(b + 64))
+	    afile__crc32c(0, b, 64) != afile__get32(b + 64))
 		return false;
-	m->gen = get64(b + 8);
-	m->seq = get64(b + 16);
-	m->end = get64(b + 24);
+	m->gen = afile__get64(b + 8);
+	m->seq = afile__get64(b + 16);
+	m->end = afile__get64(b + 24);
 	memcpy(m->boot, b + 32, 16);
-	m->flags = get32(b + 48);
-	m->mnt = get64(b + 56);
+	m->flags = afile__get32(b + 48);
+	m->mnt = afile__get64(b + 56);
 	/* Invariant 3: a pending marker says nothing. */
 	return (m->flags & AFILE__REDO_DURABLE) || memcmp(m->boot, zero, 16);
 }
@@ -225,13 +197,15 @@ afile__redo_rec_encode(unsigned char *b, size_t total, uint64_t gen,
 
 	memset(b, 0, AFILE__REDO_REC_HDR);
 	memcpy(b, REC_MAGIC, 8);
-	put32(b + 24, (uint32_t)n);
-	put64(b + 32, old_size);
-	put64(b + 40, new_size);
-	put64(b + 48, total);
+	afile__put32(b + 24, (uint32_t)n);
+	afile__put64(b + 32, old_size);
+	afile__put64(b + 40, new_size);
+	afile__put64(b + 48, total);
 	for (size_t i = 0; i < n; i++) {
-		put64(b + AFILE__REDO_REC_HDR + i * RANGE_LEN, rg[i].offset);
-		put64(b + AFILE__REDO_REC_HDR + i * RANGE_LEN + 8, rg[i].len);
+		afile__put64(
+		    b + AFILE__REDO_REC_HDR + i * RANGE_LEN, rg[i].offset);
+		afile__put64(
+		    b + AFILE__REDO_REC_HDR + i * RANGE_LEN + 8, rg[i].len);
 		if (rg[i].len)
 			memcpy(p, rg[i].buf, rg[i].len);
 		p += rg[i].len;
@@ -243,9 +217,9 @@ void
 afile__redo_rec_restamp(
     unsigned char *b, size_t total, uint64_t gen, uint64_t seq)
 {
-	put64(b + 8, gen);
-	put64(b + 16, seq);
-	put32(b + total - CRC_LEN, afile__crc32c(0, b, total - CRC_LEN));
+	afile__put64(b + 8, gen);
+	afile__put64(b + 16, seq);
+	afile__put32(b + total - CRC_LEN, afile__crc32c(0, b, total - CRC_LEN));
 }
 
 bool
@@ -256,24 +230,24 @@ afile__redo_rec_parse(const unsigned char *b, uint64_t avail, uint64_t gen,
 
 	/* Invariant 2: the next link of the chain, or its end. */
 	if (avail < AFILE__REDO_REC_HDR + CRC_LEN || memcmp(b, REC_MAGIC, 8) ||
-	    get64(b + 8) != gen || get64(b + 16) != seq)
+	    afile__get64(b + 8) != gen || afile__get64(b + 16) != seq)
 		return false;
 	r->seq = seq;
-	r->n = get32(b + 24);
-	r->old_size = get64(b + 32);
-	r->new_size = get64(b + 40);
-	r->total = get64(b + 48);
+	r->n = afile__get32(b + 24);
+	r->old_size = afile__get64(b + 32);
+	r->new_size = afile__get64(b + 40);
+	r->total = afile__get64(b + 48);
 	if (r->total > avail || r->total < AFILE__REDO_REC_HDR + CRC_LEN ||
 	    r->n > AFILE__PATCH_MAX_RANGES ||
 	    (uint64_t)r->n * RANGE_LEN >
 		r->total - AFILE__REDO_REC_HDR - CRC_LEN ||
 	    afile__crc32c(0, b, (size_t)r->total - CRC_LEN) !=
-		get32(b + r->total - CRC_LEN))
+		afile__get32(b + r->total - CRC_LEN))
 		return false;
 	r->ranges = b + AFILE__REDO_REC_HDR;
 	r->bytes = r->ranges + (size_t)r->n * RANGE_LEN;
 	for (uint32_t i = 0; i < r->n; i++)
-		sum += get64(r->ranges + i * RANGE_LEN + 8);
+		sum += afile__get64(r->ranges + i * RANGE_LEN + 8);
 	return sum ==
 	    r->total - AFILE__REDO_REC_HDR - CRC_LEN -
 	    (uint64_t)r->n * RANGE_LEN;
@@ -283,6 +257,6 @@ void
 afile__redo_rec_range(
     const struct afile__redo_rec *r, uint32_t i, uint64_t *off, uint64_t *len)
 {
-	*off = get64(r->ranges + i * RANGE_LEN);
-	*len = get64(r->ranges + i * RANGE_LEN + 8);
+	*off = afile__get64(r->ranges + i * RANGE_LEN);
+	*len = afile__get64(r->ranges + i * RANGE_LEN + 8);
 }
