@@ -13,7 +13,7 @@
  *   0 sys     sys.c wrap.c stats.c sys.h stats.h
  *   1 base    op.c error.c path.c meta.c tmp.c sync.c fstype.c
  *   1 base    cleanup.c lock.c journal.c internal.h journal.h syncmany.c
- *   1 base    redo.c redo.h
+ *   1 base    redo.c redo.h crc32c.c
  *   2 writer  writer.c
  *   3 ops     ops.c update.c view.c probe.c inplace.c patch.c
  *   4 txn     apply.c recover.c txn.c commit.c snapshot.c batch.c txn.h
@@ -24,8 +24,9 @@
  * 1 base: the per-call context (op.c, error.c), path resolution, metadata,
  *   temp files, durability, the file-system table, the sweepers
  *   (cleanup.c), locks on sidecars (lock.c: the writer takes AFILE_LOCK's
- *   lock, so locks sit below it), the journal's bytes (journal.c) and the
- *   in-place patches' redo log's bytes (redo.c).
+ *   lock, so locks sit below it), the journal's bytes (journal.c), the
+ *   in-place patches' redo log's bytes (redo.c) and their checksum
+ *   (crc32c.c).
  * 2 writer: the one temp-sync-publish-sync protocol (writer.c).
  * 3 ops: the one-shot operations and the read path (ops.c), in-place
  *   patches and the cooperating read's open (inplace.c) under the choice

@@ -48,7 +48,7 @@ mkdir -p "$out/corpus" "$out/seeds" || exit 1
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -fno-omit-frame-pointer
   -fno-sanitize-recover=all
   -I "$src/include" -I "$src/src" -I "$build" -I "$src/tests/journal")
-lib=("$src/src/journal.c" "$src/src/sys.c" "$src/src/wrap.c" "$src/src/stats.c")
+lib=("$src/src/journal.c" "$src/src/crc32c.c" "$src/src/sys.c" "$src/src/wrap.c" "$src/src/stats.c")
 "$cc" "${flags[@]}" -fsanitize=fuzzer,address,undefined \
   "${lib[@]}" "$src/tests/fuzz/fuzz_journal.c" -o "$out/fuzz_journal" ||
   { echo "FAIL: cannot build the fuzzer"; exit 1; }
