@@ -469,8 +469,9 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * AFILE_LOCK or not) the new bytes and sizes go to a redo log beside the
  * file, ".NAME.afile-redo" (docs/FORMAT.md), whose sync is the commit
  * point (with its directory's when the log is created); then the new
- * bytes are written into the file without a sync, and a marker in the log
- * says they are there, for this boot and mount.  One sync per patch, plus
+ * bytes are written into the file without a sync, and a marker (in the
+ * file's lock sidecar, ".NAME.afile-lock", never synced) says they are
+ * there, for this boot and mount.  One sync per patch, plus
  * one of the file each time the log passes 1 MiB (a checkpoint: the file
  * synced, the log started again).  After a crash, kill -9 or power cut at
  * any point, the next afile_patch(), afile_patchv(), afile_read() or

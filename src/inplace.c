@@ -10,10 +10,11 @@
  * ".NAME.afile-redo", and one sync of the log is the commit point; they
  * are then written into the file without a sync, and written again from
  * the log after a crash.  The log's bytes are redo.c's (and
- * docs/FORMAT.md's): a header (generation, the file's identity), a
- * marker (how far the file is known to hold the log, and in which boot
- * and mount), then records; redo.c also draws the log's states.  This
- * file does the I/O, the locks and the order of the steps.
+ * docs/FORMAT.md's): a header (generation, the file's identity), then
+ * records; and a marker (how far the file is known to hold the log, and
+ * in which boot and mount), kept in the file's lock sidecar so that the
+ * log's sync writes the record alone; redo.c also draws the log's
+ * states.  This file does the I/O, the locks and the order of the steps.
  *
  * Protocol of one patch (the file's sidecar lock, then an OFD write lock
  * on the file's own inode, are held throughout):
@@ -23,9 +24,9 @@
  *      sync the file (it now holds every record durably), then start a
  *      new generation: a new header, written with the next record, so
  *      that the records of the old one are never replayed again;
- *   3. write the marker "pending" (the next reader replays), then the
- *      record {generation, seq, sizes, ranges, new bytes, CRC-32C} at the
- *      end of the log;
+ *   3. write the marker "pending" (the next reader replays) before the
+ *      log changes in any way, then the record {generation, seq, sizes,
+ *      ranges, new bytes, CRC-32C} at the end of the log;
  *   4. sync the log (fdatasync); when this call created the log, sync the
  *      directory too.  The commit point: from here a crash at any time
  *      ends in the new version;
@@ -65,10 +66,12 @@
  *      the log (step 4); a failure before that leaves the file
  *      byte-for-byte unchanged and takes the record back.
  *   2. While the file may lack a committed record, the marker does not
- *      vouch for it: it says "pending" from before the record is written
- *      until after the file is, and a marker that says "applied" is
- *      trusted only in its own boot and mount (or once the file was
- *      synced: durable).
+ *      vouch for it: it says "pending" from before the log changes until
+ *      after the file is written, and a marker that says "applied" is
+ *      trusted only for the file it names, in its own boot and mount (or
+ *      once the file was synced: durable), and only for a log that
+ *      reaches its end.  The marker is never synced: lost, it is absent,
+ *      which replays.
  *   3. Replay writes only what committed records hold, in their order,
  *      and sets the file's size from them: running it twice, or after a
  *      crash in the middle of it, gives the same bytes.
@@ -80,6 +83,11 @@
  *      file for good.
  *   6. Every change of the log and the file happens under the file's OFD
  *      write lock; cooperating readers hold its shared lock.
+ *
+ * The marker lives in the sidecar at AFILE__REDO_MARK_OFF (an update
+ * record may fill its first bytes, view.c).  A recovery opens the sidecar
+ * without locking it; where it cannot, it leaves the marker as it is, and
+ * the next reader replays again.
  *
  * Locks: a patcher takes the sidecar (lock.c) exclusively, serializing
  * it with every AFILE_LOCK writer, afile_update() and afile_lock_acquire()
@@ -105,6 +113,7 @@ struct ip {
 	struct afile__op *op;
 	struct afile__target t;
 	int lock_fd; /* the sidecar, exclusive; -1 for a recovery */
+	int mfd;     /* the sidecar, for the marker: lock_fd, or its own */
 	int fd;      /* the file, O_RDWR, OFD write lock */
 	int rfd;     /* the log, or -1 while it does not exist */
 	char rname[NAME_MAX + 1];
@@ -118,16 +127,75 @@ struct ip {
 	uint64_t lsize; /* the log's size: records within need no growth */
 };
 
-/* The marker "applied through ip->end" for this boot (or durable). */
+/*
+ * Write the marker: "applied through ip->end" for this boot (or durable,
+ * @flags), or with @pending "pending".  Without a sidecar (a recovery
+ * that could not open it) the marker stays as it is: not clean, since
+ * the log was recovered, so the next reader replays again.
+ */
 static int
-mark_applied(struct ip *ip, uint32_t flags)
+put_mark(struct ip *ip, bool pending, uint32_t flags)
 {
 	unsigned char b[AFILE__REDO_MARK_LEN];
 
-	afile__redo_mark_encode(b, ip->gen, ip->seq, ip->end,
-	    ip->have_boot ? &ip->here : NULL, flags);
+	if (ip->mfd < 0)
+		return 0;
+	afile__redo_mark_encode(b, ip->gen, ip->seq, ip->end, &ip->id,
+	    pending || !ip->have_boot ? NULL : &ip->here, flags);
 	return afile__pwrite_all(
-	    ip->rfd, b, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+	    ip->mfd, b, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+}
+
+static int
+mark_applied(struct ip *ip, uint32_t flags)
+{
+	return put_mark(ip, false, flags);
+}
+
+static int
+mark_pending(struct ip *ip)
+{
+	return put_mark(ip, true, 0);
+}
+
+/*
+ * A recovery's sidecar, for the marker: opened unlocked, never one
+ * another user planted; created (@oflags O_CREAT) only when there is a
+ * log to speak of.  Where it cannot be opened, ip->mfd stays -1.
+ */
+static void
+open_marker(struct ip *ip, int oflags)
+{
+	char name[NAME_MAX + 1];
+	struct afile__op quiet = *ip->op;
+
+	if (ip->mfd >= 0 ||
+	    afile__hidden_name(ip->t.name, AFILE__LOCK_SUFFIX, name) < 0)
+		return;
+	ip->mfd =
+	    afile__open_own(&quiet, ip->t.dfd, name, O_RDWR | oflags, 0666);
+	if (ip->mfd < 0)
+		ip->mfd = -1;
+}
+
+/* Does the marker say the file holds the log (of @size bytes)? */
+static int
+read_mark(struct ip *ip, uint64_t size, struct afile__redo_mark *m)
+{
+	unsigned char b[AFILE__REDO_MARK_LEN];
+	ssize_t got;
+
+	if (ip->mfd < 0)
+		return 0;
+	got = afile__pread_all(
+	    ip->mfd, b, AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+	if (got < 0)
+		return afile__fail(
+		    ip->op, (int)got, "read redo marker", ip->t.shown);
+	return got == AFILE__REDO_MARK_LEN &&
+	    afile__redo_clean(
+		b, &ip->id, ip->have_boot ? &ip->here : NULL, m) &&
+	    m->end <= size;
 }
 
 /* Sync the file; where no boot identity exists, mark the log durable. */
@@ -145,7 +213,7 @@ settle_mark(struct ip *ip)
 		r = mark_applied(ip, 0);
 	}
 	if (r < 0)
-		return afile__fail(ip->op, r, "write redo log", ip->t.shown);
+		return afile__fail(ip->op, r, "write redo marker", ip->t.shown);
 	return 0;
 }
 
@@ -198,25 +266,18 @@ recover(struct ip *ip)
 	size = ip->lsize = (uint64_t)rst.st_size;
 	if (size == 0)
 		return 0;
-	if (size >= AFILE__REDO_REC_START) {
-		/* The common case: the marker says the file holds it all. */
-		unsigned char head[AFILE__REDO_REC_START];
-
-		got = afile__pread_all(ip->rfd, head, AFILE__REDO_REC_START, 0);
-		if (got < 0)
-			return afile__fail(
-			    ip->op, (int)got, "read redo log", ip->t.shown);
-		if (got == AFILE__REDO_REC_START &&
-		    afile__redo_clean(
-			head, &ip->id, ip->have_boot ? &ip->here : NULL, &m) &&
-		    m.end <= size) {
-			ip->fresh = false;
-			ip->gen = m.gen;
-			ip->seq = m.seq;
-			ip->end = m.end;
-			return 0;
-		}
+	/* The common case: the marker says the file holds it all. */
+	r = read_mark(ip, size, &m);
+	if (r < 0)
+		return r;
+	if (r) {
+		ip->fresh = false;
+		ip->gen = m.gen;
+		ip->seq = m.seq;
+		ip->end = m.end;
+		return 0;
 	}
+	open_marker(ip, O_CREAT); /* to say "applied" once replayed */
 	if (size > SIZE_MAX - 1 || !(buf = afile__malloc((size_t)size)))
 		return afile__fail(
 		    ip->op, -ENOMEM, "read redo log", ip->t.shown);
@@ -287,6 +348,8 @@ ip_close(struct ip *ip)
 {
 	afile__close_quiet(ip->rfd);
 	afile__close_quiet(ip->fd);
+	if (ip->mfd != ip->lock_fd)
+		afile__close_quiet(ip->mfd);
 	afile__close_quiet(ip->lock_fd);
 	afile__target_close(&ip->t);
 }
@@ -303,7 +366,7 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	int r;
 
 	ip->op = op;
-	ip->lock_fd = ip->fd = ip->rfd = -1;
+	ip->lock_fd = ip->mfd = ip->fd = ip->rfd = -1;
 	r = afile__target_open(
 	    op, dirfd, path, !(flags & AFILE_NOFOLLOW), &ip->t);
 	if (r < 0)
@@ -328,6 +391,9 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	    (r = afile__lock_name(op, ip->t.dfd, ip->t.name, shown,
 		 AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd)) < 0)
 		return r;
+	ip->mfd = ip->lock_fd;
+	if (!sidecar)
+		open_marker(ip, 0);
 	ip->fd = afile__openat(ip->t.dfd, ip->t.name,
 	    O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
 	if (ip->fd < 0)
@@ -446,14 +512,15 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 			 * The pages may be clean and lost (fsyncgate): replay
 			 * them before any later checkpoint (marker pending).
 			 */
-			afile__redo_mark_encode(
-			    head, ip->gen, ip->seq, ip->end, NULL, 0);
-			(void)afile__pwrite_all(ip->rfd, head,
-			    AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+			(void)mark_pending(ip);
 			return afile__fail(op, r, "sync file", ip->t.shown);
 		}
 		ip->fresh = true;
 	}
+	/* Step 3: "pending" before the log changes (invariant 2). */
+	r = mark_pending(ip);
+	if (r < 0)
+		return afile__fail(op, r, "write redo marker", ip->t.shown);
 	if (ip->fresh) {
 		ip->gen = new_gen(ip);
 		ip->seq = 0;
@@ -473,16 +540,12 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 	r = grow(ip, ip->end + len);
 	if (r < 0)
 		return afile__fail(op, r, "write redo log", ip->t.shown);
-	/* Step 3: "pending" first, so that a crash after it replays. */
-	memset(head, 0, sizeof(head));
-	if (ip->fresh)
+	r = 0;
+	if (ip->fresh) {
+		memset(head, 0, sizeof(head));
 		afile__redo_hdr_encode(head, ip->gen, &ip->id);
-	afile__redo_mark_encode(
-	    head + AFILE__REDO_MARK_OFF, ip->gen, ip->seq, ip->end, NULL, 0);
-	r = ip->fresh
-	    ? afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_START, 0)
-	    : afile__pwrite_all(ip->rfd, head + AFILE__REDO_MARK_OFF,
-		  AFILE__REDO_MARK_LEN, AFILE__REDO_MARK_OFF);
+		r = afile__pwrite_all(ip->rfd, head, AFILE__REDO_REC_START, 0);
+	}
 	if (r == 0)
 		r = afile__pwrite_all(ip->rfd, b, len, ip->end);
 	if (r < 0)
@@ -591,9 +654,12 @@ afile__inplace_recover(
 	return r < 0 ? r : r > 0;
 }
 
-/* The record's name for @path relative to the same directory; or false. */
+/*
+ * The name with @suffix (".NAME" + @suffix) of @path's file, relative to
+ * the same directory as @path; or false.
+ */
 static bool
-record_path(const char *path, char *out, size_t room)
+beside_path(const char *path, const char *suffix, char *out, size_t room)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
@@ -601,7 +667,7 @@ record_path(const char *path, char *out, size_t room)
 	size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
 
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..") ||
-	    afile__hidden_name(base, AFILE__REDO_SUFFIX, name) < 0 ||
+	    afile__hidden_name(base, suffix, name) < 0 ||
 	    dlen + strlen(name) + 1 > room)
 		return false;
 	memcpy(out, path, dlen);
@@ -610,36 +676,36 @@ record_path(const char *path, char *out, size_t room)
 }
 
 /*
- * Does the log @name in @dfd hold anything the file may lack (a crash or
- * a power cut since its last patch)?  One fstatat when there is no log;
- * else its first AFILE__REDO_REC_START bytes are read (no lock: a patcher
- * changes them only under the file's write lock, which our shared lock
+ * Does the log @log in @dfd hold anything the file may lack (a crash or a
+ * power cut since its last patch)?  One fstatat when there is no log;
+ * else the marker is read from the sidecar @sidecar (no lock: a patcher
+ * changes it only under the file's write lock, which our shared lock
  * excludes).
  */
 static int
-log_pending(struct afile__op *op, int dfd, const char *name)
+log_pending(int dfd, const char *log, const char *sidecar)
 {
-	unsigned char b[AFILE__REDO_REC_START];
+	unsigned char b[AFILE__REDO_MARK_LEN];
 	struct afile__redo_here here;
 	uint64_t size;
 	struct afile__redo_mark m;
 	ssize_t n;
 	int fd;
 
-	if (afile__stat_mnt(dfd, name, AT_SYMLINK_NOFOLLOW, &size, &here.mnt) <
+	if (afile__stat_mnt(dfd, log, AT_SYMLINK_NOFOLLOW, &size, &here.mnt) <
 		0 ||
 	    size == 0)
 		return 0;
 	fd = afile__openat(
-	    dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
+	    dfd, sidecar, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0);
 	if (fd < 0)
-		return 1; /* recovery says why, or finds it gone */
-	n = afile__pread_all(fd, b, sizeof(b), 0);
+		return 1; /* recovery says why, or finds nothing to do */
+	n = afile__pread_all(fd, b, sizeof(b), AFILE__REDO_MARK_OFF);
 	afile__close_quiet(fd);
-	(void)op;
 	return n != (ssize_t)sizeof(b) ||
 	    !afile__redo_clean(
-		b, NULL, afile__boot_id(here.boot) == 0 ? &here : NULL, &m);
+		b, NULL, afile__boot_id(here.boot) == 0 ? &here : NULL, &m) ||
+	    m.end > size;
 }
 
 /*
@@ -651,20 +717,23 @@ static int
 pending(struct afile__op *op, int dirfd, const char *path, bool via_link)
 {
 	struct afile__target t;
-	char rpath[4096], name[NAME_MAX + 1];
+	char log[4096], lock[4096];
 	int r;
 
 	if (!via_link) {
-		if (!record_path(path, rpath, sizeof(rpath)))
+		if (!beside_path(path, AFILE__REDO_SUFFIX, log, sizeof(log)) ||
+		    !beside_path(path, AFILE__LOCK_SUFFIX, lock, sizeof(lock)))
 			return 0;
-		return log_pending(op, dirfd, rpath);
+		return log_pending(dirfd, log, lock);
 	}
 	if (afile__target_open(op, dirfd, path, true, &t) < 0) {
 		op->failed = false; /* not an error of the read */
 		return 0;
 	}
-	r = afile__hidden_name(t.name, AFILE__REDO_SUFFIX, name);
-	r = r == 0 ? log_pending(op, t.dfd, name) : 0;
+	r = afile__hidden_name(t.name, AFILE__REDO_SUFFIX, log) == 0 &&
+		afile__hidden_name(t.name, AFILE__LOCK_SUFFIX, lock) == 0
+	    ? log_pending(t.dfd, log, lock)
+	    : 0;
 	afile__target_close(&t);
 	return r;
 }

@@ -256,6 +256,8 @@ struct afile__tmp {
  */
 AFILE_HIDDEN int afile__hidden_name(
     const char *target, const char *tail, char out[NAME_MAX + 1]);
+/* The tail of a lock sidecar's name (lock.c): ".TARGET.afile-lock". */
+#define AFILE__LOCK_SUFFIX ".afile-lock"
 /* A fresh random temp name for @target. */
 AFILE_HIDDEN int afile__tmp_name(
     const char *target, const char *suffix, char name[NAME_MAX + 1]);

@@ -5,7 +5,9 @@
  * The lock of a file lives on a sidecar, ".NAME.afile-lock" beside it:
  * the file itself gets a new inode at every replace, so a lock on it
  * would protect the version that was just replaced.  The sidecar is
- * created on first use and never removed by the library.
+ * created on first use and never removed by the library.  Its bytes are
+ * others': an update record at 0 (view.c), the redo marker of in-place
+ * patches at 512 (inplace.c); a lock never reads or writes them.
  *
  * The locks are OFD locks (fcntl F_OFD_SETLK): they belong to the open
  * file description, so two handles exclude each other even within one
@@ -34,7 +36,6 @@
 
 #include "internal.h"
 
-#define LOCK_SUFFIX    ".afile-lock"
 #define BACKOFF_MIN_NS 1000000u
 #define BACKOFF_MAX_NS 64000000u
 #define REOPEN_TRIES   100
@@ -97,7 +98,7 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 	struct stat a, b;
 	int fd, r;
 
-	r = afile__hidden_name(name, LOCK_SUFFIX, sidecar);
+	r = afile__hidden_name(name, AFILE__LOCK_SUFFIX, sidecar);
 	if (r < 0)
 		return afile__fail(op, r, "lock", shown);
 	for (int i = 0; i < REOPEN_TRIES; i++) {

@@ -4,8 +4,8 @@
  * and parsed.  No I/O: inplace.c writes, syncs, reads and replays the
  * log ".NAME.afile-redo" beside the file NAME.
  *
- * Format, version 1 (docs/FORMAT.md mirrors it).  All integers are
- * little-endian and unaligned; offsets in bytes.  CRC-32C as the
+ * Format, version 1, marker version 2 (docs/FORMAT.md mirrors it).  All
+ *integers are little-endian and unaligned; offsets in bytes.  CRC-32C as the
  * journal's (journal.c), seed 0.
  *
  *   Header, bytes 0..511 (written when a generation starts: a new log, a
@@ -17,18 +17,26 @@
  *    32  u64       the file's inode generation (FS_IOC_GETVERSION), or 0
  *    40  u32       CRC-32C of bytes 0..39
  *
- *   Marker, bytes 512..1023 (a sector of its own, rewritten by every
- *   patch, never synced on its own); zeros after byte 579:
- *   512  magic[8]  "afmark1\n"
- *   520  u64       generation
- *   528  u64       seq of the last record the file holds
- *   536  u64       end: the log offset after that record
- *   544  16 bytes  boot id (/proc/sys/kernel/random/boot_id); all zero:
+ *   Bytes 512..1023: zeros, written with a new header.  (The marker
+ *   lived here at first; a log written so is replayed once, in full,
+ *   and its marker ignored.)
+ *
+ *   Marker, in the file's lock sidecar ".NAME.afile-lock" (lock.c) at
+ *   bytes 512..595: rewritten by every patch, never synced.  Not in the
+ *   log: there it dirtied a block of its own that each patch's sync of
+ *   the log wrote, a second write to the device beside the record's.
+ *     0  magic[8]  "afmark2\n"
+ *     8  u64       generation
+ *    16  u64       seq of the last record the file holds
+ *    24  u64       end: the log offset after that record
+ *    32  16 bytes  boot id (/proc/sys/kernel/random/boot_id); all zero:
  *                  pending
- *   560  u32       flags: 1 durable (the file was synced; any boot)
- *   564  u32       reserved, 0
- *   568  u64       unique mount id (STATX_MNT_ID_UNIQUE), or 0
- *   576  u32       CRC-32C of bytes 512..575
+ *    48  u32       flags: 1 durable (the file was synced; any boot)
+ *    52  u32       reserved, 0
+ *    56  u64       unique mount id (STATX_MNT_ID_UNIQUE), or 0
+ *    64  u64       st_ino of the file, as the log's header names it
+ *    72  u64       the file's inode generation, or 0
+ *    80  u32       CRC-32C of bytes 0..79
  *
  *   Records, back to back from byte 1024, one per patch:
  *     0  magic[8]  "afrec01\n"
@@ -55,18 +63,22 @@
  *      generation (records are overwritten in place, never truncated
  *      away) is stale.  So a new generation number retires every older
  *      record without touching it.
- *   3. A marker speaks of one generation; a pending one (no boot, not
- *      durable) says nothing, whatever its other fields.
- *   4. A log is clean (nothing to replay) only when its header parses,
- *      its marker is of the header's generation, and the marker is
- *      durable or was written in the boot and mount given: after a power
- *      cut or a remount, unsynced writes to the file may be lost.
+ *   3. A marker speaks of one generation of the log of one file; a
+ *      pending one (no boot, not durable) says nothing, whatever its
+ *      other fields.
+ *   4. A log is clean (nothing to replay) only when its marker parses,
+ *      names the file, ends past the log's head (and, the caller checks,
+ *      within the log), and is durable or was written in the boot and
+ *      mount given: after a power cut or a remount, unsynced writes to
+ *      the file may be lost.  inplace.c writes the marker "pending"
+ *      before it changes the log in any way, so a marker that is not
+ *      pending speaks of the log as it is.
  *
  * States of a log as these bytes tell them (inplace.c moves between
  * them):
  *
  *	EMPTY (no log, 0 bytes, torn or foreign header)
- *	   |  a patch: header G + marker pending + record 1, synced
+ *	   |  a patch: marker pending, header G + record 1, synced
  *	   v
  *	PENDING (chain 1..k, marker pending or of another boot/mount)
  *	   |  file written (patch or replay), marker "applied k, here"
@@ -83,7 +95,7 @@
 #include "redo.h"
 
 #define HDR_MAGIC  "afredo1\n"
-#define MARK_MAGIC "afmark1\n"
+#define MARK_MAGIC "afmark2\n"
 #define REC_MAGIC  "afrec01\n"
 #define RANGE_LEN  16u
 #define CRC_LEN    4u
@@ -92,7 +104,7 @@ void
 afile__redo_hdr_encode(
     unsigned char *b, uint64_t gen, const struct afile__redo_id *id)
 {
-	memset(b, 0, AFILE__REDO_MARK_OFF);
+	memset(b, 0, AFILE__REDO_HDR_AREA);
 	memcpy(b, HDR_MAGIC, 8);
 	afile__put64(b + 8, gen);
 	afile__put64(b + 16, id->dev);
@@ -122,7 +134,8 @@ afile__redo_hdr_gen(const unsigned char *b, const struct afile__redo_id *id)
 
 void
 afile__redo_mark_encode(unsigned char *b, uint64_t gen, uint64_t seq,
-    uint64_t end, const struct afile__redo_here *here, uint32_t flags)
+    uint64_t end, const struct afile__redo_id *id,
+    const struct afile__redo_here *here, uint32_t flags)
 {
 	memset(b, 0, AFILE__REDO_MARK_LEN);
 	memcpy(b, MARK_MAGIC, 8);
@@ -134,7 +147,9 @@ afile__redo_mark_encode(unsigned char *b, uint64_t gen, uint64_t seq,
 		afile__put64(b + 56, here->mnt);
 	}
 	afile__put32(b + 48, flags);
-	afile__put32(b + 64, afile__crc32c(0, b, 64));
+	afile__put64(b + 64, id->ino);
+	afile__put64(b + 72, id->igen);
+	afile__put32(b + 80, afile__crc32c(0, b, 80));
 }
 
 bool
@@ -143,7 +158,7 @@ afile__redo_mark_parse(const unsigned char *b, struct afile__redo_mark *m)
 	static const unsigned char zero[16];
 
 	if (memcmp(b, MARK_MAGIC, 8) ||
-	    afile__crc32c(0, b, 64) != afile__get32(b + 64))
+	    afile__crc32c(0, b, 80) != afile__get32(b + 80))
 		return false;
 	m->gen = afile__get64(b + 8);
 	m->seq = afile__get64(b + 16);
@@ -151,6 +166,8 @@ afile__redo_mark_parse(const unsigned char *b, struct afile__redo_mark *m)
 	memcpy(m->boot, b + 32, 16);
 	m->flags = afile__get32(b + 48);
 	m->mnt = afile__get64(b + 56);
+	m->ino = afile__get64(b + 64);
+	m->igen = afile__get64(b + 72);
 	/* Invariant 3: a pending marker says nothing. */
 	return (m->flags & AFILE__REDO_DURABLE) || memcmp(m->boot, zero, 16);
 }
@@ -159,11 +176,10 @@ bool
 afile__redo_clean(const unsigned char *b, const struct afile__redo_id *id,
     const struct afile__redo_here *here, struct afile__redo_mark *m)
 {
-	uint64_t gen = afile__redo_hdr_gen(b, id);
-
 	/* Invariant 4. */
-	return gen && afile__redo_mark_parse(b + AFILE__REDO_MARK_OFF, m) &&
-	    m->gen == gen && m->end >= AFILE__REDO_REC_START &&
+	return afile__redo_mark_parse(b, m) && m->gen &&
+	    m->end >= AFILE__REDO_REC_START &&
+	    (!id || (m->ino == id->ino && m->igen == id->igen)) &&
 	    ((m->flags & AFILE__REDO_DURABLE) ||
 		(here && !memcmp(m->boot, here->boot, 16) &&
 		    m->mnt == here->mnt));

@@ -18,10 +18,11 @@
 #include "sys.h"
 
 #define AFILE__REDO_SUFFIX    ".afile-redo"
-#define AFILE__REDO_MARK_OFF  512u  /* the marker has a sector of its own */
+#define AFILE__REDO_HDR_AREA  512u  /* the header has a sector of its own */
+#define AFILE__REDO_MARK_OFF  512u  /* the marker, in the lock sidecar */
 #define AFILE__REDO_REC_START 1024u /* the first record */
 #define AFILE__REDO_HDR_LEN   44u   /* magic, gen, dev, ino, igen, CRC */
-#define AFILE__REDO_MARK_LEN  68u   /* magic, gen, seq, end, boot, ..., CRC */
+#define AFILE__REDO_MARK_LEN  84u   /* magic, gen, seq, end, ..., CRC */
 #define AFILE__REDO_REC_HDR   56u   /* a record's fixed part */
 #define AFILE__REDO_DURABLE   1u    /* marker flag: valid in any boot */
 
@@ -50,9 +51,11 @@ struct afile__redo_here {
  * @boot:  the boot it was written in; all zero: pending
  * @flags: AFILE__REDO_DURABLE: the file was synced
  * @mnt:   the unique mount id it was written under
+ * @ino:   st_ino of the file (as the log's header names it)
+ * @igen:  its inode generation, 0 where there is none
  */
 struct afile__redo_mark {
-	uint64_t gen, seq, end, mnt;
+	uint64_t gen, seq, end, mnt, ino, igen;
 	unsigned char boot[16];
 	uint32_t flags;
 };
@@ -65,7 +68,7 @@ struct afile__redo_rec {
 	const unsigned char *bytes;  /* the new bytes, in range order */
 };
 
-/* The header into @b (AFILE__REDO_MARK_OFF bytes, zero-padded). */
+/* The header into @b (AFILE__REDO_HDR_AREA bytes, zero-padded). */
 AFILE_HIDDEN void afile__redo_hdr_encode(
     unsigned char *b, uint64_t gen, const struct afile__redo_id *id);
 /*
@@ -75,19 +78,22 @@ AFILE_HIDDEN void afile__redo_hdr_encode(
 AFILE_HIDDEN uint64_t afile__redo_hdr_gen(
     const unsigned char *b, const struct afile__redo_id *id);
 
-/* The marker into @b (AFILE__REDO_MARK_LEN bytes); @here NULL: pending. */
+/*
+ * The marker of the file @id into @b (AFILE__REDO_MARK_LEN bytes); @here
+ * NULL: pending.
+ */
 AFILE_HIDDEN void afile__redo_mark_encode(unsigned char *b, uint64_t gen,
-    uint64_t seq, uint64_t end, const struct afile__redo_here *here,
-    uint32_t flags);
+    uint64_t seq, uint64_t end, const struct afile__redo_id *id,
+    const struct afile__redo_here *here, uint32_t flags);
 /* Parse the marker @b; false when torn or pending. */
 AFILE_HIDDEN bool afile__redo_mark_parse(
     const unsigned char *b, struct afile__redo_mark *m);
 
 /*
- * Do the first AFILE__REDO_REC_START bytes of a log, @b, say the file
- * holds every record (nothing to replay)?  @id: check that the header
- * names this file; @here: this boot and mount (NULL: unknown, only a
- * durable marker is trusted).  Fills *@m when it does.
+ * Does the marker @b say that the file holds every record of its log
+ * (nothing to replay)?  @id: check that it speaks of this file; @here:
+ * this boot and mount (NULL: unknown, only a durable marker is trusted).
+ * Fills *@m when it does.  The caller checks that the log reaches m->end.
  */
 AFILE_HIDDEN bool afile__redo_clean(const unsigned char *b,
     const struct afile__redo_id *id, const struct afile__redo_here *here,

@@ -89,33 +89,53 @@ pwrite_dies(int fd, const void *b, size_t n, off_t off)
 	return afile__sys_default.pwrite(fd, b, n, off);
 }
 
+/* Child: die (as by kill -9) before the second range reaches the file. */
+static ssize_t
+pwrite_dies_in_place(int fd, const void *b, size_t n, off_t off)
+{
+	if (n == 4 && off == 8 && !memcmp(b, "YYYY", 4))
+		_exit(0);
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
 /*
- * Run a patch of a new f in a child that dies before its @n-th pwrite: 1
- * the new log's zeros, 2 its header and marker, 3 the record, (the sync),
- * 4 and 5 the two ranges in place, 6 the marker "applied".
+ * The same patch of f as it is, over its log as it is, in a child that
+ * dies before its @n-th pwrite, or with @n 0 half-way in place (its
+ * record committed, "XX" in the file, "YYYY" not).
  */
 static void
-crash_at(struct h_ctx *c, int n)
+patch_dies_at(struct h_ctx *c, int n)
 {
 	const struct afile_range rg[] = {{2, "XX", 2}, {8, "YYYY", 4}};
 	int status;
 	pid_t pid;
 
-	/* A new log: f is rewritten behind the library's back here. */
-	(void)unlinkat(c->dfd, REDO, 0);
-	h_puts(c, "f", TEN);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		die_at_pwrite = n;
-		afile__sys.pwrite = pwrite_dies;
+		afile__sys.pwrite = n ? pwrite_dies : pwrite_dies_in_place;
 		(void)afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, NULL);
 		_exit(1); /* the write was not reached */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Run a patch of a new f in a child that dies before its @n-th pwrite: 1
+ * the marker "pending", 2 the new log's zeros, 3 its header, 4 the record,
+ * (the sync), 5 and 6 the two ranges in place, 7 the marker "applied".
+ */
+static void
+crash_at(struct h_ctx *c, int n)
+{
+	/* A new log: f is rewritten behind the library's back here. */
+	(void)unlinkat(c->dfd, REDO, 0);
+	h_puts(c, "f", TEN);
+	patch_dies_at(c, n);
 }
 
 static void
@@ -126,7 +146,7 @@ test_recover_by_read(void **state)
 	size_t len;
 
 	/* Committed, half written in place: the read replays the record. */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 12);
@@ -134,11 +154,22 @@ test_recover_by_read(void **state)
 	free(buf);
 	assert_file(c, "f", "01XX4567YYYY");
 	/* Before the record: nothing to replay, the file is old. */
-	crash_at(c, 3);
+	crash_at(c, 4);
 	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
 	assert_int_equal(len, 10);
 	free(buf);
 	assert_file(c, "f", TEN);
+	/*
+	 * A later patch, over a marker that said "applied" (same boot and
+	 * mount): killed half-way in place, it is replayed all the same.
+	 */
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	patch_dies_at(c, 0);
+	assert_file(c, "f", "a1XX456789");
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, 12);
+	assert_memory_equal(buf, "a1XX4567YYYY", 12);
+	free(buf);
 }
 
 /* Child: die (as by kill -9) in the log's sync, its record written. */
@@ -238,7 +269,7 @@ test_recover_by_update(void **state)
 	struct h_ctx *c = *state;
 	size_t seen = 0;
 
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_file(c, "f", "01XX456789");
 	assert_ok(afile_update(c->dfd, "f", append_bang, &seen, 0, NULL));
 	assert_int_equal(seen, 12);
@@ -250,23 +281,35 @@ test_recover_by_patch(void **state)
 {
 	struct h_ctx *c = *state;
 
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_ok(afile_patch(c->dfd, "f", 0, "Z", 1, AFILE_INPLACE, NULL));
 	assert_file(c, "f", "Z1XX4567YYYY");
 	/* The copy mode recovers too, before it copies. */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_ok(afile_patch(c->dfd, "f", 0, "C", 1, 0, NULL));
 	assert_file(c, "f", "C1XX4567YYYY");
 	/*
 	 * Before the marker "applied": the patch stands, replayed again;
 	 * afile_patch_recover() then folds the log into the file.
 	 */
-	crash_at(c, 6);
+	crash_at(c, 7);
 	assert_file(c, "f", "01XX4567YYYY");
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
 	assert_file(c, "f", "01XX4567YYYY");
 	assert_int_equal(size_of(c, REDO), 0);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
+}
+
+/*
+ * Put @len bytes of @rec as f's log, as a crash could have left it: the
+ * marker then is not clean (a patch writes it "pending" before it changes
+ * the log), so the sidecar is emptied too.
+ */
+static void
+put_log(struct h_ctx *c, const char *rec, size_t len)
+{
+	h_put(c, REDO, rec, len, 0644);
+	h_put(c, LOCK, "", 0, 0644);
 }
 
 static void
@@ -277,29 +320,29 @@ test_torn_and_stale(void **state)
 	size_t len, n;
 	void *buf;
 
-	crash_at(c, 5);
+	crash_at(c, 6);
 	rec = h_slurp(c, REDO, &len);
 	/*
 	 * Cut short: torn, so never committed (its bytes never reached the
 	 * file, but this one's did, half): not replayed.
 	 */
-	h_put(c, REDO, rec, 1024 + 50, 0644);
+	put_log(c, rec, 1024 + 50);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
 	assert_file(c, "f", "01XX456789");
 	assert_int_equal(size_of(c, REDO), 0);
 	/* A flipped byte in the record, found by a read. */
 	rec[1024 + 90] ^= 1;
-	h_put(c, REDO, rec, len, 0644);
+	put_log(c, rec, len);
 	assert_ok(afile_read(c->dfd, "f", &buf, &n, 0, NULL));
 	assert_int_equal(n, 10);
 	free(buf);
 	/* The same record intact: replayed. */
 	rec[1024 + 90] ^= 1;
-	h_put(c, REDO, rec, len, 0644);
+	put_log(c, rec, len);
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 1);
 	assert_file(c, "f", "01XX4567YYYY");
 	/* Valid, but of the inode that f was before a replace: stale. */
-	h_put(c, REDO, rec, len, 0644);
+	put_log(c, rec, len);
 	assert_ok(afile_write(c->dfd, "f", "replaced", 8, 0, NULL));
 	assert_int_equal(afile_patch_recover(c->dfd, "f", 0, NULL), 0);
 	assert_file(c, "f", "replaced");
@@ -332,13 +375,13 @@ test_rollback(void **state)
 
 	o.err = &e;
 	/*
-	 * 1: the log's zeros; 2: the header and marker; 3: the record:
-	 * before the commit point, the file stays old.  4, 5: a range in
-	 * place, after the commit point: the call fails, and the next read
-	 * replays the patch.  6: the marker "applied": the patch is whole
-	 * and durable, the next read replays it again.
+	 * 1: the marker "pending"; 2: the log's zeros; 3: its header; 4: the
+	 * record: before the commit point, the file stays old.  5, 6: a range
+	 * in place, after the commit point: the call fails, and the next read
+	 * replays the patch.  7: the marker "applied": the patch is whole and
+	 * durable, the next read replays it again.
 	 */
-	for (int at = 1; at <= 6; at++) {
+	for (int at = 1; at <= 7; at++) {
 		void *buf;
 		size_t len;
 
@@ -348,16 +391,16 @@ test_rollback(void **state)
 		afile__sys.pwrite = pwrite_fails;
 		r = afile_patchv(c->dfd, "f", rg, 2, AFILE_INPLACE, &o);
 		afile__sys_reset();
-		if (at == 6) {
+		if (at == 7) {
 			assert_ok(r);
 		} else {
 			assert_err(r, -EIO);
 			assert_errinfo(&e, r);
 		}
-		if (at <= 3)
+		if (at <= 4)
 			assert_file(c, "f", TEN);
 		assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
-		assert_int_equal(len, at <= 3 ? 10 : 12);
+		assert_int_equal(len, at <= 4 ? 10 : 12);
 		free(buf);
 	}
 }
@@ -403,7 +446,7 @@ test_symlink(void **state)
 	assert_file(c, "f", "L123456789");
 	assert_entries(c, ".", LOCK, REDO, "f", "link");
 	/* A read through the link finds the log beside f. */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	assert_ok(afile_read(c->dfd, "link", &buf, &len, 0, NULL));
 	assert_int_equal(len, 12);
 	assert_memory_equal(buf, "01XX4567YYYY", 12);
@@ -492,7 +535,7 @@ test_planted_record(void **state)
 
 	h_require_root();
 	/* A valid log of f (which holds half the patch), taken away. */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	rec = h_slurp(c, REDO, &len);
 	h_put(c, REDO, "", 0, 0644);
 	h_mkdir(c, "s", 0755);
@@ -877,6 +920,65 @@ test_marker_boot_and_mount(void **state)
 	afile__sys_reset();
 }
 
+/* Writes into the log, counted: a patch's only one is its record. */
+static int log_writes;
+static off_t log_write_off;
+
+static ssize_t
+pwrite_counts(int fd, const void *b, size_t n, off_t off)
+{
+	char link[64], path[4096];
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	if (len > (ssize_t)strlen(REDO)) {
+		path[len] = '\0';
+		if (!strcmp(path + len - strlen(REDO), REDO)) {
+			log_writes++;
+			log_write_off = off;
+		}
+	}
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+/*
+ * The marker lives in the lock sidecar: a patch writes the log once, its
+ * record right after the previous one, so that the log's sync writes one
+ * range.  Without the sidecar (removed by hand) the next read replays.
+ */
+static void
+test_marker_in_sidecar(void **state)
+{
+	struct h_ctx *c = *state;
+	off_t end;
+	void *buf;
+	size_t len;
+
+	h_puts(c, "f", TEN);
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	log_writes = 0;
+	afile__sys.pwrite = pwrite_counts;
+	assert_ok(afile_patch(c->dfd, "f", 4, "YY", 2, AFILE_INPLACE, NULL));
+	afile__sys_reset();
+	assert_int_equal(log_writes, 1);
+	end = log_write_off;
+	assert_true(end > 1024);
+	log_writes = 0;
+	afile__sys.pwrite = pwrite_counts;
+	assert_ok(afile_patch(c->dfd, "f", 6, "ZZ", 2, AFILE_INPLACE, NULL));
+	afile__sys_reset();
+	assert_int_equal(log_writes, 1);
+	assert_true(log_write_off > end);
+	/* A lost marker (a removed sidecar) is not clean: replayed. */
+	lose_write(c);
+	assert_int_equal(unlinkat(c->dfd, LOCK, 0), 0);
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_memory_equal(buf, "01XXYYZZ89", 10);
+	free(buf);
+	assert_file(c, "f", "01XXYYZZ89");
+}
+
 /* Past the log's limit a patch syncs the file and starts the log again. */
 static void
 test_checkpoint(void **state)
@@ -965,6 +1067,7 @@ test_redo_bytes(void **state)
 	const struct afile__redo_here other_mnt = {.boot = {1, 2, 3}, .mnt = 6};
 	const struct afile_range rg[] = {{3, "abc", 3}, {100, "", 0}};
 	unsigned char log[AFILE__REDO_REC_START], rec[128];
+	unsigned char mark[AFILE__REDO_MARK_LEN];
 	struct afile__redo_mark m;
 	struct afile__redo_rec r;
 	uint64_t new_size, off, len;
@@ -987,31 +1090,36 @@ test_redo_bytes(void **state)
 	log[0] = 'a';
 
 	/* Marker: pending says nothing; applied here, or durable. */
-	afile__redo_mark_encode(
-	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, 0);
-	assert_false(afile__redo_mark_parse(log + AFILE__REDO_MARK_OFF, &m));
-	assert_false(afile__redo_clean(log, &id, &here, &m));
-	afile__redo_mark_encode(
-	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, &here, 0);
-	assert_true(afile__redo_clean(log, &id, &here, &m));
+	afile__redo_mark_encode(mark, 77, 1, 2000, &id, NULL, 0);
+	assert_false(afile__redo_mark_parse(mark, &m));
+	assert_false(afile__redo_clean(mark, &id, &here, &m));
+	afile__redo_mark_encode(mark, 77, 1, 2000, &id, &here, 0);
+	assert_true(afile__redo_clean(mark, &id, &here, &m));
+	assert_int_equal(m.gen, 77);
 	assert_int_equal(m.seq, 1);
 	assert_int_equal(m.end, 2000);
-	assert_false(afile__redo_clean(log, &id, &other_boot, &m));
-	assert_false(afile__redo_clean(log, &id, &other_mnt, &m));
-	assert_false(afile__redo_clean(log, &id, NULL, &m));
-	assert_false(afile__redo_clean(log, &other_ino, &here, &m));
-	log[AFILE__REDO_MARK_OFF + 20] ^= 1; /* under the marker's CRC */
-	assert_false(afile__redo_clean(log, &id, &here, &m));
+	assert_true(afile__redo_clean(mark, NULL, &here, &m));
+	assert_true(afile__redo_clean(mark, &other_dev, &here, &m));
+	assert_false(afile__redo_clean(mark, &id, &other_boot, &m));
+	assert_false(afile__redo_clean(mark, &id, &other_mnt, &m));
+	assert_false(afile__redo_clean(mark, &id, NULL, &m));
+	/* Of another file: another inode, or the number reused. */
+	assert_false(afile__redo_clean(mark, &other_ino, &here, &m));
+	assert_false(afile__redo_clean(mark, &other_gen, &here, &m));
+	mark[20] ^= 1; /* under the marker's CRC */
+	assert_false(afile__redo_clean(mark, &id, &here, &m));
 	afile__redo_mark_encode(
-	    log + AFILE__REDO_MARK_OFF, 77, 1, 2000, NULL, AFILE__REDO_DURABLE);
-	assert_true(afile__redo_clean(log, &id, NULL, &m));
-	/* Of another generation, or ending inside the log's head. */
+	    mark, 77, 1, 2000, &id, NULL, AFILE__REDO_DURABLE);
+	assert_true(afile__redo_clean(mark, &id, NULL, &m));
+	/* Of no generation, or ending inside the log's head. */
 	afile__redo_mark_encode(
-	    log + AFILE__REDO_MARK_OFF, 78, 1, 2000, NULL, AFILE__REDO_DURABLE);
-	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	    mark, 0, 1, 2000, &id, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(mark, &id, NULL, &m));
 	afile__redo_mark_encode(
-	    log + AFILE__REDO_MARK_OFF, 77, 1, 1000, NULL, AFILE__REDO_DURABLE);
-	assert_false(afile__redo_clean(log, &id, NULL, &m));
+	    mark, 77, 1, 1000, &id, NULL, AFILE__REDO_DURABLE);
+	assert_false(afile__redo_clean(mark, &id, NULL, &m));
+	mark[0] = 'X';
+	assert_false(afile__redo_mark_parse(mark, &m));
 
 	/* A record, and each way one is not the chain's next link. */
 	total = afile__redo_rec_size(rg, 2, 10, &new_size);
@@ -1197,11 +1305,11 @@ test_replay_faults(void **state)
 	afile__sys.ftruncate = ftruncate_faulty;
 	afile__sys.fdatasync = fdatasync_faulty;
 	/* A committed patch, half in the file: each step of its replay. */
-	crash_at(c, 5);
+	crash_at(c, 6);
 	recover_fails(c, "fstat", 0, REDO, EIO, "open redo log");
 	recover_fails(c, "fstat", 1, REDO, EIO, "read redo log");
-	recover_fails(c, "pread", 0, REDO, EIO, "read redo log"); /* head */
-	recover_fails(c, "pread", 1, REDO, EIO, "read redo log"); /* all */
+	recover_fails(c, "pread", 0, LOCK, EIO, "read redo marker");
+	recover_fails(c, "pread", 0, REDO, EIO, "read redo log");
 	recover_fails(c, "pwrite", 0, "f", ENOSPC, "replay redo log");
 	/* Longer than the record's old size: cut back first, which fails. */
 	h_puts(c, "f", "01XX456789--");
@@ -1226,7 +1334,7 @@ test_replay_no_boot_sync_fails(void **state)
 	void *buf;
 	size_t len;
 
-	crash_at(c, 5);
+	crash_at(c, 6);
 	afile__sys.read_boot_id = boot_missing;
 	afile__sys.fdatasync = fdatasync_faulty;
 	arm(c, "fdatasync", "f", EIO);
@@ -1345,6 +1453,7 @@ main(void)
 	    T(test_pending_record_errors),
 	    T(test_read_unnamed_records),
 	    T(test_marker_boot_and_mount),
+	    T(test_marker_in_sidecar),
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
 	    T(test_redo_bytes),
