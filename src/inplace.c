@@ -124,7 +124,7 @@ struct ip {
 	/* The log: live generation, last seq, end of the last record. */
 	bool fresh; /* no usable header: a new generation starts */
 	uint64_t gen, seq, end;
-	uint64_t lsize; /* the log's size: records within need no growth */
+	uint64_t lsize; /* the log's size (at open, under the write lock) */
 };
 
 /*
@@ -172,8 +172,8 @@ open_marker(struct ip *ip, int oflags)
 	if (ip->mfd >= 0 ||
 	    afile__hidden_name(ip->t.name, AFILE__LOCK_SUFFIX, name) < 0)
 		return;
-	ip->mfd =
-	    afile__open_own(&quiet, ip->t.dfd, name, O_RDWR | oflags, 0666);
+	ip->mfd = afile__open_own(
+	    &quiet, ip->t.dfd, name, O_RDWR | oflags, 0666, NULL);
 	if (ip->mfd < 0)
 		ip->mfd = -1;
 }
@@ -249,21 +249,16 @@ static int
 recover(struct ip *ip)
 {
 	unsigned char *buf;
-	struct stat rst;
 	struct afile__redo_mark m;
-	uint64_t size, off;
+	uint64_t size = ip->lsize, off;
 	ssize_t got;
 	int r, replayed = 0;
 
 	ip->fresh = true;
-	ip->gen = ip->seq = ip->lsize = 0;
+	ip->gen = ip->seq = 0;
 	ip->end = AFILE__REDO_REC_START;
 	if (ip->rfd < 0)
 		return 0;
-	r = afile__fstat(ip->rfd, &rst);
-	if (r < 0)
-		return afile__fail(ip->op, r, "read redo log", ip->t.shown);
-	size = ip->lsize = (uint64_t)rst.st_size;
 	if (size == 0)
 		return 0;
 	/* The common case: the marker says the file holds it all. */
@@ -362,6 +357,7 @@ static int
 ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
     bool sidecar, struct ip *ip)
 {
+	struct stat rst;
 	const char *shown;
 	int r;
 
@@ -419,7 +415,8 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	 * The log is applied to the file: never one another user planted in
 	 * a sticky directory (its checksum is no signature).
 	 */
-	ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname, O_RDWR, 0);
+	ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname, O_RDWR, 0, &rst);
+	ip->lsize = ip->rfd >= 0 ? (uint64_t)rst.st_size : 0;
 	if (ip->rfd == -ENOENT)
 		ip->rfd = -1;
 	else if (ip->rfd < 0)
@@ -530,7 +527,7 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 	}
 	if (ip->rfd < 0) {
 		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,
-		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666);
+		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666, NULL);
 		if (ip->rfd < 0)
 			return afile__fail(
 			    op, ip->rfd, "create redo log", ip->t.shown);

@@ -103,10 +103,11 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 		return afile__fail(op, r, "lock", shown);
 	for (int i = 0; i < REOPEN_TRIES; i++) {
 		/* Not through a planted symlink, FIFO or file (path.c). */
-		fd = afile__open_own(op, dfd, sidecar, O_RDWR | O_CREAT, 0666);
+		fd = afile__open_own(
+		    op, dfd, sidecar, O_RDWR | O_CREAT, 0666, &a);
 		/* A reader may lack write access: a shared lock needs none. */
 		if ((fd == -EACCES || fd == -EROFS) && type == F_RDLCK)
-			fd = afile__open_own(op, dfd, sidecar, O_RDONLY, 0);
+			fd = afile__open_own(op, dfd, sidecar, O_RDONLY, 0, &a);
 		if (fd == AFILE_EPROTECTED)
 			return afile__fail_cause(op, fd, -EACCES,
 			    "open lock file (fs.protected_regular)", shown);
@@ -117,11 +118,8 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 			afile__close_quiet(fd);
 			return afile__fail(op, r, "lock", shown);
 		}
-		/* Invariant 1. */
-		r = afile__fstat(fd, &a);
-		if (r == 0)
-			r = afile__fstatat(
-			    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
+		/* Invariant 1 (the inode of @fd, @a, is for good). */
+		r = afile__fstatat(dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
 		if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			*ret_fd = fd;
 			return 0;

@@ -127,8 +127,8 @@ afile__target_check_planted(struct afile__op *op, const struct afile__target *t)
 }
 
 int
-afile__open_own(
-    struct afile__op *op, int dfd, const char *name, int flags, mode_t mode)
+afile__open_own(struct afile__op *op, int dfd, const char *name, int flags,
+    mode_t mode, struct stat *ret_st)
 {
 	struct afile__op quiet = *op;
 	struct stat st;
@@ -161,6 +161,8 @@ afile__open_own(
 		afile__close_quiet(fd);
 		return r;
 	}
+	if (ret_st)
+		*ret_st = st;
 	return fd;
 }
 
