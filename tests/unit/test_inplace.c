@@ -138,6 +138,19 @@ crash_at(struct h_ctx *c, int n)
 	patch_dies_at(c, n);
 }
 
+/* afile_read() of f gives @want, @n bytes. */
+static void
+assert_read(struct h_ctx *c, const char *want, size_t n)
+{
+	void *buf;
+	size_t len;
+
+	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
+	assert_int_equal(len, n);
+	assert_memory_equal(buf, want, n);
+	free(buf);
+}
+
 static void
 test_recover_by_read(void **state)
 {
@@ -148,10 +161,7 @@ test_recover_by_read(void **state)
 	/* Committed, half written in place: the read replays the record. */
 	crash_at(c, 6);
 	assert_file(c, "f", "01XX456789");
-	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
-	assert_int_equal(len, 12);
-	assert_memory_equal(buf, "01XX4567YYYY", 12);
-	free(buf);
+	assert_read(c, "01XX4567YYYY", 12);
 	assert_file(c, "f", "01XX4567YYYY");
 	/* Before the record: nothing to replay, the file is old. */
 	crash_at(c, 4);
@@ -166,10 +176,7 @@ test_recover_by_read(void **state)
 	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
 	patch_dies_at(c, 0);
 	assert_file(c, "f", "a1XX456789");
-	assert_ok(afile_read(c->dfd, "f", &buf, &len, 0, NULL));
-	assert_int_equal(len, 12);
-	assert_memory_equal(buf, "a1XX4567YYYY", 12);
-	free(buf);
+	assert_read(c, "a1XX4567YYYY", 12);
 }
 
 /* Child: die (as by kill -9) in the log's sync, its record written. */
@@ -180,23 +187,30 @@ fdatasync_dies(int fd)
 	_exit(0);
 }
 
+/* Is @fd open on f's redo log? */
+static bool
+is_log(int fd)
+{
+	char link[64], path[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= (ssize_t)strlen(REDO))
+		return false;
+	path[n] = '\0';
+	return !strcmp(path + n - strlen(REDO), REDO);
+}
+
 /* Parent: was the log synced before the replay wrote "XX" into f? */
 static int syncs_seen, wrote_unsynced;
 
 static int
 fdatasync_counts(int fd)
 {
-	char link[64], path[4096];
-	ssize_t n;
-
 	/* Only a sync of the log counts. */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	if (n > (ssize_t)strlen(REDO)) {
-		path[n] = '\0';
-		if (!strcmp(path + n - strlen(REDO), REDO))
-			syncs_seen++;
-	}
+	if (is_log(fd))
+		syncs_seen++;
 	return afile__sys_default.fdatasync(fd);
 }
 
@@ -927,17 +941,9 @@ static off_t log_write_off;
 static ssize_t
 pwrite_counts(int fd, const void *b, size_t n, off_t off)
 {
-	char link[64], path[4096];
-	ssize_t len;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	len = readlink(link, path, sizeof(path) - 1);
-	if (len > (ssize_t)strlen(REDO)) {
-		path[len] = '\0';
-		if (!strcmp(path + len - strlen(REDO), REDO)) {
-			log_writes++;
-			log_write_off = off;
-		}
+	if (is_log(fd)) {
+		log_writes++;
+		log_write_off = off;
 	}
 	return afile__sys_default.pwrite(fd, b, n, off);
 }
