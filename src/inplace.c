@@ -178,6 +178,24 @@ open_marker(struct ip *ip, int oflags)
 		ip->mfd = -1;
 }
 
+/*
+ * Readers read the marker from the sidecar, which its creator's umask may
+ * have left unreadable to others: give it the file's read bits, so that
+ * whoever may read the file can tell whether it holds the log.  Best
+ * effort, at each new generation (a new log, a checkpoint): a reader who
+ * cannot read the marker takes the log for pending, and its recovery then
+ * needs write access.
+ */
+static void
+share_marker(struct ip *ip)
+{
+	mode_t want = ip->st.st_mode & 0444;
+	struct stat st;
+
+	if (afile__fstat(ip->mfd, &st) == 0 && (st.st_mode & want) != want)
+		(void)afile__fchmod(ip->mfd, (st.st_mode & 07777) | want);
+}
+
 /* Does the marker say the file holds the log (of @size bytes)? */
 static int
 read_mark(struct ip *ip, uint64_t size, struct afile__redo_mark *m)
@@ -524,6 +542,7 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 		ip->end = AFILE__REDO_REC_START;
 		/* The record was built for the old generation. */
 		afile__redo_rec_restamp(b, len, ip->gen, 1);
+		share_marker(ip);
 	}
 	if (ip->rfd < 0) {
 		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,

@@ -190,10 +190,10 @@ AFILE_HIDDEN int afile__target_check_planted(
  * a symlink, never blocking on a FIFO, only a regular file (else
  * AFILE_ENOTREG), and not one planted by another user in a sticky
  * directory (AFILE_EPROTECTED).  Returns the descriptor or an error,
- * without error detail; the file's fstat in *@st (NULL: not wanted).
+ * without error detail; the file's fstat in *@ret_st (NULL: not wanted).
  */
 AFILE_HIDDEN int afile__open_own(struct afile__op *op, int dfd,
-    const char *name, int flags, mode_t mode, struct stat *st);
+    const char *name, int flags, mode_t mode, struct stat *ret_st);
 
 /* ------------------------------------------------------------------
  * Metadata (meta.c)

@@ -985,6 +985,32 @@ test_marker_in_sidecar(void **state)
 	assert_file(c, "f", "01XXYYZZ89");
 }
 
+/*
+ * The sidecar holds what readers need: a patch that starts a log gives it
+ * the file's read bits, whatever umask created it.
+ */
+static void
+test_marker_readable(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_lock *lock = NULL;
+	struct stat st;
+	mode_t old = umask(077);
+
+	h_puts(c, "f", TEN);
+	h_chmod(c, "f", 0644);
+	/* The sidecar made first by a lock, under that umask. */
+	assert_ok(
+	    afile_lock_acquire(c->dfd, "f", AFILE_LOCK_SHARED, -1, &lock));
+	afile_lock_release(lock);
+	assert_int_equal(fstatat(c->dfd, LOCK, &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	umask(old);
+	assert_int_equal(fstatat(c->dfd, LOCK, &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+}
+
 /* Past the log's limit a patch syncs the file and starts the log again. */
 static void
 test_checkpoint(void **state)
@@ -1459,6 +1485,7 @@ main(void)
 	    T(test_read_unnamed_records),
 	    T(test_marker_boot_and_mount),
 	    T(test_marker_in_sidecar),
+	    T(test_marker_readable),
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
 	    T(test_redo_bytes),
