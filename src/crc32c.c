@@ -7,14 +7,15 @@
  *
  * Two ways to the same value:
  *   - a 256-entry table, one byte at a time: plain C, every CPU;
- *   - on x86-64 with SSE4.2 (every x86-64 CPU since 2008), the CPU's crc32
- *     instruction, eight bytes at a time.  An in-place patch checksums its
- *     whole record: with the table, 4 KiB took about a third of the
- *     patch's own CPU time (perf, bench_patch); the instruction takes
- *     some 0.3 us.
+ *   - on x86-64 with SSE4.2 (Intel's since 2008, AMD's since 2011), the
+ *     CPU's crc32 instruction, eight bytes at a time.  An in-place patch
+ *     checksums its whole record: with the table, 4 KiB took about a
+ *     third of the patch's own CPU time (perf, bench_patch); the
+ *     instruction takes some 0.3 us.
  * The choice is made once per process (CPUID traps to the hypervisor in
- * a virtual machine: never per call).  Both give the same bits, which
- * test_journal's vectors check, with the table's result as reference.
+ * a virtual machine: never per call).  Both give the same bits:
+ * unit-journal's test_crc32c_paths compares them on every length and
+ * alignment.
  *
  * Invariant: afile__crc32c() and afile__crc32c_portable() return the
  * same value for every input; nothing here allocates or calls the OS.
