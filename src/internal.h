@@ -344,17 +344,16 @@ AFILE_HIDDEN int afile__wait_ms(const struct afile__op *op);
  * inode metadata (mode, owner, xattrs) was changed and must be synced too.
  */
 AFILE_HIDDEN int afile__sync_file(struct afile__op *op, int fd, bool meta);
-/* Sync a directory after a name in it changed, per @op->sync. */
 /*
  * The temp's sync before a rename that a directory sync will follow:
  * afile__sync_file(), or under AFILE_SYNC_FULL where afile__one_flush()
  * allows it only a write-back (*@ret_one_flush set), after which the
- * caller must sync the directory with afile__sync_dir_strict().
+ * caller must fsync the directory itself (afile__fsync_dir()): neither
+ * skipped nor downgraded, any failure is one.
  */
 AFILE_HIDDEN int afile__sync_temp(struct afile__op *op, int fd, bool meta,
     const struct stat *st, bool *ret_one_flush);
-/* The directory sync of a one-flush replace: any failure is one. */
-AFILE_HIDDEN int afile__sync_dir_strict(int dfd);
+/* Sync a directory after a name in it changed, per @op->sync. */
 AFILE_HIDDEN int afile__sync_dir(struct afile__op *op, int dfd);
 /*
  * fsync of a directory where it must happen whatever the level (the

@@ -57,12 +57,6 @@ afile__sync_temp(struct afile__op *op, int fd, bool meta, const struct stat *st,
 }
 
 int
-afile__sync_dir_strict(int dfd)
-{
-	return afile__fsync_dir(dfd);
-}
-
-int
 afile__sync_dir(struct afile__op *op, int dfd)
 {
 	int r;

@@ -657,7 +657,8 @@ afile__writer_publish(struct afile_writer *w)
 int
 afile__writer_sync_dir(struct afile_writer *w)
 {
-	int r = w->one_flush ? afile__sync_dir_strict(w->t.dfd)
+	/* After a one-flush temp, the directory's sync is the data's too. */
+	int r = w->one_flush ? afile__fsync_dir(w->t.dfd)
 			     : afile__sync_dir(&w->op, w->t.dfd);
 
 	if (r < 0)
