@@ -98,27 +98,18 @@ afile__fstype_of(int fd, const struct afile__fstype **ret)
 	return r == -ENOSYS ? 0 : r;
 }
 
-/* Is @word one of the separated words (@seps) of @text? */
+/*
+ * Is @word one of the words of @text, separated by @seps (with @prefix:
+ * does a word start with it, as "logdev=" does "logdev=/dev/sdb")?
+ */
 static bool
-has_word(const char *text, const char *word, const char *seps)
+has_word(const char *text, const char *word, const char *seps, bool prefix)
 {
 	size_t n = strlen(word);
 
 	for (const char *p = text; (p = strstr(p, word)) != NULL; p += n)
 		if ((p == text || strchr(seps, p[-1])) &&
-		    (p[n] == '\0' || strchr(seps, p[n])))
-			return true;
-	return false;
-}
-
-/* Does a word of @text start with @prefix ("logdev=")? */
-static bool
-has_prefix_word(const char *text, const char *prefix, const char *seps)
-{
-	size_t n = strlen(prefix);
-
-	for (const char *p = text; (p = strstr(p, prefix)) != NULL; p += n)
-		if (p == text || strchr(seps, p[-1]))
+		    (prefix || p[n] == '\0' || strchr(seps, p[n])))
 			return true;
 	return false;
 }
@@ -159,14 +150,14 @@ ext4_ok(const char *name, const char **why)
 	snprintf(path, sizeof(path), "/proc/fs/ext4/%s/options", name);
 	if (afile__read_kfile(path, buf, sizeof(buf)) < 0)
 		return *why = "ext4, mount options unreadable", false;
-	if (has_word(buf, "data=journal", "\n,"))
+	if (has_word(buf, "data=journal", "\n,", false))
 		return *why = "ext4 data=journal", false;
 	/* No data= at all: ext4 without a journal. */
-	if (!has_word(buf, "data=ordered", "\n,") &&
-	    !has_word(buf, "data=writeback", "\n,"))
+	if (!has_word(buf, "data=ordered", "\n,", false) &&
+	    !has_word(buf, "data=writeback", "\n,", false))
 		return *why = "ext4 without a journal", false;
-	if (!has_word(buf, "barrier", "\n,") ||
-	    has_word(buf, "nobarrier", "\n,"))
+	if (!has_word(buf, "barrier", "\n,", false) ||
+	    has_word(buf, "nobarrier", "\n,", false))
 		return *why = "ext4 without barriers", false;
 	/* The journal inside the file system (inode 8), not on a device. */
 	snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8/info", name);
@@ -200,9 +191,9 @@ xfs_ok(dev_t dev, const char **why)
 		if (!opts)
 			goto out;
 		seen = true;
-		if (has_prefix_word(opts + 1, "logdev=", ",") ||
-		    has_prefix_word(opts + 1, "rtdev=", ",") ||
-		    has_word(opts + 1, "nobarrier", ",")) {
+		if (has_word(opts + 1, "logdev=", ",", true) ||
+		    has_word(opts + 1, "rtdev=", ",", true) ||
+		    has_word(opts + 1, "nobarrier", ",", false)) {
 			*why = "xfs with an external log or real-time device";
 			goto out;
 		}
