@@ -986,6 +986,28 @@ test_marker_in_sidecar(void **state)
 }
 
 /*
+ * The marker speaks for one file: after the name is replaced, a patch of
+ * the new file does not append to the old file's log (whose header a
+ * later recovery would find foreign, losing the patch), it starts anew.
+ */
+static void
+test_marker_names_file(void **state)
+{
+	struct h_ctx *c = *state;
+
+	h_puts(c, "f", TEN);
+	assert_ok(afile_patch(c->dfd, "f", 0, "a", 1, AFILE_INPLACE, NULL));
+	assert_ok(afile_write(c->dfd, "f", TEN, 10, 0, NULL));
+	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
+	/* A power cut lost the unsynced write into the file. */
+	lose_write(c);
+	afile__sys.read_boot_id = boot_fake;
+	fake_boot = 5;
+	assert_read(c, "01XX456789", 10);
+	afile__sys_reset();
+}
+
+/*
  * The sidecar holds what readers need: a patch that starts a log gives it
  * the file's read bits, whatever umask created it.
  */
@@ -1485,6 +1507,7 @@ main(void)
 	    T(test_read_unnamed_records),
 	    T(test_marker_boot_and_mount),
 	    T(test_marker_in_sidecar),
+	    T(test_marker_names_file),
 	    T(test_marker_readable),
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
