@@ -7,6 +7,10 @@
  *   inplace  afile_patch(AFILE_INPLACE): a record appended to the redo
  *            log, one sync, the bytes written in place unsynced (plus
  *            one sync of the file per checkpoint, every 1 MiB of log);
+ *   patcher  the same protocol through afile_patcher_patchv(), whose
+ *            descriptors stay open between patches, as SQLite's
+ *            connection does (the one-shot call opens and closes the
+ *            directory, the sidecar, the file and the log each time);
  *   copy     afile_patch() default: a patched copy published atomically
  *            (the whole file is copied where extents cannot be shared);
  *   sqlite   UPDATE of a 4 KiB blob in a table (WAL, synchronous=FULL),
@@ -152,9 +156,11 @@ main(int argc, char **argv)
 	const char *dir = ".", *kvp = NULL, *only = NULL;
 	unsigned long mb = 1024, rounds = 20, copy_rounds = 3;
 	static unsigned char buf[4096];
-	uint64_t *t[3], s0, syncs[3] = {0};
-	unsigned int n[3] = {0};
-	const char *names[3] = {"inplace", "copy", "sqlite"};
+	enum { NV = 4 };
+	uint64_t *t[NV], s0, syncs[NV] = {0};
+	unsigned int n[NV] = {0};
+	const char *names[NV] = {"inplace", "copy", "sqlite", "patcher"};
+	struct afile_patcher *pt = NULL;
 	int c, r;
 	uint64_t off;
 
@@ -183,7 +189,7 @@ main(int argc, char **argv)
 			    "usage: bench_patch [--dir=D] "
 			    "[--size-mb=N] "
 			    "[--rounds=N] [--copy-rounds=N] "
-			    "[--only=inplace|copy|sqlite] "
+			    "[--only=inplace|copy|sqlite|patcher] "
 			    "[--kv=FILE]\n");
 			return 2;
 		}
@@ -198,6 +204,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_patch: create: %s\n", afile_strerror(r));
 		return 1;
 	}
+	if ((!only || !strcmp(only, "patcher")) &&
+	    (r = afile_patcher_open(AT_FDCWD, "big", 0, NULL, &pt)) < 0) {
+		fprintf(
+		    stderr, "bench_patch: patcher: %s\n", afile_strerror(r));
+		return 1;
+	}
 #ifdef BENCH_HAVE_SQLITE
 	if ((!only || !strcmp(only, "sqlite")) && sqlite_open("w5.db") < 0) {
 		fprintf(stderr, "bench_patch: sqlite: %s\n",
@@ -205,12 +217,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 #endif
-	for (int v = 0; v < 3; v++)
+	for (int v = 0; v < NV; v++)
 		t[v] = calloc(rounds + 1, sizeof(uint64_t));
 	/* Round 0 warms up (creates the redo log, the WAL). */
 	for (unsigned long i = 0; i <= rounds; i++) {
-		for (int k = 0; k < 3; k++) {
-			int v = (int)((i + (unsigned long)k) % 3);
+		for (int k = 0; k < NV; k++) {
+			int v = (int)((i + (unsigned long)k) % NV);
 			uint64_t t0;
 
 			if (only && strcmp(only, names[v]))
@@ -231,6 +243,11 @@ main(int argc, char **argv)
 			else if (v == 1)
 				r = afile_patch(AT_FDCWD, "big", off, buf,
 				    sizeof(buf), 0, NULL);
+			else if (v == 3)
+				r = afile_patcher_patchv(pt,
+				    &(struct afile_range){
+					off, buf, sizeof(buf)},
+				    1);
 			else
 #ifdef BENCH_HAVE_SQLITE
 				r = sqlite_update(buf, sizeof(buf));
@@ -254,7 +271,7 @@ main(int argc, char **argv)
 		printf("  4 KiB patch at %lu MiB of a %lu MiB file "
 		       "(medians)\n",
 		    mb / 2, mb);
-		for (int v = 0; v < 3; v++) {
+		for (int v = 0; v < NV; v++) {
 			double m = median_us(t[v], n[v]);
 
 			if (!n[v]) {
@@ -280,6 +297,15 @@ main(int argc, char **argv)
 				fprintf(kv, "patch.inplace_over_sqlite %.2f\n",
 				    ratio);
 		}
+		if (n[3] && n[2]) {
+			double ratio =
+			    median_us(t[3], n[3]) / median_us(t[2], n[2]);
+
+			printf("  patcher/sqlite %.2fx\n", ratio);
+			if (kv)
+				fprintf(kv, "patch.patcher_over_sqlite %.2f\n",
+				    ratio);
+		}
 		if (kv)
 			fclose(kv);
 	}
@@ -289,6 +315,7 @@ main(int argc, char **argv)
 		sqlite3_close(db);
 	}
 #endif
+	afile_patcher_free(pt);
 	(void)unlink("big");
 	return 0;
 }

@@ -118,6 +118,8 @@ struct ip {
 	int rfd;     /* the log, or -1 while it does not exist */
 	char rname[NAME_MAX + 1];
 	struct stat st;
+	struct stat lock_st; /* the sidecar's identity (a patcher's again) */
+	struct stat rst;     /* the log's identity, while rfd >= 0 */
 	struct afile__redo_id id; /* the file: st_ino, inode generation */
 	struct afile__redo_here here;
 	bool have_boot;
@@ -356,54 +358,77 @@ recover(struct ip *ip)
 	return replayed;
 }
 
+/* Close the file, its log and its sidecar (dropping their locks). */
 static void
-ip_close(struct ip *ip)
+ip_drop(struct ip *ip)
 {
 	afile__close_quiet(ip->rfd);
 	afile__close_quiet(ip->fd);
 	if (ip->mfd != ip->lock_fd)
 		afile__close_quiet(ip->mfd);
 	afile__close_quiet(ip->lock_fd);
+	ip->lock_fd = ip->mfd = ip->fd = ip->rfd = -1;
+}
+
+static void
+ip_close(struct ip *ip)
+{
+	ip_drop(ip);
 	afile__target_close(&ip->t);
 }
 
+/* Is the name (ip->t.st) a regular file, not one another user planted? */
+static int
+ip_check(struct ip *ip)
+{
+	const char *shown = ip->t.shown;
+
+	if (!ip->t.exists)
+		return afile__fail(ip->op, -ENOENT, "open", shown);
+	if (S_ISDIR(ip->t.st.st_mode))
+		return afile__fail(ip->op, -EISDIR, "open", shown);
+	if (S_ISLNK(ip->t.st.st_mode))
+		return afile__fail(ip->op, -ELOOP, "open", shown);
+	if (!S_ISREG(ip->t.st.st_mode))
+		return afile__fail(ip->op, AFILE_ENOTREG, "open", shown);
+	/* Not a file another user planted in a sticky directory (path.c). */
+	return afile__target_check_planted(ip->op, &ip->t);
+}
+
 /*
- * Resolve @path, take its locks (the sidecar only with @sidecar), open
- * the file and its log (if there is one).
+ * Open the log, if there is one.  Never one another user planted in a
+ * sticky directory: it is applied to the file, and its checksum is no
+ * signature.
  */
 static int
-ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
-    bool sidecar, struct ip *ip)
+open_log(struct ip *ip)
 {
-	struct stat rst;
-	const char *shown;
+	ip->rfd =
+	    afile__open_own(ip->op, ip->t.dfd, ip->rname, O_RDWR, 0, &ip->rst);
+	ip->lsize = ip->rfd >= 0 ? (uint64_t)ip->rst.st_size : 0;
+	if (ip->rfd == -ENOENT)
+		ip->rfd = -1;
+	else if (ip->rfd < 0)
+		return afile__fail(
+		    ip->op, ip->rfd, "open redo log", ip->t.shown);
+	return 0;
+}
+
+/*
+ * Take the locks (the sidecar only with @sidecar), open the file and its
+ * log (if there is one).
+ */
+static int
+ip_take(struct ip *ip, bool sidecar)
+{
+	struct afile__op *op = ip->op;
+	const char *shown = ip->t.shown;
 	int r;
 
-	ip->op = op;
-	ip->lock_fd = ip->mfd = ip->fd = ip->rfd = -1;
-	r = afile__target_open(
-	    op, dirfd, path, !(flags & AFILE_NOFOLLOW), &ip->t);
-	if (r < 0)
-		return r;
-	shown = ip->t.shown;
-	if (!ip->t.exists)
-		return afile__fail(op, -ENOENT, "open", shown);
-	if (S_ISDIR(ip->t.st.st_mode))
-		return afile__fail(op, -EISDIR, "open", shown);
-	if (S_ISLNK(ip->t.st.st_mode))
-		return afile__fail(op, -ELOOP, "open", shown);
-	if (!S_ISREG(ip->t.st.st_mode))
-		return afile__fail(op, AFILE_ENOTREG, "open", shown);
-	/* Not a file another user planted in a sticky directory (path.c). */
-	r = afile__target_check_planted(op, &ip->t);
-	if (r < 0)
-		return r;
-	r = afile__hidden_name(ip->t.name, AFILE__REDO_SUFFIX, ip->rname);
-	if (r < 0)
-		return afile__fail(op, r, "name redo log", shown);
 	if (sidecar &&
-	    (r = afile__lock_name(op, ip->t.dfd, ip->t.name, shown,
-		 AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd)) < 0)
+	    (r = afile__lock_name_again(op, ip->t.dfd, ip->t.name, shown,
+		 AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd,
+		 &ip->lock_st)) < 0)
 		return r;
 	ip->mfd = ip->lock_fd;
 	if (!sidecar)
@@ -429,17 +454,32 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 	    afile__stat_mnt(
 		ip->fd, "", AT_EMPTY_PATH, &(uint64_t){0}, &ip->here.mnt) < 0)
 		ip->have_boot = false;
-	/*
-	 * The log is applied to the file: never one another user planted in
-	 * a sticky directory (its checksum is no signature).
-	 */
-	ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname, O_RDWR, 0, &rst);
-	ip->lsize = ip->rfd >= 0 ? (uint64_t)rst.st_size : 0;
-	if (ip->rfd == -ENOENT)
-		ip->rfd = -1;
-	else if (ip->rfd < 0)
-		return afile__fail(op, ip->rfd, "open redo log", shown);
-	return 0;
+	return open_log(ip);
+}
+
+/*
+ * Resolve @path, take its locks (the sidecar only with @sidecar), open
+ * the file and its log (if there is one).
+ */
+static int
+ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
+    bool sidecar, struct ip *ip)
+{
+	int r;
+
+	ip->op = op;
+	ip->lock_fd = ip->mfd = ip->fd = ip->rfd = -1;
+	r = afile__target_open(
+	    op, dirfd, path, !(flags & AFILE_NOFOLLOW), &ip->t);
+	if (r < 0)
+		return r;
+	r = ip_check(ip);
+	if (r < 0)
+		return r;
+	r = afile__hidden_name(ip->t.name, AFILE__REDO_SUFFIX, ip->rname);
+	if (r < 0)
+		return afile__fail(op, r, "name redo log", ip->t.shown);
+	return ip_take(ip, sidecar);
 }
 
 /* Build the record of a patch of @rg[0..@n) into a malloc()ed buffer. */
@@ -546,7 +586,7 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 	}
 	if (ip->rfd < 0) {
 		ip->rfd = afile__open_own(op, ip->t.dfd, ip->rname,
-		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666, NULL);
+		    O_RDWR | O_CREAT | O_EXCL, ip->st.st_mode & 0666, &ip->rst);
 		if (ip->rfd < 0)
 			return afile__fail(
 			    op, ip->rfd, "create redo log", ip->t.shown);
@@ -614,46 +654,222 @@ apply(struct ip *ip, const struct afile_range *rg, size_t n, size_t len)
 	return 0;
 }
 
+/*
+ * One patch under the locks ip_open() or ip_retake() took: recover, then
+ * steps 2 to 6.
+ */
+static int
+patch_locked(struct ip *ip, const struct afile_range *rg, size_t n)
+{
+	struct afile__op *op = ip->op;
+	unsigned char *b = NULL;
+	uint64_t new_size = 0;
+	size_t len = 0;
+	int r = 0;
+
+	if (ip->st.st_nlink > 1)
+		r = afile__fail(
+		    op, AFILE_EHARDLINKS, "check target", ip->t.shown);
+	if (r == 0)
+		r = recover(ip);
+	if (r >= 0 && n)
+		r = build(ip, rg, n, &b, &len, &new_size);
+	/*
+	 * A growing patch reserves its blocks before the commit point, so
+	 * that the write after it does not run out of space (where the file
+	 * system overwrites in place; copy-on-write ones can still).
+	 */
+	if (r >= 0 && n && new_size > (uint64_t)ip->st.st_size) {
+		r = afile__fallocate_range(ip->fd, (uint64_t)ip->st.st_size,
+		    new_size - (uint64_t)ip->st.st_size);
+		if (r == -EINVAL || r == -EOPNOTSUPP || afile__unsupported(r))
+			r = 0;
+		else if (r < 0)
+			r = afile__fail(op, r, "reserve space", ip->t.shown);
+	}
+	if (r >= 0 && n)
+		r = commit(ip, b, len);
+	if (r >= 0 && n)
+		r = apply(ip, rg, n, len);
+	afile__free(b);
+	return r < 0 ? r : 0;
+}
+
 int
 afile__inplace_patch(struct afile__op *op, int dirfd, const char *path,
     const struct afile_range *rg, size_t n, unsigned int flags)
 {
-	unsigned char *b = NULL;
-	uint64_t new_size = 0;
-	size_t len = 0;
 	struct ip ip;
 	int r;
 
 	if (op->sync == AFILE_SYNC_DATA)
 		op->sync = op->achieved = AFILE_SYNC_FULL;
 	r = ip_open(op, dirfd, path, flags, true, &ip);
-	if (r == 0 && ip.st.st_nlink > 1)
-		r = afile__fail(
-		    op, AFILE_EHARDLINKS, "check target", ip.t.shown);
 	if (r == 0)
-		r = recover(&ip);
-	if (r >= 0 && n)
-		r = build(&ip, rg, n, &b, &len, &new_size);
-	/*
-	 * A growing patch reserves its blocks before the commit point, so
-	 * that the write after it does not run out of space (where the file
-	 * system overwrites in place; copy-on-write ones can still).
-	 */
-	if (r >= 0 && n && new_size > (uint64_t)ip.st.st_size) {
-		r = afile__fallocate_range(ip.fd, (uint64_t)ip.st.st_size,
-		    new_size - (uint64_t)ip.st.st_size);
-		if (r == -EINVAL || r == -EOPNOTSUPP || afile__unsupported(r))
-			r = 0;
-		else if (r < 0)
-			r = afile__fail(op, r, "reserve space", ip.t.shown);
-	}
-	if (r >= 0 && n)
-		r = commit(&ip, b, len);
-	if (r >= 0 && n)
-		r = apply(&ip, rg, n, len);
-	afile__free(b);
+		r = patch_locked(&ip, rg, n);
 	ip_close(&ip);
-	return r < 0 ? r : 0;
+	return r;
+}
+
+/*
+ * A patcher: the in-place protocol with its descriptors kept open between
+ * patches, as a database keeps its connection.  Only the pinned directory,
+ * the descriptors and the identities of what they name outlive a patch;
+ * the locks and everything read under them (the file's size, the log's
+ * size and marker) are taken again by each patch.
+ *
+ *   afile__patcher_open --> IDLE --patch: ip_retake, patch_locked,
+ *   ip_unlock--> IDLE --free--> (freed)
+ *
+ * A patch that fails drops the descriptors (IDLE with none open): the
+ * next one opens them again, as after a replaced name.
+ */
+struct afile_patcher {
+	struct afile__op op; /* as afile__op_init() left it: each patch's */
+	struct ip ip;
+};
+
+/* The locks dropped until the next patch; or every descriptor. */
+static void
+ip_unlock(struct ip *ip)
+{
+	if ((ip->fd >= 0 && afile__lock_fd(ip->fd, F_UNLCK, false) < 0) ||
+	    (ip->lock_fd >= 0 &&
+		afile__lock_fd(ip->lock_fd, F_UNLCK, false) < 0))
+		ip_drop(ip);
+}
+
+/* The log as the name leads to it now (another patcher may have made it). */
+static int
+log_again(struct ip *ip)
+{
+	struct stat st;
+	int r;
+
+	r = afile__fstatat(ip->t.dfd, ip->rname, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(ip->op, r, "open redo log", ip->t.shown);
+	if (r == 0 && ip->rfd >= 0 && st.st_dev == ip->rst.st_dev &&
+	    st.st_ino == ip->rst.st_ino) {
+		ip->lsize = (uint64_t)st.st_size;
+		return 0;
+	}
+	afile__close_quiet(ip->rfd);
+	ip->rfd = -1;
+	ip->lsize = 0;
+	return r == 0 ? open_log(ip) : 0;
+}
+
+/*
+ * A patcher's locks, taken again for its next patch: the sidecar, the
+ * file's inode if the name still leads to it, then the log as it is now.
+ * Where the name leads elsewhere (the file was replaced or removed since)
+ * or nothing is open, the file is looked up and opened again as
+ * ip_open() does, in the directory the patcher pinned.
+ */
+static int
+ip_retake(struct ip *ip)
+{
+	struct afile__op *op = ip->op;
+	const char *shown = ip->t.shown;
+	struct stat st;
+	int r;
+
+	if (ip->fd >= 0) {
+		r = afile__lock_name_again(op, ip->t.dfd, ip->t.name, shown,
+		    AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd,
+		    &ip->lock_st);
+		if (r < 0)
+			return r;
+		ip->mfd = ip->lock_fd;
+		r = afile__lock_fd(ip->fd, F_WRLCK, true);
+		if (r < 0)
+			return afile__fail(op, r, "lock", shown);
+		r = afile__fstatat(
+		    ip->t.dfd, ip->t.name, &st, AT_SYMLINK_NOFOLLOW);
+		if (r < 0 && r != -ENOENT)
+			return afile__fail(op, r, "check target", shown);
+		if (r == 0 && st.st_dev == ip->st.st_dev &&
+		    st.st_ino == ip->st.st_ino) {
+			ip->st = st;
+			return log_again(ip);
+		}
+	}
+	ip_drop(ip);
+	r = afile__fstatat(
+	    ip->t.dfd, ip->t.name, &ip->t.st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0 && r != -ENOENT)
+		return afile__fail(op, r, "check target", shown);
+	ip->t.exists = r == 0;
+	r = ip_check(ip);
+	return r < 0 ? r : ip_take(ip, true);
+}
+
+int
+afile__patcher_open(struct afile__op *op, int dirfd, const char *path,
+    unsigned int flags, struct afile_patcher **ret)
+{
+	struct afile_patcher *p;
+	int r;
+
+	*ret = NULL;
+	if (op->sync == AFILE_SYNC_DATA)
+		op->sync = op->achieved = AFILE_SYNC_FULL;
+	p = afile__malloc(sizeof(*p));
+	if (!p)
+		return afile__fail(op, -ENOMEM, "open", path);
+	p->op = *op;
+	/* What a patch would refuse is refused now. */
+	r = ip_open(op, dirfd, path, flags, true, &p->ip);
+	if (r == 0 && p->ip.st.st_nlink > 1)
+		r = afile__fail(
+		    op, AFILE_EHARDLINKS, "check target", p->ip.t.shown);
+	if (r < 0) {
+		ip_close(&p->ip);
+		afile__free(p);
+		return r;
+	}
+	ip_unlock(&p->ip);
+	*ret = p;
+	return 0;
+}
+
+const struct afile__op *
+afile__patcher_op(const struct afile_patcher *p)
+{
+	return &p->op;
+}
+
+const char *
+afile__patcher_shown(const struct afile_patcher *p)
+{
+	return p->ip.t.shown;
+}
+
+int
+afile__patcher_patch(struct afile__op *op, struct afile_patcher *p,
+    const struct afile_range *rg, size_t n)
+{
+	int r;
+
+	p->ip.op = op;
+	r = ip_retake(&p->ip);
+	if (r == 0)
+		r = patch_locked(&p->ip, rg, n);
+	if (r < 0)
+		ip_drop(&p->ip);
+	else
+		ip_unlock(&p->ip);
+	return r;
+}
+
+void
+afile__patcher_free(struct afile_patcher *p)
+{
+	if (!p)
+		return;
+	ip_close(&p->ip);
+	afile__free(p);
 }
 
 int

@@ -325,6 +325,16 @@ AFILE_HIDDEN int afile__lock_name(struct afile__op *op, int dfd,
     const char *name, const char *shown, unsigned int mode, int wait_ms,
     int *ret_fd);
 /*
+ * Take the lock of @name again on its sidecar *@fd (of identity @st),
+ * which afile__lock_name_again() opened and locked before and which was
+ * unlocked since; where the sidecar was removed or replaced meanwhile, or
+ * *@fd is -1, the lock is taken on a sidecar opened anew, whose
+ * descriptor and identity replace *@fd and *@st.
+ */
+AFILE_HIDDEN int afile__lock_name_again(struct afile__op *op, int dfd,
+    const char *name, const char *shown, unsigned int mode, int wait_ms,
+    int *fd, struct stat *st);
+/*
  * AFILE_LOCK: take @t's exclusive lock as @op says, then look at the
  * target again (*@ret_fd receives the lock, -1 on failure).
  */
@@ -590,6 +600,20 @@ extern AFILE_HIDDEN uint64_t afile__inplace_log_max;
 AFILE_HIDDEN int afile__inplace_patch(struct afile__op *op, int dirfd,
     const char *path, const struct afile_range *rg, size_t n,
     unsigned int flags);
+/*
+ * afile_patcher_open(), _patchv() and _free() (arguments checked): @op of
+ * the open is copied for each patch (afile__patcher_op()), which fails
+ * into the copy it is given.
+ */
+AFILE_HIDDEN int afile__patcher_open(struct afile__op *op, int dirfd,
+    const char *path, unsigned int flags, struct afile_patcher **ret);
+AFILE_HIDDEN const struct afile__op *afile__patcher_op(
+    const struct afile_patcher *p);
+/* The file's path as errors show it. */
+AFILE_HIDDEN const char *afile__patcher_shown(const struct afile_patcher *p);
+AFILE_HIDDEN int afile__patcher_patch(struct afile__op *op,
+    struct afile_patcher *p, const struct afile_range *rg, size_t n);
+AFILE_HIDDEN void afile__patcher_free(struct afile_patcher *p);
 /* Replay what @path may lack from its redo log: 1 replayed, 0 none, or error.
  */
 AFILE_HIDDEN int afile__inplace_recover(

@@ -89,9 +89,10 @@ wait_lock(int fd, short type, int wait_ms)
 	}
 }
 
-int
-afile__lock_name(struct afile__op *op, int dfd, const char *name,
-    const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
+/* afile__lock_name(), and the sidecar's identity into @ret_st. */
+static int
+lock_name(struct afile__op *op, int dfd, const char *name, const char *shown,
+    unsigned int mode, int wait_ms, int *ret_fd, struct stat *ret_st)
 {
 	short type = mode == AFILE_LOCK_SHARED ? F_RDLCK : F_WRLCK;
 	char sidecar[NAME_MAX + 1];
@@ -122,6 +123,8 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 		r = afile__fstatat(dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
 		if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			*ret_fd = fd;
+			if (ret_st)
+				*ret_st = a;
 			return 0;
 		}
 		afile__close_quiet(fd);
@@ -129,6 +132,41 @@ afile__lock_name(struct afile__op *op, int dfd, const char *name,
 			return afile__fail(op, r, "lock", shown);
 	}
 	return afile__fail(op, -ENOLCK, "lock", shown);
+}
+
+int
+afile__lock_name(struct afile__op *op, int dfd, const char *name,
+    const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
+{
+	return lock_name(op, dfd, name, shown, mode, wait_ms, ret_fd, NULL);
+}
+
+int
+afile__lock_name_again(struct afile__op *op, int dfd, const char *name,
+    const char *shown, unsigned int mode, int wait_ms, int *fd, struct stat *st)
+{
+	short type = mode == AFILE_LOCK_SHARED ? F_RDLCK : F_WRLCK;
+	char sidecar[NAME_MAX + 1];
+	struct stat b;
+	int r;
+
+	if (*fd >= 0) {
+		r = afile__hidden_name(name, AFILE__LOCK_SUFFIX, sidecar);
+		if (r < 0)
+			return afile__fail(op, r, "lock", shown);
+		r = wait_lock(*fd, type, wait_ms);
+		if (r < 0)
+			return afile__fail(op, r, "lock", shown);
+		/* Invariant 1, as for a sidecar opened just now. */
+		r = afile__fstatat(dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
+		if (r == 0 && st->st_dev == b.st_dev && st->st_ino == b.st_ino)
+			return 0;
+		afile__close_quiet(*fd);
+		*fd = -1;
+		if (r < 0 && r != -ENOENT)
+			return afile__fail(op, r, "lock", shown);
+	}
+	return lock_name(op, dfd, name, shown, mode, wait_ms, fd, st);
 }
 
 int
