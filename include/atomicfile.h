@@ -470,7 +470,7 @@ AFILE_API int afile_rename(int sdirfd, const char *src, int ddirfd,
  * file, ".NAME.afile-redo" (docs/FORMAT.md), whose sync is the commit
  * point (with its directory's when the log is created); then the new
  * bytes are written into the file without a sync, and a marker (in the
- * file's lock sidecar, ".NAME.afile-lock", never synced) says they are
+ * file's lock sidecar, ".NAME.afile-lock", not synced) says they are
  * there, for this boot and mount.  One sync per patch, plus
  * one of the file each time the log passes 1 MiB (a checkpoint: the file
  * synced, the log started again).  After a crash, kill -9 or power cut at

@@ -25,8 +25,10 @@
  *      new generation: a new header, written with the next record, so
  *      that the records of the old one are never replayed again;
  *   3. write the marker "pending" (the next reader replays) before the
- *      log changes in any way, then the record {generation, seq, sizes,
- *      ranges, new bytes, CRC-32C} at the end of the log;
+ *      log changes in any way (synced when it replaces a "durable"
+ *      marker, which a power cut would otherwise bring back), then the
+ *      record {generation, seq, sizes, ranges, new bytes, CRC-32C} at
+ *      the end of the log;
  *   4. sync the log (fdatasync); when this call created the log, sync the
  *      directory too.  The commit point: from here a crash at any time
  *      ends in the new version;
@@ -70,8 +72,9 @@
  *      after the file is written, and a marker that says "applied" is
  *      trusted only for the file it names, in its own boot and mount (or
  *      once the file was synced: durable), and only for a log that
- *      reaches its end.  The marker is never synced: lost, it is absent,
- *      which replays.
+ *      reaches its end.  The marker is synced only as "pending" over a
+ *      durable one: lost, it is absent, which replays, or the marker of
+ *      this boot it replaced, which a new boot does not trust.
  *   3. Replay writes only what committed records hold, in their order,
  *      and sets the file's size from them: running it twice, or after a
  *      crash in the middle of it, gives the same bytes.
@@ -123,6 +126,7 @@ struct ip {
 	struct afile__redo_id id; /* the file: st_ino, inode generation */
 	struct afile__redo_here here;
 	bool have_boot;
+	bool durable_mark; /* the marker says "durable": a power cut keeps it */
 	/* The log: live generation, last seq, end of the last record. */
 	bool fresh; /* no usable header: a new generation starts */
 	uint64_t gen, seq, end;
@@ -229,6 +233,7 @@ settle_mark(struct ip *ip)
 		if (r < 0)
 			return afile__fail(ip->op, r, "sync file", ip->t.shown);
 		r = mark_applied(ip, AFILE__REDO_DURABLE);
+		ip->durable_mark = r == 0 && ip->mfd >= 0;
 	} else {
 		r = mark_applied(ip, 0);
 	}
@@ -275,6 +280,7 @@ recover(struct ip *ip)
 	int r, replayed = 0;
 
 	ip->fresh = true;
+	ip->durable_mark = false;
 	ip->gen = ip->seq = 0;
 	ip->end = AFILE__REDO_REC_START;
 	if (ip->rfd < 0)
@@ -287,6 +293,7 @@ recover(struct ip *ip)
 		return r;
 	if (r) {
 		ip->fresh = false;
+		ip->durable_mark = m.flags & AFILE__REDO_DURABLE;
 		ip->gen = m.gen;
 		ip->seq = m.seq;
 		ip->end = m.end;
@@ -576,6 +583,19 @@ commit(struct ip *ip, unsigned char *b, size_t len)
 	r = mark_pending(ip);
 	if (r < 0)
 		return afile__fail(op, r, "write redo marker", ip->t.shown);
+	/*
+	 * A "durable" marker is trusted after a power cut, which may lose
+	 * the unsynced "pending" over it and keep the log's new record: the
+	 * record would then never be replayed.  Only a patch without a boot
+	 * identity writes one, and such a patch syncs the file anyway.
+	 */
+	if (ip->durable_mark && op->sync != AFILE_SYNC_NONE) {
+		r = afile__fsync(ip->mfd, true);
+		if (r < 0)
+			return afile__fail(
+			    op, r, "sync redo marker", ip->t.shown);
+		ip->durable_mark = false;
+	}
 	if (ip->fresh) {
 		ip->gen = new_gen(ip);
 		ip->seq = 0;

@@ -22,7 +22,8 @@
  *   and its marker ignored.)
  *
  *   Marker, in the file's lock sidecar ".NAME.afile-lock" (lock.c) at
- *   bytes 512..595: rewritten by every patch, never synced.  Not in the
+ *   bytes 512..595: rewritten by every patch, synced only as "pending"
+ *   over a durable marker (inplace.c, step 3).  Not in the
  *   log: there it dirtied a block of its own that each patch's sync of
  *   the log wrote, a second write to the device beside the record's.
  *     0  magic[8]  "afmark2\n"

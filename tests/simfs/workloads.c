@@ -509,6 +509,31 @@ run_patch_inplace_checkpoint(void)
 	return r;
 }
 
+/*
+ * The checkpoint workload through one patcher kept open: its second patch
+ * takes the locks again, sees the log its first one grew, and syncs the
+ * file before starting a new generation.
+ */
+static int
+run_patch_inplace_patcher(void)
+{
+	uint64_t max = afile__inplace_log_max;
+	struct afile_patcher *p = NULL;
+	int r;
+
+	afile__inplace_log_max = 1;
+	r = afile_patcher_open(AT_FDCWD, "d/f", 0, NULL, &p);
+	if (r == 0)
+		r = afile_patcher_patchv(p, ip_ranges, 2);
+	if (r == 0) {
+		harness_acked();
+		r = afile_patcher_patchv(p, ip_ranges2, 1);
+	}
+	afile_patcher_free(p);
+	afile__inplace_log_max = max;
+	return r;
+}
+
 /* A patch, then afile_patch_recover() folds the log into the file. */
 static int
 run_patch_inplace_recover(void)
@@ -697,6 +722,8 @@ const struct workload workloads[] = {
 	run_patch_inplace, check_patch_inplace},
     {"patch-inplace-checkpoint", 0, true, NULL, setup_f,
 	run_patch_inplace_checkpoint, check_patch_inplace_checkpoint},
+    {"patch-inplace-patcher", 0, true, NULL, setup_f, run_patch_inplace_patcher,
+	check_patch_inplace_checkpoint},
     {"write-many", 0, true, NULL, setup_fg, run_batch, check_batch},
     {"write-many-named", NT, true, NULL, setup_fg, run_batch, check_batch},
     /* Off the syncfs allowlist (FUSE): an fsync per file (issue 9). */

@@ -1081,7 +1081,8 @@ test_no_boot_id(void **state)
 	assert_ok(afile_stats_get(&s0));
 	assert_ok(afile_patch(c->dfd, "f", 2, "XX", 2, AFILE_INPLACE, NULL));
 	assert_ok(afile_stats_get(&s1));
-	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 2);
+	/* The log, the file, and "pending" over the first's durable marker. */
+	assert_int_equal(s1.syncs + s1.dir_syncs, s0.syncs + s0.dir_syncs + 3);
 	/* The marker says durable: trusted in any boot, no replay. */
 	lose_write(c);
 	afile__sys.read_boot_id = boot_fake;
@@ -1090,6 +1091,79 @@ test_no_boot_id(void **state)
 	assert_memory_equal(buf, "x1--456789", 10);
 	free(buf);
 	afile__sys_reset();
+}
+
+/*
+ * A "durable" marker (a patch without a boot identity) is trusted after a
+ * power cut, which may lose the next patch's unsynced "pending" over it
+ * and keep that patch's synced record: the next patch syncs "pending"
+ * before its record reaches the log.  @trace gets 'P' for a marker
+ * "pending", 'A' for "applied", 'M' for a sync of the sidecar, 'L' for a
+ * write of the log.
+ */
+static char trace[64];
+static size_t ntrace;
+
+static bool
+is_sidecar(int fd)
+{
+	char link[64], path[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= (ssize_t)strlen(LOCK))
+		return false;
+	path[n] = '\0';
+	return !strcmp(path + n - strlen(LOCK), LOCK);
+}
+
+static void
+traced(char ev)
+{
+	if (ntrace < sizeof(trace) - 1)
+		trace[ntrace++] = ev;
+}
+
+static ssize_t
+pwrite_traced(int fd, const void *b, size_t n, off_t off)
+{
+	struct afile__redo_mark m;
+
+	if (is_sidecar(fd) && off == AFILE__REDO_MARK_OFF &&
+	    n == AFILE__REDO_MARK_LEN)
+		traced(afile__redo_mark_parse(b, &m) ? 'A' : 'P');
+	else if (is_log(fd))
+		traced('L');
+	return afile__sys_default.pwrite(fd, b, n, off);
+}
+
+static int
+fdatasync_traced(int fd)
+{
+	if (is_sidecar(fd))
+		traced('M');
+	return afile__sys_default.fdatasync(fd);
+}
+
+static void
+test_durable_marker_synced_over(void **state)
+{
+	struct h_ctx *c = *state;
+
+	h_puts(c, "f", TEN);
+	afile__sys.read_boot_id = boot_missing;
+	assert_ok(afile_patch(c->dfd, "f", 0, "x", 1, AFILE_INPLACE, NULL));
+	afile__sys_reset();
+	afile__sys.pwrite = pwrite_traced;
+	afile__sys.fdatasync = fdatasync_traced;
+	assert_ok(afile_patch(c->dfd, "f", 1, "y", 1, AFILE_INPLACE, NULL));
+	/* A marker of this boot over it needs no sync. */
+	assert_ok(afile_patch(c->dfd, "f", 2, "z", 1, AFILE_INPLACE, NULL));
+	afile__sys_reset();
+	trace[ntrace] = '\0';
+	assert_string_equal(trace, "PMLAPLA");
+	assert_file(c, "f", "xyz3456789");
 }
 
 /* ---- redo.c alone: what its parsers refuse ---- */
@@ -1507,6 +1581,7 @@ main(void)
 	    T(test_marker_readable),
 	    T(test_checkpoint),
 	    T(test_no_boot_id),
+	    T(test_durable_marker_synced_over),
 	    T(test_redo_bytes),
 	    T(test_replay_faults),
 	    T(test_replay_no_boot_sync_fails),
