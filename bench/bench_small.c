@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -143,6 +144,57 @@ replace_minimal(const unsigned char *buf, size_t len)
 		r = -errno;
 	if (close(dfd) < 0 && r == 0)
 		r = -errno;
+	return r;
+}
+
+/*
+ * --floor (W2 only): the afile side becomes the system calls that
+ * afile_write()'s guarantees need, written by hand in a bare loop: the
+ * directory pinned (opened, closed), the target's mode and owner read
+ * (fstatat) and its extended attributes listed (llistxattr, as the
+ * library does, through /proc), an unnamed temp (O_TMPFILE: a kill
+ * leaves nothing), its fstat (the library skips fchmod and fchown that
+ * match) and OFD lock (a sweeper tells a live temp from a dead one),
+ * linkat to a fresh name, rename over the target.  No checks, no
+ * library: what any implementation of those guarantees pays, so that
+ * floor/minimal is their price and afile/floor the library's own.
+ */
+static bool floor_side;
+
+#define TARGET_FLOOR "target-floor"
+
+static int
+replace_floor(const unsigned char *buf, size_t len)
+{
+	static unsigned int seq;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char tmp[64], proc[64], list[1024];
+	struct stat st;
+	int dfd, fd, r;
+
+	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	(void)fstatat(dfd, TARGET_FLOOR, &st, AT_SYMLINK_NOFOLLOW);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/" TARGET_FLOOR, dfd);
+	(void)llistxattr(proc, list, sizeof(list));
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	r = fd < 0 ? -errno : write_all(fd, buf, len);
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r == 0 && fcntl(fd, F_OFD_SETLK, &fl) < 0)
+		r = -errno;
+	snprintf(tmp, sizeof(tmp), "." TARGET_FLOOR ".%08x.tmp", seq++);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (r == 0 && linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+		r = -errno;
+	if (r == 0 && renameat(dfd, tmp, dfd, TARGET_FLOOR) < 0) {
+		r = -errno;
+		(void)unlinkat(dfd, tmp, 0);
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	(void)close(dfd);
 	return r;
 }
 
@@ -259,6 +311,13 @@ replace_afile(const unsigned char *buf, size_t len)
 	return afile_write(AT_FDCWD, TARGET_AFILE, buf, len, 0, &o);
 }
 
+/* The afile side's name in the output: "afile", or "floor" (--floor). */
+static const char *
+a_name(void)
+{
+	return floor_side ? "floor" : "afile";
+}
+
 /*
  * Runs one replace of variant @v and stores its latency.  The first bytes
  * of the buffer carry a counter so that every version differs.
@@ -278,13 +337,15 @@ run_one(enum variant v, unsigned char *buf, size_t len, unsigned long seq,
 	if (many)
 		r = v == VAR_AFILE ? many_afile(buf, len)
 				   : many_minimal(buf, len);
+	else if (v == VAR_AFILE)
+		r = floor_side ? replace_floor(buf, len)
+			       : replace_afile(buf, len);
 	else
-		r = v == VAR_AFILE ? replace_afile(buf, len)
-				   : replace_minimal(buf, len);
+		r = replace_minimal(buf, len);
 	t1 = now_ns();
 	if (r < 0) {
 		fprintf(stderr, "bench_small: %s replace failed: %s (%s)\n",
-		    v == VAR_AFILE ? "afile" : "minimal", afile_strerror(r),
+		    v == VAR_AFILE ? a_name() : "minimal", afile_strerror(r),
 		    afile_err_name(r));
 		return r;
 	}
@@ -364,7 +425,10 @@ usage(FILE *f)
 	    "--nosync: both sides skip every sync (AFILE_SYNC_NONE; W2).\n"
 	    "--many=K: W3, each call writes K new files: afile_write_many()\n"
 	    "against K runs of the minimal protocol (new names; the files\n"
-	    "are removed between calls, unmeasured).\n",
+	    "are removed between calls, unmeasured).\n"
+	    "--floor (with --nosync): the afile side becomes the system\n"
+	    "calls of afile_write()'s guarantees written by hand "
+	    "(\"floor\").\n",
 	    f);
 }
 
@@ -395,6 +459,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	    {"populate", required_argument, NULL, 'p'},
 	    {"nosync", no_argument, NULL, 'N'},
 	    {"many", required_argument, NULL, 'm'},
+	    {"floor", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -402,7 +467,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 	int c;
 
 	while ((c = getopt_long(
-		    argc, argv, "n:w:s:o:d:k:p:Nm:h", longopts, NULL)) != -1) {
+		    argc, argv, "n:w:s:o:d:k:p:Nm:Fh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_ulong(optarg, &cfg->iterations) < 0 ||
@@ -444,6 +509,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 				goto bad;
 			many = (size_t)v;
 			break;
+		case 'F':
+			floor_side = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -451,7 +519,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 			goto bad;
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (floor_side && (!nosync || many)))
 		goto bad;
 	return 0;
 bad:
@@ -545,18 +613,18 @@ report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
 	    "p90", "p99", "mean", "min", "max");
 	if (cfg->only & VAR_AFILE) {
 		summarize(lat_a, cfg->iterations, &sa);
-		print_row("afile", &sa);
+		print_row(a_name(), &sa);
 	}
 	if (cfg->only & VAR_MINIMAL) {
 		summarize(lat_m, cfg->iterations, &sm);
 		print_row("minimal", &sm);
 	}
 	if (cfg->only == VAR_BOTH) {
-		printf("  ratio afile/minimal: p50 %.3f, p90 %.3f, p99 %.3f\n",
-		    sa.p50_us / sm.p50_us, sa.p90_us / sm.p90_us,
+		printf("  ratio %s/minimal: p50 %.3f, p90 %.3f, p99 %.3f\n",
+		    a_name(), sa.p50_us / sm.p50_us, sa.p90_us / sm.p90_us,
 		    sa.p99_us / sm.p99_us);
 	}
-	if (cfg->only & VAR_AFILE)
+	if ((cfg->only & VAR_AFILE) && !floor_side)
 		printf("  library counters per afile call: %.2f file syncs, "
 		       "%.2f directory syncs\n",
 		    (double)lib_syncs / n, (double)lib_dir_syncs / n);
@@ -566,7 +634,7 @@ report(const struct config *cfg, uint64_t *lat_a, uint64_t *lat_m,
 	fprintf(kv, "small.size %zu\n", cfg->size);
 	fprintf(kv, "small.iterations %lu\n", cfg->iterations);
 	if (cfg->only & VAR_AFILE) {
-		kv_summary(kv, "afile", &sa);
+		kv_summary(kv, a_name(), &sa);
 		fprintf(kv, "small.afile.lib_syncs_per_op %.3f\n",
 		    (double)lib_syncs / n);
 		fprintf(kv, "small.afile.lib_dir_syncs_per_op %.3f\n",
@@ -610,6 +678,7 @@ clean_dir(unsigned long populated)
 	unsigned long i;
 
 	(void)unlink(TARGET_AFILE);
+	(void)unlink(TARGET_FLOOR);
 	(void)unlink(TARGET_MINIMAL);
 	(void)unlink(TEMP_MINIMAL);
 	for (i = 0; i < populated; i++) {

@@ -5,7 +5,9 @@
 # peers, then print one table: metric, atomicfile, peer, ratio, target, met.
 #
 #   1. small durable replace (4 KiB): afile_write() against the minimal
-#      hand-written protocol, interleaved call by call (bench_small);
+#      hand-written protocol, interleaved call by call (bench_small); then
+#      W2 (no syncs on either side), and the system calls of the
+#      library's guarantees written by hand (--floor) against the same;
 #   2. system calls and syncs per small replace, counted with strace;
 #   3. streamed replace of BENCH_STREAM_MB MiB: the CLI (`atomicfile write
 #      FILE < SOURCE`) and the library writer (bench_stream, without and
@@ -256,6 +258,16 @@ mkdir "$work/small"
 "$bin/bench_small" --iterations="$small_n" --dir="$work/small" \
   --kv="$work/small.kv"
 
+# W2 on the disk: the same with no syncs on either side, then the
+# system calls of the library's guarantees written by hand (--floor)
+# against the minimal protocol: floor/minimal is the guarantees' price,
+# afile/floor the library's own (docs/NOTES.md, Design changes).
+mkdir "$work/w2" "$work/w2f"
+"$bin/bench_small" --iterations="$small_n" --nosync --dir="$work/w2" \
+  --kv="$work/w2.kv"
+"$bin/bench_small" --iterations="$small_n" --nosync --floor \
+  --dir="$work/w2f" --kv="$work/w2f.kv"
+
 # The same in a directory that holds other files, as configuration
 # directories and spools do: per-entry work in the library shows here.
 : >"$work/big.kv"
@@ -499,6 +511,7 @@ fi
 
 : >"$work/t1.kv"
 : >"$work/t2.kv"
+: >"$work/t2f.kv"
 : >"$work/t3.kv"
 for w in w1 w2 w3; do
   for v in afile minimal; do echo n/a >"$work/tsys.$w.$v"; done
@@ -510,6 +523,9 @@ if [[ -n $tmpfs_dir ]]; then
   mkdir "$twork/w1" "$twork/w2" "$twork/batch"
   "$bin/bench_small" --iterations="$small_n" --dir="$twork/w1" --kv="$work/t1.kv" 2>/dev/null
   "$bin/bench_small" --iterations="$small_n" --nosync --dir="$twork/w2" --kv="$work/t2.kv" 2>/dev/null
+  mkdir "$twork/w2f"
+  "$bin/bench_small" --iterations="$small_n" --nosync --floor --dir="$twork/w2f" \
+    --kv="$work/t2f.kv" 2>/dev/null
   # W3: afile_write_many of BENCH_BATCH_N new files against the minimal
   # protocol for each (a call = the whole batch).
   mkdir "$twork/w3"
@@ -625,6 +641,20 @@ if ((dirsize > 0)); then
     "$(calc "$ratio" "$p50_ba" "$p50_bm")" "ratio<=1.10" \
     "$(met "a / b <= 1.10" "$p50_ba" "$p50_bm")"
 fi
+w2k() {
+  fmt1 "$(kv "$work/$1.kv" "small.$2.p50_us")"
+}
+# The target: the library within 5% of the guarantees' own system calls.
+fr=$(calc "$ratio" "$(kv "$work/w2f.kv" small.floor.p50_us)" \
+  "$(kv "$work/w2f.kv" small.minimal.p50_us)")
+a=$(w2k w2 afile) m=$(w2k w2 minimal)
+w2met=n/a
+[[ $fr != n/a ]] && w2met=$(met "a / b <= $fr * 1.05" "$a" "$m")
+row "W2 no-sync p50 (us) vs minimal" "$a" "$m" "$(calc "$ratio" "$a" "$m")" \
+  "<=floor*1.05" "$w2met"
+a=$(w2k w2f floor) m=$(w2k w2f minimal)
+row "  guarantees by hand (floor) vs minimal" "$a" "$m" "$(calc "$ratio" "$a" "$m")" \
+  "(none)" "-"
 row "small replace syncs/op vs minimal" "$sync_a" "$sync_m" \
   "$(calc "$ratio" "$sync_a" "$sync_m")" "<=peer" \
   "$(met "a <= b" "$sync_a" "$sync_m")"
@@ -740,6 +770,9 @@ for w in t1 t2; do
   row "$label" "$a" "$m" "$(calc "$ratio" "$a" "$m")" "ratio<=1.20" \
     "$(met "a / b <= 1.20" "$a" "$m")"
 done
+a=$(tk t2f small.floor.p50_us) m=$(tk t2f small.minimal.p50_us)
+row "  tmpfs guarantees by hand (floor) vs minimal" "$a" "$m" \
+  "$(calc "$ratio" "$a" "$m")" "(none)" "-"
 a=$(tk t3 small.afile.p50_us) m=$(tk t3 small.minimal.p50_us)
 row "W3 tmpfs write_many $batch_n (us) vs minimal" "$a" "$m" \
   "$(calc "$ratio" "$a" "$m")" "ratio<=1.20" "$(met "a / b <= 1.20" "$a" "$m")"
