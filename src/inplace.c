@@ -448,7 +448,8 @@ ip_take(struct ip *ip, bool sidecar)
 	if (r < 0)
 		return afile__fail(op, r, "lock", shown);
 	/* After the lock: what the file is now, not before the wait. */
-	r = afile__fstat(ip->fd, &ip->st);
+	r = afile__fstatat(
+	    ip->fd, "", &ip->st, AT_EMPTY_PATH | AFILE__AT_NOTIME);
 	if (r < 0)
 		return afile__fail(op, r, "read metadata", shown);
 	if (!S_ISREG(ip->st.st_mode))
@@ -766,7 +767,8 @@ log_again(struct ip *ip)
 	struct stat st;
 	int r;
 
-	r = afile__fstatat(ip->t.dfd, ip->rname, &st, AT_SYMLINK_NOFOLLOW);
+	r = afile__fstatat(
+	    ip->t.dfd, ip->rname, &st, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(ip->op, r, "open redo log", ip->t.shown);
 	if (r == 0 && ip->rfd >= 0 && st.st_dev == ip->rst.st_dev &&
@@ -805,8 +807,8 @@ ip_retake(struct ip *ip)
 		r = afile__lock_fd(ip->fd, F_WRLCK, true);
 		if (r < 0)
 			return afile__fail(op, r, "lock", shown);
-		r = afile__fstatat(
-		    ip->t.dfd, ip->t.name, &st, AT_SYMLINK_NOFOLLOW);
+		r = afile__fstatat(ip->t.dfd, ip->t.name, &st,
+		    AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
 		if (r < 0 && r != -ENOENT)
 			return afile__fail(op, r, "check target", shown);
 		if (r == 0 && st.st_dev == ip->st.st_dev &&

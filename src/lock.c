@@ -120,7 +120,8 @@ lock_name(struct afile__op *op, int dfd, const char *name, const char *shown,
 			return afile__fail(op, r, "lock", shown);
 		}
 		/* Invariant 1 (the inode of @fd, @a, is for good). */
-		r = afile__fstatat(dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
+		r = afile__fstatat(
+		    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
 		if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			*ret_fd = fd;
 			if (ret_st)
@@ -158,7 +159,8 @@ afile__lock_name_again(struct afile__op *op, int dfd, const char *name,
 		if (r < 0)
 			return afile__fail(op, r, "lock", shown);
 		/* Invariant 1, as for a sidecar opened just now. */
-		r = afile__fstatat(dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW);
+		r = afile__fstatat(
+		    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
 		if (r == 0 && st->st_dev == b.st_dev && st->st_ino == b.st_ino)
 			return 0;
 		afile__close_quiet(*fd);

@@ -151,7 +151,7 @@ afile__open_own(struct afile__op *op, int dfd, const char *name, int flags,
 	}
 	if (fd < 0)
 		return fd;
-	r = afile__fstat(fd, &st);
+	r = afile__fstatat(fd, "", &st, AT_EMPTY_PATH | AFILE__AT_NOTIME);
 	if (r == 0 && !S_ISREG(st.st_mode))
 		r = AFILE_ENOTREG;
 	if (r == 0)

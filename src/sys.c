@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #ifdef HAVE_XATTR
 #include <sys/xattr.h>
@@ -523,8 +524,49 @@ TRAMPOLINE(int, fsync, (int fd), (fd))
 TRAMPOLINE(int, fdatasync, (int fd), (fd))
 TRAMPOLINE(int, ftruncate, (int fd, off_t len), (fd, len))
 TRAMPOLINE(int, fstat, (int fd, struct stat *st), (fd, st))
-TRAMPOLINE(
-    int, fstatat, (int d, const char *p, struct stat *st, int f), (d, p, st, f))
+
+/*
+ * fstatat(), or with AFILE__AT_NOTIME (sys.h) a statx that leaves out the
+ * timestamps, read from the kernel's struct statx as bytes (no libc needs
+ * to know it); where the kernel has no statx, plain fstatat.
+ */
+static int
+lc_fstatat(int d, const char *p, struct stat *st, int f)
+{
+#ifdef SYS_statx
+	/* TYPE MODE NLINK UID GID INO SIZE BLOCKS: no ATIME, MTIME, CTIME. */
+	const unsigned int want = 0x71fu;
+	uint32_t u32[4];
+	uint64_t b[32]; /* struct statx: 256 bytes */
+	uint16_t mode;
+
+	if (f & AFILE__AT_NOTIME) {
+		f &= ~AFILE__AT_NOTIME;
+		memset(b, 0, sizeof(b));
+		if (syscall(SYS_statx, d, p, f, want, b) == 0) {
+			memset(st, 0, sizeof(*st));
+			memcpy(u32, (char *)b + 4, sizeof(uint32_t));
+			st->st_blksize = (blksize_t)u32[0];
+			memcpy(u32, (char *)b + 16, 3 * sizeof(uint32_t));
+			st->st_nlink = (nlink_t)u32[0];
+			st->st_uid = (uid_t)u32[1];
+			st->st_gid = (gid_t)u32[2];
+			memcpy(&mode, (char *)b + 28, sizeof(mode));
+			st->st_mode = (mode_t)mode;
+			st->st_ino = (ino_t)b[4];       /* offset 32 */
+			st->st_size = (off_t)b[5];      /* offset 40 */
+			st->st_blocks = (blkcnt_t)b[6]; /* offset 48 */
+			memcpy(u32, (char *)b + 128, 4 * sizeof(uint32_t));
+			st->st_rdev = makedev(u32[0], u32[1]);
+			st->st_dev = makedev(u32[2], u32[3]);
+			return 0;
+		}
+		if (errno != ENOSYS)
+			return -1;
+	}
+#endif
+	return fstatat(d, p, st, f & ~AFILE__AT_NOTIME);
+}
 TRAMPOLINE(ssize_t, readlinkat, (int d, const char *p, char *b, size_t n),
     (d, p, b, n))
 TRAMPOLINE(int, renameat, (int sd, const char *s, int dd, const char *t),

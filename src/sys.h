@@ -173,6 +173,16 @@ AFILE_HIDDEN int afile__mkdirat(int dfd, const char *path, mode_t mode);
  */
 AFILE_HIDDEN int afile__openat_beneath(int dfd, const char *path, int flags);
 AFILE_HIDDEN int afile__fstat(int fd, struct stat *st);
+/*
+ * fstatat(); @flags may add AFILE__AT_NOTIME: the timestamps are not
+ * asked for (st_atim, st_mtim and st_ctim read as 0).  Since Linux 6.13
+ * ext4, xfs, btrfs and tmpfs keep coarse timestamps until someone reads
+ * them; a stat that does makes the file's next write stamp a fine-grained
+ * time, a metadata update (a journal handle on ext4) per write.  Checks
+ * of identity and size between writes ask without them.  Never passed to
+ * the kernel; the fake tables may ignore it.
+ */
+#define AFILE__AT_NOTIME 0x40000000
 AFILE_HIDDEN int afile__fstatat(
     int dfd, const char *path, struct stat *st, int flags);
 AFILE_HIDDEN ssize_t afile__readlinkat(

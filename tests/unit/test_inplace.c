@@ -632,6 +632,15 @@ f_fstat(int fd, struct stat *st)
 	return afile__sys_default.fstat(fd, st);
 }
 
+/* The library's fstat of a descriptor without its timestamps. */
+static int
+f_fstatat(int dfd, const char *path, struct stat *st, int flags)
+{
+	if ((flags & AT_EMPTY_PATH) && !*path)
+		return f_fstat(dfd, st);
+	return afile__sys_default.fstatat(dfd, path, st, flags);
+}
+
 /* Patch "f" in place; its error detail in *@e. */
 static int
 patch_f(struct h_ctx *c, struct afile_errinfo *e, int wait_ms)
@@ -665,6 +674,7 @@ test_entry_errors(void **state)
 	afile__sys.openat = f_openat;
 	afile__sys.fcntl_lock = f_fcntl_lock;
 	afile__sys.fstat = f_fstat;
+	afile__sys.fstatat = f_fstatat;
 
 	/* Each step of taking hold of the file, failing in turn. */
 	F.rdwr_err = EACCES;
@@ -1329,6 +1339,15 @@ fstat_faulty(int fd, struct stat *st)
 	return afile__sys_default.fstat(fd, st);
 }
 
+/* An fstatat of a descriptor (AT_EMPTY_PATH) counts as its fstat. */
+static int
+fstatat_faulty(int dfd, const char *path, struct stat *st, int flags)
+{
+	if ((flags & AT_EMPTY_PATH) && !*path)
+		return fstat_faulty(dfd, st);
+	return afile__sys_default.fstatat(dfd, path, st, flags);
+}
+
 static ssize_t
 pread_faulty(int fd, void *b, size_t n, off_t off)
 {
@@ -1424,6 +1443,7 @@ test_replay_faults(void **state)
 	struct h_ctx *c = *state;
 
 	afile__sys.fstat = fstat_faulty;
+	afile__sys.fstatat = fstatat_faulty;
 	afile__sys.pread = pread_faulty;
 	afile__sys.pwrite = pwrite_faulty;
 	afile__sys.ftruncate = ftruncate_faulty;

@@ -6,7 +6,7 @@
  * removed or made again, a log or sidecar removed, a log grown by another
  * writer, all seen by the next patch; a failed patch that leaves the file
  * as it was and the next patch working; a patcher killed half-way
- * replayed by the next read.
+ * replayed by the next read; no stat that asks for timestamps.
  */
 #include <sys/wait.h>
 
@@ -365,6 +365,67 @@ test_killed_half_way(void **state)
 	afile_patcher_free(p);
 }
 
+/*
+ * No stat of a patch asks for timestamps (sys.h, AFILE__AT_NOTIME): one
+ * that did would make each write of the file stamp a fine-grained time, a
+ * journal handle per write on ext4 since Linux 6.13.
+ */
+static int stats_with_times;
+
+static int
+fstat_counts(int fd, struct stat *st)
+{
+	stats_with_times++;
+	return afile__sys_default.fstat(fd, st);
+}
+
+static int
+fstatat_counts(int dfd, const char *path, struct stat *st, int flags)
+{
+	if (!(flags & AFILE__AT_NOTIME))
+		stats_with_times++;
+	return afile__sys_default.fstatat(dfd, path, st, flags);
+}
+
+static void
+test_no_timestamps_read(void **state)
+{
+	struct h_ctx *c = *state;
+	struct afile_patcher *p;
+	struct stat a, b;
+	int fd;
+
+	h_puts(c, "f", TEN);
+	p = open_f(c);
+	assert_ok(patch1(p, 0, "a"));
+	afile__sys.fstat = fstat_counts;
+	afile__sys.fstatat = fstatat_counts;
+	for (int i = 0; i < 5; i++)
+		assert_ok(patch1(p, 1, "b"));
+	afile__sys_reset();
+	assert_int_equal(stats_with_times, 0);
+	afile_patcher_free(p);
+	/* What the stat without timestamps gives: all but the times. */
+	fd = openat(c->dfd, "f", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_ok(afile__fstatat(fd, "", &b, AT_EMPTY_PATH | AFILE__AT_NOTIME));
+	assert_int_equal(a.st_dev, b.st_dev);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(a.st_mode, b.st_mode);
+	assert_int_equal(a.st_nlink, b.st_nlink);
+	assert_int_equal(a.st_uid, b.st_uid);
+	assert_int_equal(a.st_gid, b.st_gid);
+	assert_int_equal(a.st_size, b.st_size);
+	assert_int_equal(a.st_blocks, b.st_blocks);
+	assert_int_equal(b.st_mtim.tv_sec, 0);
+	assert_ok(afile__fstatat(c->dfd, "f", &b, AFILE__AT_NOTIME));
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_err(
+	    afile__fstatat(c->dfd, "none", &b, AFILE__AT_NOTIME), -ENOENT);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -378,6 +439,7 @@ main(void)
 	    T(test_sidecar_removed),
 	    T(test_failed_patch),
 	    T(test_killed_half_way),
+	    T(test_no_timestamps_read),
 #undef T
 	};
 
