@@ -195,10 +195,12 @@ open_marker(struct ip *ip, int oflags)
 static void
 share_marker(struct ip *ip)
 {
+	const int notime = AT_EMPTY_PATH | AFILE__AT_NOTIME;
 	mode_t want = ip->st.st_mode & 0444;
 	struct stat st;
 
-	if (afile__fstat(ip->mfd, &st) == 0 && (st.st_mode & want) != want)
+	if (afile__fstatat(ip->mfd, "", &st, notime) == 0 &&
+	    (st.st_mode & want) != want)
 		(void)afile__fchmod(ip->mfd, (st.st_mode & 07777) | want);
 }
 

@@ -63,7 +63,8 @@ afile__read_fd(int fd, char **ret_buf, size_t *ret_len)
 	ssize_t n;
 	int r;
 
-	r = afile__fstat(fd, &st);
+	/* Not the times: a reader must not make the next patch stamp them. */
+	r = afile__fstatat(fd, "", &st, AT_EMPTY_PATH | AFILE__AT_NOTIME);
 	if (r < 0)
 		return r;
 	if (S_ISDIR(st.st_mode))
