@@ -479,7 +479,7 @@ ip_open(struct afile__op *op, int dirfd, const char *path, unsigned int flags,
 
 	ip->op = op;
 	ip->lock_fd = ip->mfd = ip->fd = ip->rfd = -1;
-	r = afile__target_open(
+	r = afile__target_open_notime(
 	    op, dirfd, path, !(flags & AFILE_NOFOLLOW), &ip->t);
 	if (r < 0)
 		return r;
@@ -820,8 +820,8 @@ ip_retake(struct ip *ip)
 		}
 	}
 	ip_drop(ip);
-	r = afile__fstatat(
-	    ip->t.dfd, ip->t.name, &ip->t.st, AT_SYMLINK_NOFOLLOW);
+	r = afile__fstatat(ip->t.dfd, ip->t.name, &ip->t.st,
+	    AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
 	if (r < 0 && r != -ENOENT)
 		return afile__fail(op, r, "check target", shown);
 	ip->t.exists = r == 0;

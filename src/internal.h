@@ -167,6 +167,12 @@ struct afile__target {
  */
 AFILE_HIDDEN int afile__target_open(struct afile__op *op, int dirfd,
     const char *path, bool follow, struct afile__target *t);
+/*
+ * afile__target_open() whose @t->st holds no timestamps, for a caller that
+ * writes the file next (sys.h, AFILE__AT_NOTIME): in-place patches.
+ */
+AFILE_HIDDEN int afile__target_open_notime(struct afile__op *op, int dirfd,
+    const char *path, bool follow, struct afile__target *t);
 AFILE_HIDDEN void afile__target_close(struct afile__target *t);
 /* The name @name inside the caller's open directory @dfd (borrowed). */
 AFILE_HIDDEN int afile__target_at(

@@ -231,9 +231,10 @@ afile__target_at(
 	return look(op, t);
 }
 
-int
-afile__target_open(struct afile__op *op, int dirfd, const char *path,
-    bool follow, struct afile__target *t)
+/* afile__target_open(); @stat_flags for the lstat of each component. */
+static int
+target_open(struct afile__op *op, int dirfd, const char *path, bool follow,
+    int stat_flags, struct afile__target *t)
 {
 	char buf[sizeof(t->shown)];
 	const char *dir, *base;
@@ -271,7 +272,8 @@ afile__target_open(struct afile__op *op, int dirfd, const char *path,
 			goto fail;
 		}
 		dfd = r;
-		r = afile__fstatat(dfd, base, &t->st, AT_SYMLINK_NOFOLLOW);
+		r = afile__fstatat(
+		    dfd, base, &t->st, AT_SYMLINK_NOFOLLOW | stat_flags);
 		if (r < 0 && r != -ENOENT) {
 			afile__close_quiet(dfd);
 			r = afile__fail(op, r, "check target", t->shown);
@@ -311,4 +313,18 @@ fail:
 	memset(t->name, 0, sizeof(t->name));
 	t->dfd = -1;
 	return r;
+}
+
+int
+afile__target_open(struct afile__op *op, int dirfd, const char *path,
+    bool follow, struct afile__target *t)
+{
+	return target_open(op, dirfd, path, follow, 0, t);
+}
+
+int
+afile__target_open_notime(struct afile__op *op, int dirfd, const char *path,
+    bool follow, struct afile__target *t)
+{
+	return target_open(op, dirfd, path, follow, AFILE__AT_NOTIME, t);
 }
