@@ -288,23 +288,17 @@ main(int argc, char **argv)
 				    names[v], m, names[v],
 				    (double)syncs[v] / n[v]);
 		}
-		if (n[0] && n[2]) {
-			double ratio =
-			    median_us(t[0], n[0]) / median_us(t[2], n[2]);
+		/* In place and patcher, each over SQLite. */
+		for (int v = 0; v < NV; v += 3) {
+			double ratio;
 
-			printf("  inplace/sqlite %.2fx\n", ratio);
+			if (!n[v] || !n[2])
+				continue;
+			ratio = median_us(t[v], n[v]) / median_us(t[2], n[2]);
+			printf("  %s/sqlite %.2fx\n", names[v], ratio);
 			if (kv)
-				fprintf(kv, "patch.inplace_over_sqlite %.2f\n",
-				    ratio);
-		}
-		if (n[3] && n[2]) {
-			double ratio =
-			    median_us(t[3], n[3]) / median_us(t[2], n[2]);
-
-			printf("  patcher/sqlite %.2fx\n", ratio);
-			if (kv)
-				fprintf(kv, "patch.patcher_over_sqlite %.2f\n",
-				    ratio);
+				fprintf(kv, "patch.%s_over_sqlite %.2f\n",
+				    names[v], ratio);
 		}
 		if (kv)
 			fclose(kv);

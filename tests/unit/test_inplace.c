@@ -187,19 +187,26 @@ fdatasync_dies(int fd)
 	_exit(0);
 }
 
-/* Is @fd open on f's redo log? */
+/* Is @fd open on a file whose name ends in @name? */
 static bool
-is_log(int fd)
+open_on(int fd, const char *name)
 {
 	char link[64], path[4096];
 	ssize_t n;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, path, sizeof(path) - 1);
-	if (n <= (ssize_t)strlen(REDO))
+	if (n <= (ssize_t)strlen(name))
 		return false;
 	path[n] = '\0';
-	return !strcmp(path + n - strlen(REDO), REDO);
+	return !strcmp(path + n - strlen(name), name);
+}
+
+/* Is @fd open on f's redo log? */
+static bool
+is_log(int fd)
+{
+	return open_on(fd, REDO);
 }
 
 /* Parent: was the log synced before the replay wrote "XX" into f? */
@@ -1114,20 +1121,6 @@ test_no_boot_id(void **state)
 static char trace[64];
 static size_t ntrace;
 
-static bool
-is_sidecar(int fd)
-{
-	char link[64], path[4096];
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	if (n <= (ssize_t)strlen(LOCK))
-		return false;
-	path[n] = '\0';
-	return !strcmp(path + n - strlen(LOCK), LOCK);
-}
-
 static void
 traced(char ev)
 {
@@ -1140,7 +1133,7 @@ pwrite_traced(int fd, const void *b, size_t n, off_t off)
 {
 	struct afile__redo_mark m;
 
-	if (is_sidecar(fd) && off == AFILE__REDO_MARK_OFF &&
+	if (open_on(fd, LOCK) && off == AFILE__REDO_MARK_OFF &&
 	    n == AFILE__REDO_MARK_LEN)
 		traced(afile__redo_mark_parse(b, &m) ? 'A' : 'P');
 	else if (is_log(fd))
@@ -1151,7 +1144,7 @@ pwrite_traced(int fd, const void *b, size_t n, off_t off)
 static int
 fdatasync_traced(int fd)
 {
-	if (is_sidecar(fd))
+	if (open_on(fd, LOCK))
 		traced('M');
 	return afile__sys_default.fdatasync(fd);
 }

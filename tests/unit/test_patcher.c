@@ -36,6 +36,19 @@ open_f(struct h_ctx *c)
 	return p;
 }
 
+/* A patcher of a new f that does not wait for locks. */
+static struct afile_patcher *
+open_f_try(struct h_ctx *c)
+{
+	struct afile_opts o = AFILE_OPTS_INIT;
+	struct afile_patcher *p = NULL;
+
+	h_puts(c, "f", TEN);
+	o.lock_wait_ms = AFILE_LOCK_TRY;
+	assert_ok(afile_patcher_open(c->dfd, "f", 0, &o, &p));
+	return p;
+}
+
 static void
 test_bytes_and_checks(void **state)
 {
@@ -130,13 +143,9 @@ static void
 test_locks_per_patch(void **state)
 {
 	struct h_ctx *c = *state;
-	struct afile_opts o = AFILE_OPTS_INIT;
-	struct afile_patcher *p = NULL;
+	struct afile_patcher *p = open_f_try(c);
 	struct afile_lock *l = NULL;
 
-	h_puts(c, "f", TEN);
-	o.lock_wait_ms = AFILE_LOCK_TRY;
-	assert_ok(afile_patcher_open(c->dfd, "f", 0, &o, &p));
 	assert_ok(afile_lock_acquire(c->dfd, "f", AFILE_LOCK_EXCLUSIVE, 0, &l));
 	assert_err(patch1(p, 0, "x"), -EAGAIN);
 	afile_lock_release(l);
@@ -145,7 +154,7 @@ test_locks_per_patch(void **state)
 	/* The patch let go of its locks. */
 	assert_ok(afile_lock_acquire(c->dfd, "f", AFILE_LOCK_EXCLUSIVE, 0, &l));
 	afile_lock_release(l);
-	assert_ok(afile_patch(c->dfd, "f", 1, "z", 1, AFILE_INPLACE, &o));
+	assert_ok(afile_patch(c->dfd, "f", 1, "z", 1, AFILE_INPLACE, NULL));
 	assert_file(c, "f", "xz23456789");
 	afile_patcher_free(p);
 }
@@ -249,13 +258,9 @@ static void
 test_sidecar_removed(void **state)
 {
 	struct h_ctx *c = *state;
-	struct afile_opts o = AFILE_OPTS_INIT;
-	struct afile_patcher *p = NULL;
+	struct afile_patcher *p = open_f_try(c);
 	struct afile_lock *l = NULL;
 
-	h_puts(c, "f", TEN);
-	o.lock_wait_ms = AFILE_LOCK_TRY;
-	assert_ok(afile_patcher_open(c->dfd, "f", 0, &o, &p));
 	assert_ok(patch1(p, 0, "a"));
 	assert_int_equal(unlinkat(c->dfd, LOCK, 0), 0);
 	/* Whoever holds the new sidecar's lock holds the patcher off. */
