@@ -803,9 +803,9 @@ ip_retake(struct ip *ip)
 		r = afile__lock_name_again(op, ip->t.dfd, ip->t.name, shown,
 		    AFILE_LOCK_EXCLUSIVE, afile__wait_ms(op), &ip->lock_fd,
 		    &ip->lock_st);
+		ip->mfd = ip->lock_fd; /* the same sidecar, or -1 (closed) */
 		if (r < 0)
 			return r;
-		ip->mfd = ip->lock_fd;
 		r = afile__lock_fd(ip->fd, F_WRLCK, true);
 		if (r < 0)
 			return afile__fail(op, r, "lock", shown);

@@ -335,7 +335,8 @@ AFILE_HIDDEN int afile__lock_name(struct afile__op *op, int dfd,
  * which afile__lock_name_again() opened and locked before and which was
  * unlocked since; where the sidecar was removed or replaced meanwhile, or
  * *@fd is -1, the lock is taken on a sidecar opened anew, whose
- * descriptor and identity replace *@fd and *@st.
+ * descriptor and identity replace *@fd and *@st (@st may be NULL then).
+ * On failure *@fd is closed and -1.
  */
 AFILE_HIDDEN int afile__lock_name_again(struct afile__op *op, int dfd,
     const char *name, const char *shown, unsigned int mode, int wait_ms,

@@ -89,19 +89,40 @@ wait_lock(int fd, short type, int wait_ms)
 	}
 }
 
+/*
+ * Lock the open sidecar @fd, whose inode is @a, then check that its name
+ * @sidecar in @dfd still leads to it (invariant 1).  Returns 0 (held), 1
+ * (the name leads elsewhere or nowhere: open it again) or an error; @fd
+ * is closed unless 0.
+ */
+static int
+lock_held(int dfd, const char *sidecar, int fd, const struct stat *a,
+    short type, int wait_ms)
+{
+	struct stat b;
+	int r;
+
+	r = wait_lock(fd, type, wait_ms);
+	if (r == 0) {
+		r = afile__fstatat(
+		    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
+		if (r == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino)
+			return 0;
+		if (r == 0 || r == -ENOENT)
+			r = 1;
+	}
+	afile__close_quiet(fd);
+	return r;
+}
+
 /* afile__lock_name(), and the sidecar's identity into @ret_st. */
 static int
-lock_name(struct afile__op *op, int dfd, const char *name, const char *shown,
-    unsigned int mode, int wait_ms, int *ret_fd, struct stat *ret_st)
+lock_name(struct afile__op *op, int dfd, const char *sidecar, const char *shown,
+    short type, int wait_ms, int *ret_fd, struct stat *ret_st)
 {
-	short type = mode == AFILE_LOCK_SHARED ? F_RDLCK : F_WRLCK;
-	char sidecar[NAME_MAX + 1];
-	struct stat a, b;
+	struct stat a;
 	int fd, r;
 
-	r = afile__hidden_name(name, AFILE__LOCK_SUFFIX, sidecar);
-	if (r < 0)
-		return afile__fail(op, r, "lock", shown);
 	for (int i = 0; i < REOPEN_TRIES; i++) {
 		/* Not through a planted symlink, FIFO or file (path.c). */
 		fd = afile__open_own(
@@ -114,32 +135,17 @@ lock_name(struct afile__op *op, int dfd, const char *name, const char *shown,
 			    "open lock file (fs.protected_regular)", shown);
 		if (fd < 0)
 			return afile__fail(op, fd, "open lock file", shown);
-		r = wait_lock(fd, type, wait_ms);
-		if (r < 0) {
-			afile__close_quiet(fd);
+		r = lock_held(dfd, sidecar, fd, &a, type, wait_ms);
+		if (r < 0)
 			return afile__fail(op, r, "lock", shown);
-		}
-		/* Invariant 1 (the inode of @fd, @a, is for good). */
-		r = afile__fstatat(
-		    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
-		if (r == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		if (r == 0) {
 			*ret_fd = fd;
 			if (ret_st)
 				*ret_st = a;
 			return 0;
 		}
-		afile__close_quiet(fd);
-		if (r < 0 && r != -ENOENT)
-			return afile__fail(op, r, "lock", shown);
 	}
 	return afile__fail(op, -ENOLCK, "lock", shown);
-}
-
-int
-afile__lock_name(struct afile__op *op, int dfd, const char *name,
-    const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
-{
-	return lock_name(op, dfd, name, shown, mode, wait_ms, ret_fd, NULL);
 }
 
 int
@@ -148,27 +154,34 @@ afile__lock_name_again(struct afile__op *op, int dfd, const char *name,
 {
 	short type = mode == AFILE_LOCK_SHARED ? F_RDLCK : F_WRLCK;
 	char sidecar[NAME_MAX + 1];
-	struct stat b;
 	int r;
 
-	if (*fd >= 0) {
-		r = afile__hidden_name(name, AFILE__LOCK_SUFFIX, sidecar);
-		if (r < 0)
-			return afile__fail(op, r, "lock", shown);
-		r = wait_lock(*fd, type, wait_ms);
-		if (r < 0)
-			return afile__fail(op, r, "lock", shown);
-		/* Invariant 1, as for a sidecar opened just now. */
-		r = afile__fstatat(
-		    dfd, sidecar, &b, AT_SYMLINK_NOFOLLOW | AFILE__AT_NOTIME);
-		if (r == 0 && st->st_dev == b.st_dev && st->st_ino == b.st_ino)
+	r = afile__hidden_name(name, AFILE__LOCK_SUFFIX, sidecar);
+	if (r == 0 && *fd >= 0) {
+		r = lock_held(dfd, sidecar, *fd, st, type, wait_ms);
+		if (r == 0)
 			return 0;
+		*fd = -1; /* closed */
+	}
+	if (r < 0) {
 		afile__close_quiet(*fd);
 		*fd = -1;
-		if (r < 0 && r != -ENOENT)
-			return afile__fail(op, r, "lock", shown);
+		return afile__fail(op, r, "lock", shown);
 	}
-	return lock_name(op, dfd, name, shown, mode, wait_ms, fd, st);
+	return lock_name(op, dfd, sidecar, shown, type, wait_ms, fd, st);
+}
+
+int
+afile__lock_name(struct afile__op *op, int dfd, const char *name,
+    const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
+{
+	int fd = -1;
+	int r = afile__lock_name_again(
+	    op, dfd, name, shown, mode, wait_ms, &fd, NULL);
+
+	if (r == 0)
+		*ret_fd = fd;
+	return r;
 }
 
 int

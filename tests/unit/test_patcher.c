@@ -253,6 +253,34 @@ test_log_by_name(void **state)
 	afile_patcher_free(p);
 }
 
+/*
+ * Descriptors closed twice: a close of a number that the spied calls
+ * closed before and no spied open has returned since (another thread could
+ * have been given it meanwhile).
+ */
+static bool was_closed[1024];
+static int closed_twice;
+
+static int
+openat_tracks(int dfd, const char *path, int flags, mode_t mode)
+{
+	int fd = afile__sys_default.openat(dfd, path, flags, mode);
+
+	if (fd >= 0 && fd < 1024)
+		was_closed[fd] = false;
+	return fd;
+}
+
+static int
+close_tracks(int fd)
+{
+	if (fd >= 0 && fd < 1024) {
+		closed_twice += was_closed[fd];
+		was_closed[fd] = true;
+	}
+	return afile__sys_default.close(fd);
+}
+
 /* A sidecar removed between patches: the lock is taken on a new one. */
 static void
 test_sidecar_removed(void **state)
@@ -265,7 +293,11 @@ test_sidecar_removed(void **state)
 	assert_int_equal(unlinkat(c->dfd, LOCK, 0), 0);
 	/* Whoever holds the new sidecar's lock holds the patcher off. */
 	assert_ok(afile_lock_acquire(c->dfd, "f", AFILE_LOCK_EXCLUSIVE, 0, &l));
+	afile__sys.openat = openat_tracks;
+	afile__sys.close = close_tracks;
 	assert_err(patch1(p, 1, "b"), -EAGAIN);
+	afile__sys_reset();
+	assert_int_equal(closed_twice, 0);
 	afile_lock_release(l);
 	assert_ok(patch1(p, 1, "b"));
 	assert_file(c, "f", "ab23456789");
