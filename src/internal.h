@@ -325,7 +325,8 @@ AFILE_HIDDEN int afile__find_tagged(
     int dfd, const char *tag, bool remove, uint64_t *found);
 /*
  * Take the lock of the name @name in @dfd: *@ret_fd receives the
- * sidecar's descriptor.  @wait_ms: -1 forever, 0 once, > 0 at most.
+ * sidecar's descriptor (-1 on failure).  @wait_ms: -1 forever, 0 once,
+ * > 0 at most.
  */
 AFILE_HIDDEN int afile__lock_name(struct afile__op *op, int dfd,
     const char *name, const char *shown, unsigned int mode, int wait_ms,

@@ -175,13 +175,9 @@ int
 afile__lock_name(struct afile__op *op, int dfd, const char *name,
     const char *shown, unsigned int mode, int wait_ms, int *ret_fd)
 {
-	int fd = -1;
-	int r = afile__lock_name_again(
-	    op, dfd, name, shown, mode, wait_ms, &fd, NULL);
-
-	if (r == 0)
-		*ret_fd = fd;
-	return r;
+	*ret_fd = -1;
+	return afile__lock_name_again(
+	    op, dfd, name, shown, mode, wait_ms, ret_fd, NULL);
 }
 
 int
